@@ -1,0 +1,1 @@
+"""Clubcard physical cards: signed QR tokens, card numbers and printable renderings."""

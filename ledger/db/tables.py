@@ -1,0 +1,301 @@
+"""The schema, as SQLAlchemy Core tables; Alembic migrations in migrations/ must agree with it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out, on every database (SQLite stores naive UTC)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        """Normalise to UTC; SQLite gets naive UTC so string comparison orders correctly."""
+        if value is None:
+            return None
+        assert value.tzinfo is not None, "naive datetimes are bugs: use the clock"
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        """Always hand back an aware UTC datetime."""
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _id(name: str = "id", **kwargs: Any) -> Column[Any]:
+    return Column(name, String(36), **kwargs)
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    _id(primary_key=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("unit", String(8), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # NULL floor means no constraint: such accounts are credited through sharded balances, lock-free.
+    Column("floor_minor", BigInteger, nullable=True),
+    Column("shard_count", SmallInteger, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("shard", SmallInteger, nullable=False),
+    Column("balance_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account_id", "shard"),
+)
+
+transactions = Table(
+    "transactions",
+    metadata,
+    _id(primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("idempotency_key", String(300), nullable=True, index=True),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False, index=True),
+    Column("actor", String(120), nullable=False),
+    Column("outlet_id", String(36), nullable=True),
+    Column("scheme_id", String(36), nullable=True),
+    Column("rule_version", Integer, nullable=True),
+    Column("reverses_id", String(36), ForeignKey("transactions.id"), nullable=True, unique=True),
+    Column("metadata_json", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    # The order key for sealing: PostgreSQL's transaction id (so a snapshot's xmin is a safe horizon),
+    # a serialised counter on SQLite, whose writers are serialised anyway.
+    Column("seal_key", BigInteger, nullable=False, index=True),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("transaction_id", String(36), ForeignKey("transactions.id"), nullable=False),
+    Column("line", SmallInteger, nullable=False),
+    Column("account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("transaction_id", "line"),
+    Index("ix_postings_account_recorded", "account_id", "recorded_at"),
+)
+
+lots = Table(
+    "lots",
+    metadata,
+    Column("account_id", String(36), ForeignKey("accounts.id"), primary_key=True),
+    Column("owner_id", String(36), nullable=False),
+    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
+    Column("category", String(64), nullable=True),
+    Column("expires_at", UtcDateTime, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Index("ix_lots_owner_scheme", "owner_id", "scheme_id"),
+    Index("ix_lots_expires_at", "expires_at"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    _id(primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("owner_id", String(36), nullable=False),
+    Column("scheme_id", String(36), nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("hold_account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("payable_account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("outlet_id", String(36), nullable=True),
+    Column("hold_transaction_id", String(36), ForeignKey("transactions.id"), nullable=False),
+    Column("resolved_transaction_id", String(36), nullable=True),
+    Column("expires_at", UtcDateTime, nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(120), nullable=False),
+    Column("key", String(300), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("result_json", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("scope", "key"),
+)
+
+seals = Table(
+    "seals",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("transaction_id", String(36), ForeignKey("transactions.id"), nullable=False, unique=True),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("signed_at", UtcDateTime, nullable=False),
+    Column("key_id", String(32), nullable=False),
+    Column("public_key", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+    # The Merkle frontier after this head (hex node hashes), so the next checkpoint extends it in O(log n).
+    Column("frontier_json", Text, nullable=False),
+)
+
+schemes = Table(
+    "schemes",
+    metadata,
+    _id(primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("budget_account_id", String(36), ForeignKey("accounts.id"), nullable=False),
+    Column("current_version", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+scheme_versions = Table(
+    "scheme_versions",
+    metadata,
+    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("rules_json", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("created_by", String(120), nullable=False),
+    PrimaryKeyConstraint("scheme_id", "version"),
+)
+
+residents = Table(
+    "residents",
+    metadata,
+    _id(primary_key=True),
+    Column("kind", String(16), nullable=False),  # person, household or collective (a street)
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Personal data lives apart from the pseudonymous ledger so it can be exported and erased.
+personal_details = Table(
+    "personal_details",
+    metadata,
+    Column("resident_id", String(36), ForeignKey("residents.id"), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("date_of_birth", String(10), nullable=True),
+    Column("postcode", String(16), nullable=True),
+    Column("ward", String(64), nullable=True),
+    Column("contact", String(200), nullable=True),
+)
+
+resident_erasures = Table(
+    "resident_erasures",
+    metadata,
+    Column("resident_id", String(36), ForeignKey("residents.id"), primary_key=True),
+    Column("erased_at", UtcDateTime, nullable=False),
+    Column("erased_by", String(120), nullable=False),
+)
+
+memberships = Table(
+    "memberships",
+    metadata,
+    Column("resident_id", String(36), ForeignKey("residents.id"), nullable=False),
+    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
+    Column("collective_id", String(36), ForeignKey("residents.id"), nullable=True),
+    Column("referral", String(200), nullable=True),
+    Column("enrolled_at", UtcDateTime, nullable=False),
+    Column("enrolled_by", String(120), nullable=False),
+    PrimaryKeyConstraint("resident_id", "scheme_id"),
+    Index("ix_memberships_scheme", "scheme_id"),
+)
+
+cards = Table(
+    "cards",
+    metadata,
+    Column("number", String(32), primary_key=True),
+    Column("resident_id", String(36), ForeignKey("residents.id"), nullable=False, index=True),
+    Column("key_id", String(32), nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("blocked_at", UtcDateTime, nullable=True),
+    Column("replaced_by", String(32), nullable=True),
+)
+
+outlets = Table(
+    "outlets",
+    metadata,
+    _id(primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("categories_json", Text, nullable=False),
+    Column("schemes_json", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    _id(primary_key=True),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("prefix", String(16), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("outlet_id", String(36), ForeignKey("outlets.id"), nullable=True),
+    Column("label", String(200), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    _id(primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("done", Integer, nullable=False),
+    Column("result_json", Text, nullable=True),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime, nullable=True),
+)
+
+staff_actions = Table(
+    "staff_actions",
+    metadata,
+    _id(primary_key=True),
+    Column("at", UtcDateTime, nullable=False, index=True),
+    Column("actor", String(120), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("detail_json", Text, nullable=False),
+)
+
+# Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
+IMMUTABLE_TABLES = ("transactions", "postings", "seals", "checkpoints", "staff_actions")

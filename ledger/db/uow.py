@@ -1,0 +1,133 @@
+"""The SQL unit of work: one database transaction, with repositories bound to its connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from ledger.db.accounts_repository import AccountsRepository
+from ledger.db.audit_repository import AuditRepository
+from ledger.db.holds_repository import HoldsRepository
+from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
+from ledger.db.lots_repository import LotsRepository
+from ledger.db.schemes_repository import SchemesRepository
+from ledger.errors import RetryableConflict
+
+# SQLSTATEs after which PostgreSQL guarantees nothing was applied and the transaction may simply rerun.
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+
+
+class SqlUnitOfWork:
+    """A unit of work over one connection and one database transaction; re-entrant."""
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
+        self.engine = engine
+        self.read_only = read_only
+        self.dialect = engine.dialect.name
+        self._depth = 0
+        self._connection: Connection | None = None
+        self._committed = False
+
+    @property
+    def connection(self) -> Connection:
+        """The open connection; only valid inside `with`."""
+        assert self._connection is not None, "use the unit of work inside a with block"
+        return self._connection
+
+    def __enter__(self) -> SqlUnitOfWork:
+        self._depth += 1
+        if self._depth > 1:
+            return self
+        connection = self.engine.connect()
+        if self.read_only:
+            connection = _read_only(connection)
+        self._connection = connection
+        self._committed = False
+        try:
+            connection.begin()
+        except DBAPIError as error:
+            connection.close()
+            self._connection = None
+            self._depth = 0
+            raise translate(error) from error
+        self._bind_repositories(connection)
+        return self
+
+    def _bind_repositories(self, connection: Connection) -> None:
+        self.accounts = AccountsRepository(connection)
+        self.journal = JournalRepository(connection)
+        self.lots = LotsRepository(connection)
+        self.holds = HoldsRepository(connection)
+        self.audit = AuditRepository(connection)
+        self.idempotency = IdempotencyRepository(connection)
+        self.schemes = SchemesRepository(connection)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self._depth -= 1
+        if self._depth > 0:
+            return
+        connection = self.connection
+        self._connection = None
+        try:
+            if not self._committed:
+                connection.rollback()
+        finally:
+            connection.close()
+        if isinstance(error, DBAPIError):
+            raise translate(error) from error
+
+    def commit(self) -> None:
+        """Commit, unless an enclosing `with` owns the transaction."""
+        if self._depth > 1:
+            return
+        try:
+            self.connection.commit()
+        except DBAPIError as error:
+            raise translate(error) from error
+        self._committed = True
+
+    def execute_now(self, statement: Any, parameters: Any = None) -> Any:
+        """Run a statement on the open connection (for repositories outside ledger.db)."""
+        return self.connection.execute(statement, parameters)
+
+
+def _read_only(connection: Connection) -> Connection:
+    if connection.dialect.name == "postgresql":
+        # Auditor reads see one consistent snapshot that can never be rolled back for serialisation.
+        return connection.execution_options(
+            isolation_level="SERIALIZABLE", postgresql_readonly=True, postgresql_deferrable=True
+        )
+    return connection.execution_options(clubcard_read_only=True)
+
+
+def translate(error: DBAPIError) -> Exception:
+    """Turn a retryable database failure into RetryableConflict; leave others as they are."""
+    code = getattr(error.orig, "sqlstate", None)
+    if code in RETRYABLE_SQLSTATES:
+        return RetryableConflict(f"database asked for a retry ({code})")
+    if isinstance(error, OperationalError) and "database is locked" in str(error.orig):
+        return RetryableConflict("database is busy")
+    return error
+
+
+def unit_of_work_factory(engine: Engine) -> Callable[..., SqlUnitOfWork]:
+    """A factory of units of work on this engine: `factory()` or `factory(read_only=True)`."""
+
+    def make(*, read_only: bool = False) -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, read_only=read_only)
+
+    return make
+
+
+@contextmanager
+def connection_for(engine: Engine) -> Iterator[Connection]:
+    """A plain connection, for scripts and tests."""
+    with engine.connect() as connection:
+        yield connection

@@ -1,0 +1,131 @@
+"""The one tree of expected failures; api/ maps each to an HTTP status and a stable problem type."""
+
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    """Base of every expected failure; `problem` is the stable problem type slug."""
+
+    problem = "ledger-error"
+    status = 400
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.__class__.__doc__ or self.problem)
+        self.detail = detail or (self.__class__.__doc__ or self.problem)
+
+
+class ValidationFailed(LedgerError):
+    """The request is not well formed."""
+
+    problem = "validation"
+    status = 422
+
+
+class NotFound(LedgerError):
+    """No such object."""
+
+    problem = "not-found"
+    status = 404
+
+
+class InsufficientFunds(LedgerError):
+    """The wallet does not hold enough to cover this."""
+
+    problem = "insufficient-funds"
+    status = 402
+
+    def __init__(self, detail: str = "", *, account_id: str | None = None, account_kind: str | None = None):
+        super().__init__(detail)
+        self.account_id = account_id
+        self.account_kind = account_kind
+
+
+class BudgetExhausted(InsufficientFunds):
+    """The scheme budget cannot cover this; a scheme cannot give out what it was not given."""
+
+    problem = "budget-exhausted"
+    status = 402
+
+
+class NotAllowedHere(LedgerError):
+    """This cannot be spent or done at this outlet."""
+
+    problem = "not-allowed-here"
+    status = 403
+
+
+class CardBlocked(LedgerError):
+    """The card is blocked."""
+
+    problem = "card-blocked"
+    status = 403
+
+
+class InvalidToken(LedgerError):
+    """The card token is not valid."""
+
+    problem = "invalid-token"
+    status = 400
+
+
+class Expired(LedgerError):
+    """The voucher, hold or window has expired."""
+
+    problem = "expired"
+    status = 410
+
+
+class LimitExceeded(LedgerError):
+    """A per-transaction, per-day or per-period limit would be exceeded."""
+
+    problem = "limit-exceeded"
+    status = 422
+
+
+class NotEligible(LedgerError):
+    """The resident is not eligible for this scheme."""
+
+    problem = "not-eligible"
+    status = 422
+
+
+class RuleViolation(LedgerError):
+    """The scheme's rules do not allow this."""
+
+    problem = "rule-violation"
+    status = 422
+
+
+class Conflict(LedgerError):
+    """The object is not in a state that allows this (already reversed, already captured...)."""
+
+    problem = "conflict"
+    status = 409
+
+
+class IdempotencyMismatch(LedgerError):
+    """This idempotency key was already used with a different request."""
+
+    problem = "idempotency-mismatch"
+    status = 422
+
+
+class IdempotencyInFlight(LedgerError):
+    """A request with this idempotency key is still being processed."""
+
+    problem = "idempotency-conflict"
+    status = 409
+
+
+class RetryableConflict(LedgerError):
+    """The database aborted the transaction for a concurrency reason; running it again is safe."""
+
+    problem = "retry"
+    status = 503
+
+
+class Forbidden(LedgerError):
+    """The caller's role or scope does not allow this."""
+
+    problem = "forbidden"
+    status = 403

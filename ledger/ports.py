@@ -1,0 +1,37 @@
+"""What use cases need from persistence: a unit of work (ledger.db.uow.SqlUnitOfWork implements it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Protocol
+
+
+class UnitOfWork(Protocol):
+    """One atomic database transaction and the repositories bound to it."""
+
+    dialect: str
+    accounts: Any
+    journal: Any
+    lots: Any
+    holds: Any
+    audit: Any
+    idempotency: Any
+    schemes: Any
+
+    def __enter__(self) -> UnitOfWork:
+        """Begin (or join) the transaction."""
+        ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Roll back unless committed; close."""
+        ...
+
+    def commit(self) -> None:
+        """Commit the transaction."""
+        ...
+
+
+UnitOfWorkFactory = Callable[..., UnitOfWork]

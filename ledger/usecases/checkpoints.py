@@ -1,0 +1,148 @@
+"""Tamper evidence: seal committed transactions into a Merkle log, sign tree heads, verify, prove."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable, Collection
+
+from ledger.clock import rfc3339
+from ledger.journal import canonical_header, content_hash
+from ledger.merkle import MerkleAccumulator, inclusion_proof, leaf_hash
+from ledger.ports import UnitOfWork
+from ledger.records import CheckpointRecord
+from ledger.signing import SigningKey, tree_head_message, verify_signature
+
+SEAL_BATCH_LIMIT = 100_000
+
+
+def seal(uow: UnitOfWork, key: SigningKey, now: dt.datetime, limit: int = SEAL_BATCH_LIMIT) -> CheckpointRecord | None:
+    """Append committed transactions behind the safe horizon to the log and sign the new tree head."""
+    if not uow.audit.try_lock_sealer():
+        return None  # another sealer is at work; it will seal these too
+    horizon = uow.audit.safe_horizon()
+    batch = uow.audit.unsealed(horizon, limit)
+    if not batch:
+        return None
+    latest: CheckpointRecord | None = uow.audit.latest_checkpoint()
+    if latest is None:
+        accumulator = MerkleAccumulator()
+    else:
+        accumulator = MerkleAccumulator.resume(latest.tree_size, (bytes.fromhex(h) for h in latest.frontier))
+    assert accumulator.size == uow.audit.sealed_count(), "every seal is covered by a checkpoint"
+    uow.audit.append_seals(accumulator.size, [transaction_id for transaction_id, _ in batch])
+    for _, stored_hash in batch:
+        accumulator.append(leaf_hash(bytes.fromhex(stored_hash)))
+    return _sign(uow, key, accumulator, now)
+
+
+def _sign(uow: UnitOfWork, key: SigningKey, accumulator: MerkleAccumulator, now: dt.datetime) -> CheckpointRecord:
+    root = accumulator.root()
+    signed_at = rfc3339(now)
+    signature = key.sign(tree_head_message(accumulator.size, root, signed_at, key.key_id))
+    checkpoint = CheckpointRecord(
+        tree_size=accumulator.size,
+        root_hash=root.hex(),
+        signed_at=now,
+        key_id=key.key_id,
+        public_key=key.public_key_bytes().hex(),
+        signature=signature.hex(),
+        frontier=tuple(peak.hex() for peak in accumulator.peaks),
+    )
+    uow.audit.insert_checkpoint(checkpoint)
+    return checkpoint
+
+
+def checkpoint_signature_valid(checkpoint: CheckpointRecord, trusted_key_ids: Collection[str]) -> bool:
+    """True when the head is signed by a trusted key over exactly this size, root and time."""
+    if checkpoint.key_id not in trusted_key_ids:
+        return False
+    message = tree_head_message(
+        checkpoint.tree_size, bytes.fromhex(checkpoint.root_hash), rfc3339(checkpoint.signed_at), checkpoint.key_id
+    )
+    return verify_signature(bytes.fromhex(checkpoint.public_key), message, bytes.fromhex(checkpoint.signature))
+
+
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    """The outcome of `clubcard audit verify`."""
+
+    transactions_checked: int
+    checkpoints_checked: int
+    first_bad_transaction: str | None
+    problem: str | None
+
+    @property
+    def ok(self) -> bool:
+        """True when every hash, root and signature checked out."""
+        return self.problem is None
+
+
+def verify(uow: UnitOfWork, trusted_key_ids: Collection[str],
+           progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """Recompute every content hash, every checkpoint root and every signature; name the first bad one."""
+    checked = 0
+    for record in uow.journal.stream():
+        checked += 1
+        if progress and checked % 10_000 == 0:
+            progress(checked)
+        if content_hash(_header(record), record.postings) != record.content_hash:
+            return VerifyReport(checked, 0, record.id, f"transaction {record.id}: content hash does not match")
+    return _verify_checkpoints(uow, trusted_key_ids, checked)
+
+
+def _verify_checkpoints(uow: UnitOfWork, trusted_key_ids: Collection[str], checked: int) -> VerifyReport:
+    checkpoints: list[CheckpointRecord] = uow.audit.checkpoints()
+    accumulator = MerkleAccumulator()
+    pending = iter(checkpoints)
+    target = next(pending, None)
+    previous_size = 0
+    for position, transaction_id, stored_hash in uow.audit.sealed_hashes():
+        assert position == accumulator.size, "seal positions are consecutive"
+        accumulator.append(leaf_hash(bytes.fromhex(stored_hash)))
+        while target is not None and accumulator.size == target.tree_size:
+            if accumulator.root().hex() != target.root_hash:
+                return VerifyReport(checked, 0, transaction_id, (
+                    f"checkpoint {target.tree_size}: root does not match; a transaction sealed at positions "
+                    f"{previous_size}..{target.tree_size - 1} was altered"))
+            if not checkpoint_signature_valid(target, trusted_key_ids):
+                return VerifyReport(checked, 0, None, f"checkpoint {target.tree_size}: bad or untrusted signature")
+            previous_size = target.tree_size
+            target = next(pending, None)
+    if target is not None:
+        return VerifyReport(checked, 0, None, f"checkpoint {target.tree_size} covers transactions that are missing")
+    return VerifyReport(checked, len(checkpoints), None, None)
+
+
+def _header(record: object) -> dict[str, object]:
+    fields = ("id", "kind", "occurred_at", "recorded_at", "actor", "idempotency_key", "outlet_id", "scheme_id",
+              "rule_version", "reverses_id", "metadata")
+    return canonical_header(**{name: getattr(record, name) for name in fields})
+
+
+@dataclasses.dataclass(frozen=True)
+class InclusionProof:
+    """Proof that a transaction is in the log under a signed tree head."""
+
+    transaction_id: str
+    content_hash: str
+    leaf_index: int
+    tree_size: int
+    root_hash: str
+    audit_path: tuple[str, ...]
+    checkpoint: CheckpointRecord
+
+
+def prove_inclusion(uow: UnitOfWork, transaction_id: str) -> InclusionProof | None:
+    """The audit path from a sealed transaction to the first signed head that covers it; None if not yet."""
+    position = uow.audit.seal_position(transaction_id)
+    if position is None:
+        return None
+    checkpoint: CheckpointRecord | None = uow.audit.checkpoint_covering(position)
+    if checkpoint is None:
+        return None
+    hashes = [leaf_hash(bytes.fromhex(h)) for _, _, h in uow.audit.sealed_hashes(limit=checkpoint.tree_size)]
+    record = uow.journal.get(transaction_id)
+    path = inclusion_proof(hashes, position)
+    return InclusionProof(transaction_id, record.content_hash, position, checkpoint.tree_size,
+                          checkpoint.root_hash, tuple(p.hex() for p in path), checkpoint)
