@@ -41,6 +41,8 @@ def plan_spend(
     raise InsufficientFunds(f"needs {amount_minor}, {available} available to spend here")
 
 
-def available_to_spend(lots: Sequence[LotRecord], now: dt.datetime, categories: Collection[str] | None) -> int:
+def available_to_spend(
+    lots: Sequence[LotRecord], now: dt.datetime, categories: Collection[str] | None
+) -> int:
     """The most that one spend could take here, now."""
     return sum(lot.available_minor for lot in lots if spendable(lot, now, categories))

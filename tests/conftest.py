@@ -21,7 +21,9 @@ from ledger.db.bootstrap import migrate
 from ledger.db.engine import make_engine, normalise_url
 
 POSTGRES_URL = os.environ.get("CLUBCARD_TEST_DATABASE_URL", "")
-NO_POSTGRES_REASON = "PostgreSQL tests need CLUBCARD_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1/test)"
+NO_POSTGRES_REASON = (
+    "PostgreSQL tests need CLUBCARD_TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1/test)"
+)
 _counter = itertools.count()
 
 

@@ -28,7 +28,9 @@ class JournalRepository:
     def next_seal_key(self) -> int:
         """This transaction's sealing order key (see tables.transactions.seal_key)."""
         if self.dialect == "postgresql":
-            return int(self.connection.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one())
+            return int(
+                self.connection.execute(text("SELECT pg_current_xact_id()::text::bigint")).scalar_one()
+            )
         # SQLite writers hold the database lock from BEGIN IMMEDIATE, so max + 1 is race-free.
         current = self.connection.execute(select(func.max(transactions.c.seal_key))).scalar_one()
         return int(current or 0) + 1

@@ -19,29 +19,47 @@ class SchemesRepository:
         self.connection = connection
 
     def create(
-        self, *, id: str, slug: str, name: str, unit: str, budget_account_id: str, rules: dict[str, Any],
-        now: dt.datetime, actor: str,
+        self,
+        *,
+        id: str,
+        slug: str,
+        name: str,
+        unit: str,
+        budget_account_id: str,
+        rules: dict[str, Any],
+        now: dt.datetime,
+        actor: str,
     ) -> None:
         """Insert a scheme at rule version 1."""
         self.connection.execute(
             insert(schemes).values(
-                id=id, slug=slug, name=name, unit=unit, budget_account_id=budget_account_id,
-                current_version=1, created_at=now,
+                id=id,
+                slug=slug,
+                name=name,
+                unit=unit,
+                budget_account_id=budget_account_id,
+                current_version=1,
+                created_at=now,
             )
         )
         self._insert_version(id, 1, rules, now, actor)
 
-    def _insert_version(self, scheme_id: str, version: int, rules: dict[str, Any], now: dt.datetime,
-                        actor: str) -> None:
+    def _insert_version(
+        self, scheme_id: str, version: int, rules: dict[str, Any], now: dt.datetime, actor: str
+    ) -> None:
         self.connection.execute(
             insert(scheme_versions).values(
-                scheme_id=scheme_id, version=version, rules_json=canonical_json(rules).decode(),
-                created_at=now, created_by=actor,
+                scheme_id=scheme_id,
+                version=version,
+                rules_json=canonical_json(rules).decode(),
+                created_at=now,
+                created_by=actor,
             )
         )
 
-    def add_version(self, scheme_id: str, rules: dict[str, Any], now: dt.datetime, actor: str,
-                    name: str | None = None) -> int:
+    def add_version(
+        self, scheme_id: str, rules: dict[str, Any], now: dt.datetime, actor: str, name: str | None = None
+    ) -> int:
         """Append a rule version and make it current; returns the new version number."""
         current = self.connection.execute(
             select(schemes.c.current_version).where(schemes.c.id == scheme_id).with_for_update()

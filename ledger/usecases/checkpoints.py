@@ -16,7 +16,9 @@ from ledger.signing import SigningKey, tree_head_message, verify_signature
 SEAL_BATCH_LIMIT = 100_000
 
 
-def seal(uow: UnitOfWork, key: SigningKey, now: dt.datetime, limit: int = SEAL_BATCH_LIMIT) -> CheckpointRecord | None:
+def seal(
+    uow: UnitOfWork, key: SigningKey, now: dt.datetime, limit: int = SEAL_BATCH_LIMIT
+) -> CheckpointRecord | None:
     """Append committed transactions behind the safe horizon to the log and sign the new tree head."""
     if not uow.audit.try_lock_sealer():
         return None  # another sealer is at work; it will seal these too
@@ -36,7 +38,9 @@ def seal(uow: UnitOfWork, key: SigningKey, now: dt.datetime, limit: int = SEAL_B
     return _sign(uow, key, accumulator, now)
 
 
-def _sign(uow: UnitOfWork, key: SigningKey, accumulator: MerkleAccumulator, now: dt.datetime) -> CheckpointRecord:
+def _sign(
+    uow: UnitOfWork, key: SigningKey, accumulator: MerkleAccumulator, now: dt.datetime
+) -> CheckpointRecord:
     root = accumulator.root()
     signed_at = rfc3339(now)
     signature = key.sign(tree_head_message(accumulator.size, root, signed_at, key.key_id))
@@ -58,9 +62,14 @@ def checkpoint_signature_valid(checkpoint: CheckpointRecord, trusted_key_ids: Co
     if checkpoint.key_id not in trusted_key_ids:
         return False
     message = tree_head_message(
-        checkpoint.tree_size, bytes.fromhex(checkpoint.root_hash), rfc3339(checkpoint.signed_at), checkpoint.key_id
+        checkpoint.tree_size,
+        bytes.fromhex(checkpoint.root_hash),
+        rfc3339(checkpoint.signed_at),
+        checkpoint.key_id,
     )
-    return verify_signature(bytes.fromhex(checkpoint.public_key), message, bytes.fromhex(checkpoint.signature))
+    return verify_signature(
+        bytes.fromhex(checkpoint.public_key), message, bytes.fromhex(checkpoint.signature)
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +87,9 @@ class VerifyReport:
         return self.problem is None
 
 
-def verify(uow: UnitOfWork, trusted_key_ids: Collection[str],
-           progress: Callable[[int], None] | None = None) -> VerifyReport:
+def verify(
+    uow: UnitOfWork, trusted_key_ids: Collection[str], progress: Callable[[int], None] | None = None
+) -> VerifyReport:
     """Recompute every content hash, every checkpoint root and every signature; name the first bad one."""
     checked = 0
     for record in uow.journal.stream():
@@ -87,7 +97,9 @@ def verify(uow: UnitOfWork, trusted_key_ids: Collection[str],
         if progress and checked % 10_000 == 0:
             progress(checked)
         if content_hash(_header(record), record.postings) != record.content_hash:
-            return VerifyReport(checked, 0, record.id, f"transaction {record.id}: content hash does not match")
+            return VerifyReport(
+                checked, 0, record.id, f"transaction {record.id}: content hash does not match"
+            )
     return _verify_checkpoints(uow, trusted_key_ids, checked)
 
 
@@ -102,21 +114,42 @@ def _verify_checkpoints(uow: UnitOfWork, trusted_key_ids: Collection[str], check
         accumulator.append(leaf_hash(bytes.fromhex(stored_hash)))
         while target is not None and accumulator.size == target.tree_size:
             if accumulator.root().hex() != target.root_hash:
-                return VerifyReport(checked, 0, transaction_id, (
-                    f"checkpoint {target.tree_size}: root does not match; a transaction sealed at positions "
-                    f"{previous_size}..{target.tree_size - 1} was altered"))
+                return VerifyReport(
+                    checked,
+                    0,
+                    transaction_id,
+                    (
+                        f"checkpoint {target.tree_size}: root does not match; a transaction sealed at "
+                        f"positions {previous_size}..{target.tree_size - 1} was altered"
+                    ),
+                )
             if not checkpoint_signature_valid(target, trusted_key_ids):
-                return VerifyReport(checked, 0, None, f"checkpoint {target.tree_size}: bad or untrusted signature")
+                return VerifyReport(
+                    checked, 0, None, f"checkpoint {target.tree_size}: bad or untrusted signature"
+                )
             previous_size = target.tree_size
             target = next(pending, None)
     if target is not None:
-        return VerifyReport(checked, 0, None, f"checkpoint {target.tree_size} covers transactions that are missing")
+        return VerifyReport(
+            checked, 0, None, f"checkpoint {target.tree_size} covers transactions that are missing"
+        )
     return VerifyReport(checked, len(checkpoints), None, None)
 
 
 def _header(record: object) -> dict[str, object]:
-    fields = ("id", "kind", "occurred_at", "recorded_at", "actor", "idempotency_key", "outlet_id", "scheme_id",
-              "rule_version", "reverses_id", "metadata")
+    fields = (
+        "id",
+        "kind",
+        "occurred_at",
+        "recorded_at",
+        "actor",
+        "idempotency_key",
+        "outlet_id",
+        "scheme_id",
+        "rule_version",
+        "reverses_id",
+        "metadata",
+    )
     return canonical_header(**{name: getattr(record, name) for name in fields})
 
 
@@ -144,5 +177,12 @@ def prove_inclusion(uow: UnitOfWork, transaction_id: str) -> InclusionProof | No
     hashes = [leaf_hash(bytes.fromhex(h)) for _, _, h in uow.audit.sealed_hashes(limit=checkpoint.tree_size)]
     record = uow.journal.get(transaction_id)
     path = inclusion_proof(hashes, position)
-    return InclusionProof(transaction_id, record.content_hash, position, checkpoint.tree_size,
-                          checkpoint.root_hash, tuple(p.hex() for p in path), checkpoint)
+    return InclusionProof(
+        transaction_id,
+        record.content_hash,
+        position,
+        checkpoint.tree_size,
+        checkpoint.root_hash,
+        tuple(p.hex() for p in path),
+        checkpoint,
+    )

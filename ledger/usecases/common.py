@@ -32,7 +32,9 @@ def record(uow: UnitOfWork, draft: TransactionDraft) -> None:
     known: dict[str, AccountRecord] = uow.accounts.get_many(p.account_id for p in draft.postings)
     for posting in draft.postings:
         if known[posting.account_id].unit != posting.unit:
-            raise ValidationFailed(f"posting in {posting.unit} to an account in {known[posting.account_id].unit}")
+            raise ValidationFailed(
+                f"posting in {posting.unit} to an account in {known[posting.account_id].unit}"
+            )
     try:
         uow.accounts.apply(draft.id, draft.postings)
     except InsufficientFunds as error:

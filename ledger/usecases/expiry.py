@@ -36,14 +36,28 @@ def expire_lot(uow: UnitOfWork, lot_account_id: str, now: dt.datetime, actor: st
     # The key names the lot and the instant its value reached zero-to-be, so a rerun cannot expire twice
     # and value returned to the lot later (a refund) can still expire in a later run.
     key = f"expire:{lot_account_id}:{locked.balance_minor}:{uow.lots.expiry_count(lot_account_id)}"
-    lines = transfer_lines(Unit(locked.unit), [(lot_account_id, locked.balance_minor)], scheme["budget_account_id"])
-    record(uow, draft(kind="expire", postings=lines, now=now, actor=actor, idempotency_key=key,
-                      scheme_id=locked.scheme_id, metadata={"lot": lot_account_id}))
+    lines = transfer_lines(
+        Unit(locked.unit), [(lot_account_id, locked.balance_minor)], scheme["budget_account_id"]
+    )
+    record(
+        uow,
+        draft(
+            kind="expire",
+            postings=lines,
+            now=now,
+            actor=actor,
+            idempotency_key=key,
+            scheme_id=locked.scheme_id,
+            metadata={"lot": lot_account_id},
+        ),
+    )
     return locked.balance_minor
 
 
 def expire_all(
-    uow_factory: UnitOfWorkFactory, clock: Clock, actor: str = "system:expiry",
+    uow_factory: UnitOfWorkFactory,
+    clock: Clock,
+    actor: str = "system:expiry",
     progress: Callable[[int], None] | None = None,
 ) -> ExpiryReport:
     """Release timed-out holds, then expire every expired lot with value; idempotent and restartable."""
@@ -81,8 +95,15 @@ def release_timed_out_holds(uow_factory: UnitOfWorkFactory, now: dt.datetime, ac
         for hold_id in hold_ids:
             try:
                 with uow_factory() as uow:
-                    resolve_hold(uow, hold_id=hold_id, capture_minor=0, now=now, actor=actor,
-                                 key=f"hold-timeout:{hold_id}", outcome="expired")
+                    resolve_hold(
+                        uow,
+                        hold_id=hold_id,
+                        capture_minor=0,
+                        now=now,
+                        actor=actor,
+                        key=f"hold-timeout:{hold_id}",
+                        outcome="expired",
+                    )
                     uow.commit()
                 released += 1
             except Conflict:

@@ -33,7 +33,13 @@ def _positive(amount_minor: int) -> int:
 
 
 def fund(
-    uow: UnitOfWork, *, scheme: Mapping[str, Any], amount_minor: int, now: dt.datetime, actor: str, key: str,
+    uow: UnitOfWork,
+    *,
+    scheme: Mapping[str, Any],
+    amount_minor: int,
+    now: dt.datetime,
+    actor: str,
+    key: str,
     metadata: Mapping[str, Any] | None = None,
 ) -> Receipt:
     """Move value from outside (bank or issuer) into a scheme's budget."""
@@ -43,12 +49,21 @@ def fund(
     def operation() -> dict[str, Any]:
         source = funding_source(uow, unit, now)
         lines = transfer_lines(unit, [(source.id, amount_minor)], scheme["budget_account_id"])
-        tx = draft(kind="fund", postings=lines, now=now, actor=actor, idempotency_key=key,
-                   scheme_id=scheme["id"], metadata=metadata)
+        tx = draft(
+            kind="fund",
+            postings=lines,
+            now=now,
+            actor=actor,
+            idempotency_key=key,
+            scheme_id=scheme["id"],
+            metadata=metadata,
+        )
         record(uow, tx)
         return Receipt(tx.id, "fund", unit.value, amount_minor, rfc3339(now)).to_dict()
 
-    return Receipt.from_dict(idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation))
+    return Receipt.from_dict(
+        idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
+    )
 
 
 def main_lot(uow: UnitOfWork, scheme: Mapping[str, Any], owner_id: str, now: dt.datetime) -> str:
@@ -58,100 +73,220 @@ def main_lot(uow: UnitOfWork, scheme: Mapping[str, Any], owner_id: str, now: dt.
     if existing is not None:
         return str(existing.id)
     floor = int(scheme["rules"].get("spending", {}).get("overdraft_floor_minor", 0))
-    account = ensure_account(uow, name=name, unit=Unit(scheme["unit"]), kind=AccountKind.LOT,
-                             floor_minor=min(0, floor), now=now)
-    uow.lots.create(account_id=account.id, owner_id=owner_id, scheme_id=scheme["id"], category=None,
-                    expires_at=None, now=now)
+    account = ensure_account(
+        uow, name=name, unit=Unit(scheme["unit"]), kind=AccountKind.LOT, floor_minor=min(0, floor), now=now
+    )
+    uow.lots.create(
+        account_id=account.id,
+        owner_id=owner_id,
+        scheme_id=scheme["id"],
+        category=None,
+        expires_at=None,
+        now=now,
+    )
     return account.id
 
 
-def new_lot(uow: UnitOfWork, scheme: Mapping[str, Any], owner_id: str, category: str | None,
-            expires_at: dt.datetime | None, now: dt.datetime) -> str:
+def new_lot(
+    uow: UnitOfWork,
+    scheme: Mapping[str, Any],
+    owner_id: str,
+    category: str | None,
+    expires_at: dt.datetime | None,
+    now: dt.datetime,
+) -> str:
     """Open a fresh lot (its own category and expiry) in the owner's wallet."""
     if category is None and expires_at is None:
         return main_lot(uow, scheme, owner_id, now)
     lot_id = new_id()
-    uow.accounts.open(id=lot_id, name=f"wallet:{owner_id}:{scheme['slug']}:lot:{lot_id}",
-                      unit=Unit(scheme["unit"]), kind=AccountKind.LOT, floor_minor=0, now=now)
-    uow.lots.create(account_id=lot_id, owner_id=owner_id, scheme_id=scheme["id"], category=category,
-                    expires_at=expires_at, now=now)
+    uow.accounts.open(
+        id=lot_id,
+        name=f"wallet:{owner_id}:{scheme['slug']}:lot:{lot_id}",
+        unit=Unit(scheme["unit"]),
+        kind=AccountKind.LOT,
+        floor_minor=0,
+        now=now,
+    )
+    uow.lots.create(
+        account_id=lot_id,
+        owner_id=owner_id,
+        scheme_id=scheme["id"],
+        category=category,
+        expires_at=expires_at,
+        now=now,
+    )
     return lot_id
 
 
 def issue(
-    uow: UnitOfWork, *, scheme: Mapping[str, Any], owner_id: str, amount_minor: int, now: dt.datetime,
-    actor: str, key: str, category: str | None = None, expires_at: dt.datetime | None = None,
-    kind: str = "issue", metadata: Mapping[str, Any] | None = None, outlet_id: str | None = None,
+    uow: UnitOfWork,
+    *,
+    scheme: Mapping[str, Any],
+    owner_id: str,
+    amount_minor: int,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+    category: str | None = None,
+    expires_at: dt.datetime | None = None,
+    kind: str = "issue",
+    metadata: Mapping[str, Any] | None = None,
+    outlet_id: str | None = None,
 ) -> Receipt:
     """Credit a wallet from the scheme budget (which cannot go below zero)."""
-    request = {"op": kind, "scheme": scheme["id"], "owner": owner_id, "amount_minor": _positive(amount_minor),
-               "category": category, "expires_at": expires_at and rfc3339(expires_at),
-               "metadata": dict(metadata or {})}
+    request = {
+        "op": kind,
+        "scheme": scheme["id"],
+        "owner": owner_id,
+        "amount_minor": _positive(amount_minor),
+        "category": category,
+        "expires_at": expires_at and rfc3339(expires_at),
+        "metadata": dict(metadata or {}),
+    }
 
     def operation() -> dict[str, Any]:
         lot_id = new_lot(uow, scheme, owner_id, category, expires_at, now)
         lines = transfer_lines(Unit(scheme["unit"]), [(scheme["budget_account_id"], amount_minor)], lot_id)
-        tx = draft(kind=kind, postings=lines, now=now, actor=actor, idempotency_key=key, outlet_id=outlet_id,
-                   scheme_id=scheme["id"], rule_version=scheme["version"], metadata=metadata)
+        tx = draft(
+            kind=kind,
+            postings=lines,
+            now=now,
+            actor=actor,
+            idempotency_key=key,
+            outlet_id=outlet_id,
+            scheme_id=scheme["id"],
+            rule_version=scheme["version"],
+            metadata=metadata,
+        )
         record(uow, tx)
         balance = uow.lots.owners_total(owner_id, scheme["id"])
-        return Receipt(tx.id, kind, scheme["unit"], amount_minor, rfc3339(now), ((lot_id, amount_minor),),
-                       balance, lot_account_id=lot_id).to_dict()
+        return Receipt(
+            tx.id,
+            kind,
+            scheme["unit"],
+            amount_minor,
+            rfc3339(now),
+            ((lot_id, amount_minor),),
+            balance,
+            lot_account_id=lot_id,
+        ).to_dict()
 
-    return Receipt.from_dict(idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation))
+    return Receipt.from_dict(
+        idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
+    )
 
 
 def spend(
-    uow: UnitOfWork, *, scheme: Mapping[str, Any], owner_id: str, amount_minor: int,
-    payable_account_id: str, categories: Collection[str] | None, now: dt.datetime, actor: str, key: str,
-    kind: str = "redeem", outlet_id: str | None = None, metadata: Mapping[str, Any] | None = None,
+    uow: UnitOfWork,
+    *,
+    scheme: Mapping[str, Any],
+    owner_id: str,
+    amount_minor: int,
+    payable_account_id: str,
+    categories: Collection[str] | None,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+    kind: str = "redeem",
+    outlet_id: str | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Receipt:
     """Take from a wallet's eligible lots, earliest expiry first, into one account."""
-    request = {"op": kind, "scheme": scheme["id"], "owner": owner_id, "amount_minor": _positive(amount_minor),
-               "to": payable_account_id, "outlet": outlet_id, "metadata": dict(metadata or {})}
+    request = {
+        "op": kind,
+        "scheme": scheme["id"],
+        "owner": owner_id,
+        "amount_minor": _positive(amount_minor),
+        "to": payable_account_id,
+        "outlet": outlet_id,
+        "metadata": dict(metadata or {}),
+    }
 
     def operation() -> dict[str, Any]:
         lots = uow.lots.wallet(owner_id, scheme["id"], lock=True)
         plan = plan_spend(lots, amount_minor, now, categories)
         lines = transfer_lines(Unit(scheme["unit"]), plan, payable_account_id)
-        tx = draft(kind=kind, postings=lines, now=now, actor=actor, idempotency_key=key, outlet_id=outlet_id,
-                   scheme_id=scheme["id"], rule_version=scheme["version"], metadata=metadata)
+        tx = draft(
+            kind=kind,
+            postings=lines,
+            now=now,
+            actor=actor,
+            idempotency_key=key,
+            outlet_id=outlet_id,
+            scheme_id=scheme["id"],
+            rule_version=scheme["version"],
+            metadata=metadata,
+        )
         record(uow, tx)
         before = sum(lot.balance_minor for lot in lots)
-        return Receipt(tx.id, kind, scheme["unit"], amount_minor, rfc3339(now), tuple(plan),
-                       before - amount_minor).to_dict()
+        return Receipt(
+            tx.id, kind, scheme["unit"], amount_minor, rfc3339(now), tuple(plan), before - amount_minor
+        ).to_dict()
 
-    return Receipt.from_dict(idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation))
+    return Receipt.from_dict(
+        idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
+    )
 
 
 def transfer(
-    uow: UnitOfWork, *, scheme: Mapping[str, Any], from_owner_id: str, to_owner_id: str, amount_minor: int,
-    now: dt.datetime, actor: str, key: str, metadata: Mapping[str, Any] | None = None,
+    uow: UnitOfWork,
+    *,
+    scheme: Mapping[str, Any],
+    from_owner_id: str,
+    to_owner_id: str,
+    amount_minor: int,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Receipt:
     """Member to member within one scheme: from the payer's lots to the payee's main lot."""
     if from_owner_id == to_owner_id:
         raise ValidationFailed("a transfer needs two different members")
-    request = {"op": "transfer", "scheme": scheme["id"], "from": from_owner_id, "to": to_owner_id,
-               "amount_minor": _positive(amount_minor), "metadata": dict(metadata or {})}
+    request = {
+        "op": "transfer",
+        "scheme": scheme["id"],
+        "from": from_owner_id,
+        "to": to_owner_id,
+        "amount_minor": _positive(amount_minor),
+        "metadata": dict(metadata or {}),
+    }
 
     def operation() -> dict[str, Any]:
         target = main_lot(uow, scheme, to_owner_id, now)
         lots = uow.lots.wallet(from_owner_id, scheme["id"], lock=True)
         plan = plan_spend(lots, amount_minor, now, None)
         lines = transfer_lines(Unit(scheme["unit"]), plan, target)
-        tx = draft(kind="transfer", postings=lines, now=now, actor=actor, idempotency_key=key,
-                   scheme_id=scheme["id"], rule_version=scheme["version"], metadata=metadata)
+        tx = draft(
+            kind="transfer",
+            postings=lines,
+            now=now,
+            actor=actor,
+            idempotency_key=key,
+            scheme_id=scheme["id"],
+            rule_version=scheme["version"],
+            metadata=metadata,
+        )
         record(uow, tx)
         before = sum(lot.balance_minor for lot in lots)
-        return Receipt(tx.id, "transfer", scheme["unit"], amount_minor, rfc3339(now), tuple(plan),
-                       before - amount_minor).to_dict()
+        return Receipt(
+            tx.id, "transfer", scheme["unit"], amount_minor, rfc3339(now), tuple(plan), before - amount_minor
+        ).to_dict()
 
-    return Receipt.from_dict(idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation))
+    return Receipt.from_dict(
+        idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
+    )
 
 
 def reverse(
-    uow: UnitOfWork, *, transaction_id: str, now: dt.datetime, actor: str, key: str,
-    reason: str = "", kind: str = "reversal",
+    uow: UnitOfWork,
+    *,
+    transaction_id: str,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+    reason: str = "",
+    kind: str = "reversal",
 ) -> Receipt:
     """Post the exact opposite of a transaction, once; the original stays as it was."""
     request = {"op": "reverse", "transaction": transaction_id, "reason": reason}
@@ -165,13 +300,23 @@ def reverse(
         if uow.journal.reversal_of(transaction_id) is not None:
             raise Conflict("this transaction has already been reversed")
         lines = [Posting(p.account_id, p.unit, -p.amount_minor) for p in reversed(original.postings)]
-        tx = draft(kind=kind, postings=lines, now=now, actor=actor, idempotency_key=key,
-                   outlet_id=original.outlet_id, scheme_id=original.scheme_id,
-                   rule_version=original.rule_version, reverses_id=original.id,
-                   metadata={"reason": reason} if reason else {})
+        tx = draft(
+            kind=kind,
+            postings=lines,
+            now=now,
+            actor=actor,
+            idempotency_key=key,
+            outlet_id=original.outlet_id,
+            scheme_id=original.scheme_id,
+            rule_version=original.rule_version,
+            reverses_id=original.id,
+            metadata={"reason": reason} if reason else {},
+        )
         record(uow, tx)
         amount = sum(p.amount_minor for p in original.postings if p.amount_minor > 0)
         unit = original.postings[0].unit.value
         return Receipt(tx.id, kind, unit, amount, rfc3339(now), reverses_id=original.id).to_dict()
 
-    return Receipt.from_dict(idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation))
+    return Receipt.from_dict(
+        idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
+    )

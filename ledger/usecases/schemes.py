@@ -16,18 +16,34 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
 
 def create_scheme(
-    uow: UnitOfWork, *, slug: str, name: str, unit: Unit, rules: Mapping[str, Any], now: dt.datetime, actor: str
+    uow: UnitOfWork,
+    *,
+    slug: str,
+    name: str,
+    unit: Unit,
+    rules: Mapping[str, Any],
+    now: dt.datetime,
+    actor: str,
 ) -> dict[str, Any]:
     """Create a scheme and its budget account (never below zero); rules start at version 1."""
     if not SLUG_PATTERN.match(slug):
         raise ValidationFailed("a slug is 2-63 lowercase letters, digits and hyphens")
     if uow.schemes.get(slug=slug) is not None:
         raise Conflict(f"a scheme called {slug} already exists")
-    budget = ensure_account(uow, name=f"scheme:{slug}:budget", unit=unit, kind=AccountKind.BUDGET,
-                            floor_minor=0, now=now)
+    budget = ensure_account(
+        uow, name=f"scheme:{slug}:budget", unit=unit, kind=AccountKind.BUDGET, floor_minor=0, now=now
+    )
     scheme_id = new_id()
-    uow.schemes.create(id=scheme_id, slug=slug, name=name, unit=unit.value, budget_account_id=budget.id,
-                       rules=dict(rules), now=now, actor=actor)
+    uow.schemes.create(
+        id=scheme_id,
+        slug=slug,
+        name=name,
+        unit=unit.value,
+        budget_account_id=budget.id,
+        rules=dict(rules),
+        now=now,
+        actor=actor,
+    )
     created: dict[str, Any] = uow.schemes.get(id=scheme_id)
     return created
 

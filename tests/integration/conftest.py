@@ -38,21 +38,48 @@ class Books:
         """Run one use case in its own transaction."""
         return run_in_transaction(self.uow, operation)
 
-    def scheme(self, slug: str, unit: Unit = Unit.GBP, rules: dict[str, Any] | None = None,
-               funded_minor: int = 0) -> dict[str, Any]:
+    def scheme(
+        self, slug: str, unit: Unit = Unit.GBP, rules: dict[str, Any] | None = None, funded_minor: int = 0
+    ) -> dict[str, Any]:
         """Create (and optionally fund) a scheme."""
-        scheme = self.run(lambda uow: create_scheme(uow, slug=slug, name=slug.title(), unit=unit,
-                                                    rules=rules or {}, now=self.clock.now(), actor="test"))
+        scheme = self.run(
+            lambda uow: create_scheme(
+                uow,
+                slug=slug,
+                name=slug.title(),
+                unit=unit,
+                rules=rules or {},
+                now=self.clock.now(),
+                actor="test",
+            )
+        )
         if funded_minor:
-            self.run(lambda uow: flows.fund(uow, scheme=scheme, amount_minor=funded_minor, now=self.clock.now(),
-                                            actor="finance", key=self.key()))
+            self.run(
+                lambda uow: flows.fund(
+                    uow,
+                    scheme=scheme,
+                    amount_minor=funded_minor,
+                    now=self.clock.now(),
+                    actor="finance",
+                    key=self.key(),
+                )
+            )
         return dict(scheme)
 
     def payable(self, outlet: str, unit: Unit = Unit.GBP) -> str:
         """An outlet's payable account id."""
-        return str(self.run(lambda uow: ensure_account(uow, name=f"outlet:{outlet}:payable:{unit.value}", unit=unit,
-                                                       kind=AccountKind.PAYABLE, floor_minor=None,
-                                                       now=self.clock.now())).id)
+        return str(
+            self.run(
+                lambda uow: ensure_account(
+                    uow,
+                    name=f"outlet:{outlet}:payable:{unit.value}",
+                    unit=unit,
+                    kind=AccountKind.PAYABLE,
+                    floor_minor=None,
+                    now=self.clock.now(),
+                )
+            ).id
+        )
 
     def balance(self, account_id: str) -> int:
         """The current balance of an account."""

@@ -14,11 +14,23 @@ from tests.integration.conftest import Books
 
 def test_a_scheme_cannot_issue_more_than_its_budget(books: Books) -> None:
     scheme = books.scheme("leisure", funded_minor=1_000)
-    books.run(lambda uow: flows.issue(uow, scheme=scheme, owner_id="r1", amount_minor=600,
-                                      now=books.clock.now(), actor="cw", key="a"))
+    books.run(
+        lambda uow: flows.issue(
+            uow, scheme=scheme, owner_id="r1", amount_minor=600, now=books.clock.now(), actor="cw", key="a"
+        )
+    )
     with pytest.raises(BudgetExhausted):
-        books.run(lambda uow: flows.issue(uow, scheme=scheme, owner_id="r2", amount_minor=500,
-                                          now=books.clock.now(), actor="cw", key="b"))
+        books.run(
+            lambda uow: flows.issue(
+                uow,
+                scheme=scheme,
+                owner_id="r2",
+                amount_minor=500,
+                now=books.clock.now(),
+                actor="cw",
+                key="b",
+            )
+        )
     assert books.balance(scheme["budget_account_id"]) == 400
     assert books.wallet("r2", scheme) == 0
 
@@ -26,14 +38,44 @@ def test_a_scheme_cannot_issue_more_than_its_budget(books: Books) -> None:
 def test_a_spend_takes_the_earliest_expiring_lot_first(books: Books) -> None:
     scheme = books.scheme("leisure", funded_minor=10_000)
     now = books.clock.now()
-    late = books.run(lambda uow: flows.issue(uow, scheme=scheme, owner_id="r1", amount_minor=1_500, now=now,
-                                             actor="cw", key="late", expires_at=now + dt.timedelta(days=90)))
-    early = books.run(lambda uow: flows.issue(uow, scheme=scheme, owner_id="r1", amount_minor=1_000, now=now,
-                                              actor="cw", key="early", expires_at=now + dt.timedelta(days=30)))
+    late = books.run(
+        lambda uow: flows.issue(
+            uow,
+            scheme=scheme,
+            owner_id="r1",
+            amount_minor=1_500,
+            now=now,
+            actor="cw",
+            key="late",
+            expires_at=now + dt.timedelta(days=90),
+        )
+    )
+    early = books.run(
+        lambda uow: flows.issue(
+            uow,
+            scheme=scheme,
+            owner_id="r1",
+            amount_minor=1_000,
+            now=now,
+            actor="cw",
+            key="early",
+            expires_at=now + dt.timedelta(days=30),
+        )
+    )
     payable = books.payable("pool")
-    receipt = books.run(lambda uow: flows.spend(uow, scheme=scheme, owner_id="r1", amount_minor=1_200,
-                                                payable_account_id=payable, categories=None, now=now,
-                                                actor="kiosk", key="spend"))
+    receipt = books.run(
+        lambda uow: flows.spend(
+            uow,
+            scheme=scheme,
+            owner_id="r1",
+            amount_minor=1_200,
+            payable_account_id=payable,
+            categories=None,
+            now=now,
+            actor="kiosk",
+            key="spend",
+        )
+    )
     assert receipt.taken == ((early.lot_account_id, 1_000), (late.lot_account_id, 200))
     assert receipt.balance_after_minor == 1_300
     assert books.balance(payable) == 1_200
@@ -44,8 +86,11 @@ def test_the_same_key_replays_and_a_different_request_is_refused(books: Books) -
     now = books.clock.now()
 
     def issue(amount: int) -> flows.Receipt:
-        return books.run(lambda uow: flows.issue(uow, scheme=scheme, owner_id="r1", amount_minor=amount,
-                                                 now=now, actor="cw", key="same"))
+        return books.run(
+            lambda uow: flows.issue(
+                uow, scheme=scheme, owner_id="r1", amount_minor=amount, now=now, actor="cw", key="same"
+            )
+        )
 
     first = issue(500)
     assert issue(500) == first
@@ -57,17 +102,34 @@ def test_the_same_key_replays_and_a_different_request_is_refused(books: Books) -
 def test_a_transaction_can_be_reversed_once_and_the_books_still_balance(books: Books) -> None:
     scheme = books.scheme("leisure", funded_minor=10_000)
     now = books.clock.now()
-    books.run(lambda uow: flows.issue(uow, scheme=scheme, owner_id="r1", amount_minor=900, now=now,
-                                      actor="cw", key="i"))
+    books.run(
+        lambda uow: flows.issue(
+            uow, scheme=scheme, owner_id="r1", amount_minor=900, now=now, actor="cw", key="i"
+        )
+    )
     payable = books.payable("pool")
-    spent = books.run(lambda uow: flows.spend(uow, scheme=scheme, owner_id="r1", amount_minor=300,
-                                              payable_account_id=payable, categories=None, now=now,
-                                              actor="kiosk", key="s"))
-    books.run(lambda uow: flows.reverse(uow, transaction_id=spent.transaction_id, now=now, actor="kiosk",
-                                        key="r1"))
+    spent = books.run(
+        lambda uow: flows.spend(
+            uow,
+            scheme=scheme,
+            owner_id="r1",
+            amount_minor=300,
+            payable_account_id=payable,
+            categories=None,
+            now=now,
+            actor="kiosk",
+            key="s",
+        )
+    )
+    books.run(
+        lambda uow: flows.reverse(uow, transaction_id=spent.transaction_id, now=now, actor="kiosk", key="r1")
+    )
     with pytest.raises(Conflict):
-        books.run(lambda uow: flows.reverse(uow, transaction_id=spent.transaction_id, now=now, actor="kiosk",
-                                            key="r2"))
+        books.run(
+            lambda uow: flows.reverse(
+                uow, transaction_id=spent.transaction_id, now=now, actor="kiosk", key="r2"
+            )
+        )
     assert books.wallet("r1", scheme) == 900
     assert books.balance(payable) == 0
     assert trial_balance_is_zero(books)
@@ -77,13 +139,26 @@ def test_a_transaction_can_be_reversed_once_and_the_books_still_balance(books: B
 def test_a_wallet_cannot_be_overspent(books: Books) -> None:
     scheme = books.scheme("leisure", funded_minor=10_000)
     now = books.clock.now()
-    books.run(lambda uow: flows.issue(uow, scheme=scheme, owner_id="r1", amount_minor=100, now=now,
-                                      actor="cw", key="i"))
+    books.run(
+        lambda uow: flows.issue(
+            uow, scheme=scheme, owner_id="r1", amount_minor=100, now=now, actor="cw", key="i"
+        )
+    )
     payable = books.payable("pool")
     with pytest.raises(InsufficientFunds):
-        books.run(lambda uow: flows.spend(uow, scheme=scheme, owner_id="r1", amount_minor=101,
-                                          payable_account_id=payable, categories=None, now=now,
-                                          actor="kiosk", key="s"))
+        books.run(
+            lambda uow: flows.spend(
+                uow,
+                scheme=scheme,
+                owner_id="r1",
+                amount_minor=101,
+                payable_account_id=payable,
+                categories=None,
+                now=now,
+                actor="kiosk",
+                key="s",
+            )
+        )
     assert books.wallet("r1", scheme) == 100
 
 
