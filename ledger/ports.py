@@ -18,6 +18,8 @@ class UnitOfWork(Protocol):
     audit: Any
     idempotency: Any
     schemes: Any
+    registry: Any
+    people: Any
 
     def __enter__(self) -> UnitOfWork:
         """Begin (or join) the transaction."""

@@ -15,6 +15,8 @@ from ledger.db.audit_repository import AuditRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
 from ledger.db.lots_repository import LotsRepository
+from ledger.db.people_repository import PeopleRepository
+from ledger.db.registry_repository import RegistryRepository
 from ledger.db.schemes_repository import SchemesRepository
 from ledger.errors import RetryableConflict
 
@@ -66,6 +68,8 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.schemes = SchemesRepository(connection)
+        self.registry = RegistryRepository(connection)
+        self.people = PeopleRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

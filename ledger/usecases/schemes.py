@@ -9,6 +9,7 @@ from typing import Any
 
 from ledger.errors import Conflict, NotFound, ValidationFailed
 from ledger.ports import UnitOfWork
+from ledger.rules import parse_rules
 from ledger.units import AccountKind, Unit
 from ledger.usecases.common import ensure_account, new_id
 
@@ -28,6 +29,7 @@ def create_scheme(
     """Create a scheme and its budget account (never below zero); rules start at version 1."""
     if not SLUG_PATTERN.match(slug):
         raise ValidationFailed("a slug is 2-63 lowercase letters, digits and hyphens")
+    parse_rules(rules)
     if uow.schemes.get(slug=slug) is not None:
         raise Conflict(f"a scheme called {slug} already exists")
     budget = ensure_account(
@@ -54,3 +56,14 @@ def get_scheme(uow: UnitOfWork, slug: str) -> dict[str, Any]:
     if scheme is None:
         raise NotFound(f"no scheme {slug}")
     return scheme
+
+
+def update_rules(
+    uow: UnitOfWork, *, slug: str, rules: Mapping[str, Any], name: str | None, now: dt.datetime, actor: str
+) -> dict[str, Any]:
+    """Append a rule version and make it current; earlier transactions keep the version they recorded."""
+    parse_rules(rules)
+    scheme = get_scheme(uow, slug)
+    uow.schemes.add_version(scheme["id"], dict(rules), now, actor, name=name)
+    updated: dict[str, Any] = uow.schemes.get(id=scheme["id"])
+    return updated

@@ -1,0 +1,71 @@
+"""The Flask application factory: the REST API under /api/v1, OpenAPI 3.1 and local Swagger UI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import swagger_ui_bundle
+from flask import Flask, Response, send_from_directory
+from flask_smorest import Api
+
+from api.context import LedgerContext, build_context
+from api.limits import init_limiter
+from api.problems import register_problem_handlers
+from ledger.settings import Settings
+
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext | None = None) -> Flask:
+    """Build the app; `test_config` may carry CLUBCARD_* settings and a `CLOCK`."""
+    app = Flask(__name__)
+    config = dict(test_config or {})
+    app.config.update(
+        API_TITLE="Clubcard",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.1.0",
+        OPENAPI_URL_PREFIX="/api",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        JSON_SORT_KEYS=False,
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    app.config.update({k: v for k, v in config.items() if k.isupper() and not k.startswith("CLUBCARD_")})
+    if context is None:
+        environment = {k: str(v) for k, v in config.items() if k.startswith("CLUBCARD_")}
+        settings = Settings.from_environment(environment or None)
+        context = build_context(settings, clock=config.get("CLOCK"))
+    app.extensions["clubcard"] = context
+    logging.basicConfig(level=logging.INFO)
+
+    api = Api(app, spec_kwargs={"info": {"description": (Path(__file__).parent / "README.md").read_text()}})
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    _register_blueprints(api)
+    init_limiter(app)
+    register_problem_handlers(app)  # after Api, so ours replace flask-smorest's HTTP error handler
+    _register_static(app)
+    return app
+
+
+def _register_blueprints(api: Api) -> None:
+    from api.resources import audit, outlets, people, redemptions, schemes, value, well_known
+
+    for module in (schemes, people, outlets, value, redemptions, audit):
+        api.register_blueprint(module.blueprint, url_prefix="/api/v1")
+    api.register_blueprint(well_known.blueprint)
+
+
+def _register_static(app: Flask) -> None:
+    swagger_directory = swagger_ui_bundle.swagger_ui_path
+
+    @app.get("/api/docs/static/<path:filename>")
+    def swagger_static(filename: str) -> Response:
+        return send_from_directory(swagger_directory, filename)
+
+    @app.get("/healthz")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}

@@ -1,0 +1,36 @@
+"""Rate limits on card look-ups, per device or user (never per IP): memory store, or Redis if configured."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_limiter import Limiter
+
+from api.context import ctx
+
+CARD_LOOKUP_LIMIT = "120 per minute"
+
+limiter = Limiter(key_func=lambda: _caller(), default_limits=[], headers_enabled=True)
+
+
+def _caller() -> str:
+    # Limits run before the view, so authenticate here; the view itself answers 401 for no key.
+    from api.auth import current_principal
+    from api.problems import ApiProblem
+
+    try:
+        return f"key:{current_principal().key_id}"
+    except ApiProblem:
+        return "anonymous"
+
+
+def init_limiter(app: Flask) -> None:
+    """Attach the limiter, with Redis as storage when CLUBCARD_REDIS_URL is set."""
+    redis_url = ctx_settings_redis(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    limiter.init_app(app)
+
+
+def ctx_settings_redis(app: Flask) -> str | None:
+    """The configured Redis URL, if any."""
+    with app.app_context():
+        return ctx().settings.redis_url

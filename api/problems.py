@@ -1,0 +1,105 @@
+"""RFC 9457 problem+json for every error, with stable type URIs; never a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from ledger.errors import LedgerError
+
+PROBLEM_BASE = "https://clubcard.example/problems/"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+log = structlog.get_logger("clubcard.api")
+
+# HTTP errors raised by Flask/werkzeug, mapped to the contract's stable types.
+HTTP_STATUS_TYPES = {
+    400: "bad-request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    406: "not-acceptable",
+    409: "idempotency-conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation",
+    429: "rate-limited",
+}
+
+
+class ApiProblem(Exception):
+    """An error the API raises itself (auth, headers): status, type slug, detail."""
+
+    def __init__(self, status: int, problem: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.problem = problem
+        self.detail = detail
+        self.extra = extra
+
+
+def problem_response(status: int, problem: str, title: str, detail: str, **extra: Any) -> Response:
+    """A problem+json response."""
+    body = {"type": PROBLEM_BASE + problem, "title": title, "status": status, "detail": detail, **extra}
+    response = Response(json.dumps(body), status=status, content_type=PROBLEM_CONTENT_TYPE)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="clubcard"'
+    return response
+
+
+def _title(problem: str) -> str:
+    return problem.replace("-", " ").capitalize()
+
+
+def register_problem_handlers(app: Flask) -> None:
+    """Turn every exception into problem+json: ledger errors, HTTP errors, validation, bugs."""
+
+    @app.errorhandler(LedgerError)
+    def ledger_error(error: LedgerError) -> Response:
+        return problem_response(error.status, error.problem, _title(error.problem), error.detail)
+
+    @app.errorhandler(ApiProblem)
+    def api_problem(error: ApiProblem) -> Response:
+        return problem_response(
+            error.status, error.problem, _title(error.problem), error.detail, **error.extra
+        )
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        problem = HTTP_STATUS_TYPES.get(status, "http-error")
+        extra: dict[str, Any] = {}
+        messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
+        if messages:
+            # flask-smorest/webargs validation: say exactly which field is wrong.
+            extra["errors"] = messages
+            problem = "validation"
+        detail = error.description or _title(problem)
+        if problem == "validation" and messages:
+            detail = "the request does not match the schema: " + _summarise(messages)
+        response = problem_response(status, problem, _title(problem), detail, **extra)
+        if status == 405 and error.get_response().headers.get("Allow"):
+            response.headers["Allow"] = error.get_response().headers["Allow"]
+        if status == 429:
+            response.headers["Retry-After"] = "60"
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", error=repr(error))
+        return problem_response(500, "internal", "Internal error", "something went wrong; it has been logged")
+
+
+def _summarise(messages: Any, prefix: str = "") -> str:
+    if isinstance(messages, dict):
+        parts = [_summarise(value, f"{prefix}{key}.") for key, value in messages.items()]
+        return "; ".join(parts)
+    if isinstance(messages, list):
+        return f"{prefix.rstrip('.')}: " + " ".join(
+            str(m) for m in messages if not isinstance(m, dict | list)
+        )
+    return f"{prefix.rstrip('.')}: {messages}"

@@ -1,0 +1,34 @@
+"""Schemas shared by several resources: receipts and transactions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, fields
+
+from ledger.receipts import Receipt
+
+
+class ReceiptSchema(Schema):
+    """What a ledger write did."""
+
+    transaction_id = fields.String()
+    kind = fields.String()
+    unit = fields.String()
+    amount_minor = fields.Integer()
+    recorded_at = fields.String()
+    taken = fields.List(
+        fields.Dict(), metadata={"description": "lots drawn on: lot_account_id, amount_minor"}
+    )
+    balance_after_minor = fields.Integer(allow_none=True)
+    lot_account_id = fields.String(allow_none=True)
+    reverses_id = fields.String(allow_none=True)
+    hold_id = fields.String(allow_none=True)
+
+
+def receipt_body(receipt: Receipt, **extra: Any) -> dict[str, Any]:
+    """A receipt as the API shows it."""
+    data = receipt.to_dict()
+    data["taken"] = [{"lot_account_id": lot, "amount_minor": amount} for lot, amount in receipt.taken]
+    data.update(extra)
+    return data

@@ -1,0 +1,7 @@
+"""Placeholder blueprint: being built."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+
+blueprint = Blueprint("outlets", __name__, description="outlets")

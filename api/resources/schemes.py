@@ -1,0 +1,161 @@
+"""Units and schemes: create from data, read, new rule versions, fund the budget."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import STAFF, current_principal, idempotency_key, requires
+from api.context import ctx
+from api.pagination import PageQuery, page, page_schema
+from api.resources.common_schemas import ReceiptSchema, receipt_body
+from api.resources.scheme_schemas import (
+    FundingSchema,
+    RulesSchema,
+    SchemeCreateSchema,
+    SchemeSchema,
+    SchemeUpdateSchema,
+    UnitSchema,
+)
+from ledger.errors import ValidationFailed
+from ledger.rules import parse_rules
+from ledger.units import Unit
+from ledger.usecases import flows
+from ledger.usecases.schemes import create_scheme, get_scheme, update_rules
+
+blueprint = Blueprint("schemes", __name__, description="Units, schemes, rules and budgets")
+
+
+@blueprint.route("/units")
+class Units(MethodView):
+    """The units of value."""
+
+    @requires("admin", "scheme_manager", "caseworker", "finance", "auditor", "device")
+    @blueprint.response(200, UnitSchema(many=True))
+    def get(self) -> list[dict[str, Any]]:
+        """List the units (GBP, HOUR, POINT) with their decimals."""
+        return [
+            {
+                "code": u.value,
+                "decimals": u.decimals,
+                "minor_unit": u.minor_name,
+                "minor_per_major": u.minor_per_major,
+            }
+            for u in Unit
+        ]
+
+
+def _with_budget(uow: Any, scheme: dict[str, Any]) -> dict[str, Any]:
+    return {**scheme, "budget_balance_minor": uow.accounts.balance(scheme["budget_account_id"])}
+
+
+def _rules_data(rules: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = RulesSchema().dump(rules)
+    parse_rules(data)  # semantic checks (contradictions) beyond the schema
+    return data
+
+
+@blueprint.route("/schemes")
+class Schemes(MethodView):
+    """Schemes are data: staff create them, never code."""
+
+    @requires(*STAFF)
+    @blueprint.arguments(PageQuery, location="query")
+    @blueprint.response(200, page_schema(SchemeSchema, "SchemePage"))
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """List schemes with their current rule version and budget balance."""
+        return ctx().read(
+            lambda uow: page(
+                lambda limit, after: [
+                    _with_budget(uow, s) for s in uow.schemes.list(limit=limit, after_slug=after)
+                ],
+                query,
+            )
+        )
+
+    @requires("admin", "scheme_manager")
+    @blueprint.arguments(SchemeCreateSchema)
+    @blueprint.response(201, SchemeSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Create a scheme from data: unit and rules (eligibility, issuing, earning, spending, expiry)."""
+        principal = current_principal()
+        rules = _rules_data(body["rules"])
+        return ctx().write(
+            lambda uow: _with_budget(
+                uow,
+                create_scheme(
+                    uow,
+                    slug=body["slug"],
+                    name=body["name"],
+                    unit=Unit(body["unit"]),
+                    rules=rules,
+                    now=ctx().clock.now(),
+                    actor=principal.actor,
+                ),
+            )
+        )
+
+
+@blueprint.route("/schemes/<slug>")
+class SchemeItem(MethodView):
+    """One scheme."""
+
+    @requires(*STAFF)
+    @blueprint.response(200, SchemeSchema)
+    def get(self, slug: str) -> dict[str, Any]:
+        """Read a scheme with its current rules and budget balance."""
+        return ctx().read(lambda uow: _with_budget(uow, get_scheme(uow, slug)))
+
+    @requires("admin", "scheme_manager")
+    @blueprint.arguments(SchemeUpdateSchema)
+    @blueprint.response(200, SchemeSchema)
+    def patch(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
+        """Make a new rule version current; past transactions keep the version they were checked against."""
+        principal = current_principal()
+        rules = _rules_data(body["rules"])
+        return ctx().write(
+            lambda uow: _with_budget(
+                uow,
+                update_rules(
+                    uow,
+                    slug=slug,
+                    rules=rules,
+                    name=body.get("name"),
+                    now=ctx().clock.now(),
+                    actor=principal.actor,
+                ),
+            )
+        )
+
+
+@blueprint.route("/schemes/<slug>/funding")
+class Funding(MethodView):
+    """Adding to a scheme budget."""
+
+    @requires("finance")
+    @blueprint.arguments(FundingSchema)
+    @blueprint.response(201, ReceiptSchema)
+    def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
+        """Add to the scheme budget (bank → budget)."""
+        principal = current_principal()
+        key = idempotency_key()
+
+        def operation(uow: Any) -> dict[str, Any]:
+            scheme = get_scheme(uow, slug)
+            if body.get("unit", scheme["unit"]) != scheme["unit"]:
+                raise ValidationFailed(f"this scheme is in {scheme['unit']}")
+            metadata = {"reference": body["reference"]} if body.get("reference") else {}
+            receipt = flows.fund(
+                uow,
+                scheme=scheme,
+                amount_minor=body["amount_minor"],
+                now=ctx().clock.now(),
+                actor=principal.actor,
+                key=key,
+                metadata=metadata,
+            )
+            return receipt_body(receipt)
+
+        return ctx().write(operation)

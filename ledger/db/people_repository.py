@@ -1,0 +1,135 @@
+"""Residents (pseudonymous), their personal details (kept apart, erasable), memberships and cards."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from ledger.db.tables import cards, memberships, personal_details, resident_erasures, residents
+
+MAX_MEMBERS_LISTED = 100_000
+
+
+class PeopleRepository:
+    """Reads and writes residents, details, memberships and cards on one connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add_resident(self, *, id: str, kind: str, details: dict[str, Any] | None, now: dt.datetime) -> None:
+        """Insert a resident and, apart, their personal details."""
+        self.connection.execute(insert(residents).values(id=id, kind=kind, created_at=now))
+        if details is not None:
+            self.connection.execute(insert(personal_details).values(resident_id=id, **details))
+
+    def resident(self, resident_id: str) -> dict[str, Any] | None:
+        """A resident with their personal details (None where erased) and erasure time."""
+        query = (
+            select(residents, personal_details, resident_erasures.c.erased_at)
+            .select_from(
+                residents.outerjoin(
+                    personal_details, personal_details.c.resident_id == residents.c.id
+                ).outerjoin(resident_erasures, resident_erasures.c.resident_id == residents.c.id)
+            )
+            .where(residents.c.id == resident_id)
+        )
+        row = self.connection.execute(query).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        details = {k: data.get(k) for k in ("name", "date_of_birth", "postcode", "ward", "contact")}
+        return {
+            "id": data["id"],
+            "kind": data["kind"],
+            "created_at": data["created_at"],
+            "details": None if data.get("resident_id") is None else details,
+            "erased_at": data.get("erased_at"),
+        }
+
+    def erase(self, resident_id: str, actor: str, now: dt.datetime) -> None:
+        """Delete personal details; the pseudonymous ledger stays as it was."""
+        self.connection.execute(delete(personal_details).where(personal_details.c.resident_id == resident_id))
+        self.connection.execute(
+            insert(resident_erasures).values(resident_id=resident_id, erased_at=now, erased_by=actor)
+        )
+
+    def add_membership(
+        self,
+        *,
+        resident_id: str,
+        scheme_id: str,
+        collective_id: str | None,
+        referral: str | None,
+        actor: str,
+        now: dt.datetime,
+    ) -> None:
+        """Enrol a resident in a scheme."""
+        self.connection.execute(
+            insert(memberships).values(
+                resident_id=resident_id,
+                scheme_id=scheme_id,
+                collective_id=collective_id,
+                referral=referral,
+                enrolled_at=now,
+                enrolled_by=actor,
+            )
+        )
+
+    def membership(self, resident_id: str, scheme_id: str) -> dict[str, Any] | None:
+        """A resident's membership of a scheme."""
+        row = self.connection.execute(
+            select(memberships).where(
+                memberships.c.resident_id == resident_id, memberships.c.scheme_id == scheme_id
+            )
+        ).first()
+        return None if row is None else dict(row._mapping)
+
+    def memberships_of(self, resident_id: str) -> list[dict[str, Any]]:
+        """Every scheme a resident belongs to."""
+        query = select(memberships).where(memberships.c.resident_id == resident_id)
+        return [dict(row._mapping) for row in self.connection.execute(query)]
+
+    def members(self, scheme_id: str, *, collective_id: str | None = None) -> list[str]:
+        """Resident ids enrolled in a scheme (optionally only one collective's members)."""
+        query = select(memberships.c.resident_id).where(memberships.c.scheme_id == scheme_id)
+        if collective_id is not None:
+            query = query.where(memberships.c.collective_id == collective_id)
+        query = query.order_by(memberships.c.resident_id).limit(MAX_MEMBERS_LISTED)
+        return list(self.connection.execute(query).scalars())
+
+    def add_card(self, *, number: str, resident_id: str, key_id: str, now: dt.datetime) -> None:
+        """Record a newly issued card."""
+        self.connection.execute(
+            insert(cards).values(number=number, resident_id=resident_id, key_id=key_id, issued_at=now)
+        )
+
+    def card(self, number: str) -> dict[str, Any] | None:
+        """One card."""
+        row = self.connection.execute(select(cards).where(cards.c.number == number)).first()
+        return None if row is None else dict(row._mapping)
+
+    def cards_of(self, resident_id: str) -> list[dict[str, Any]]:
+        """A resident's cards, oldest first."""
+        query = select(cards).where(cards.c.resident_id == resident_id).order_by(cards.c.issued_at)
+        return [dict(row._mapping) for row in self.connection.execute(query)]
+
+    def block_card(self, number: str, now: dt.datetime, replaced_by: str | None = None) -> bool:
+        """Block an active card; False if it was already blocked."""
+        values: dict[str, Any] = {"blocked_at": now}
+        if replaced_by is not None:
+            values["replaced_by"] = replaced_by
+        result = self.connection.execute(
+            update(cards).where(cards.c.number == number, cards.c.blocked_at.is_(None)).values(**values)
+        )
+        return result.rowcount == 1
+
+    def mark_replaced(self, number: str, replaced_by: str) -> None:
+        """Record the replacement of an already blocked card."""
+        self.connection.execute(update(cards).where(cards.c.number == number).values(replaced_by=replaced_by))
+
+    def blocked_cards(self, limit: int = 100_000) -> list[str]:
+        """Numbers of every blocked card (the revocation list)."""
+        query = select(cards.c.number).where(cards.c.blocked_at.is_not(None)).order_by(cards.c.number)
+        return list(self.connection.execute(query.limit(limit)).scalars())

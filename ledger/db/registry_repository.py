@@ -1,0 +1,156 @@
+"""Outlets, API keys, background jobs and the staff action log."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ledger.db.tables import api_keys, jobs, outlets, staff_actions
+from ledger.journal import canonical_json
+
+
+class RegistryRepository:
+    """Reads and writes the registry tables on one connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add_outlet(
+        self, *, id: str, name: str, categories: list[str], schemes: list[str], now: dt.datetime
+    ) -> None:
+        """Insert an outlet."""
+        self.connection.execute(
+            insert(outlets).values(
+                id=id,
+                name=name,
+                categories_json=json.dumps(sorted(categories)),
+                schemes_json=json.dumps(sorted(schemes)),
+                created_at=now,
+            )
+        )
+
+    def outlet(self, outlet_id: str) -> dict[str, Any] | None:
+        """One outlet."""
+        row = self.connection.execute(select(outlets).where(outlets.c.id == outlet_id)).first()
+        return None if row is None else _outlet(row)
+
+    def outlets(self, *, limit: int, after: str = "") -> list[dict[str, Any]]:
+        """Outlets by id after a cursor."""
+        query = select(outlets).where(outlets.c.id > after).order_by(outlets.c.id).limit(limit)
+        return [_outlet(row) for row in self.connection.execute(query)]
+
+    def add_api_key(
+        self,
+        *,
+        id: str,
+        key_hash: str,
+        prefix: str,
+        role: str,
+        outlet_id: str | None,
+        label: str,
+        now: dt.datetime,
+    ) -> None:
+        """Insert an API key (hash only)."""
+        self.connection.execute(
+            insert(api_keys).values(
+                id=id,
+                key_hash=key_hash,
+                prefix=prefix,
+                role=role,
+                outlet_id=outlet_id,
+                label=label,
+                created_at=now,
+                revoked_at=None,
+            )
+        )
+
+    def api_key_by_hash(self, key_hash: str) -> dict[str, Any] | None:
+        """The key row with this hash."""
+        row = self.connection.execute(select(api_keys).where(api_keys.c.key_hash == key_hash)).first()
+        return None if row is None else dict(row._mapping)
+
+    def revoke_api_key(self, key_id: str, now: dt.datetime) -> bool:
+        """Revoke an active key; False if none."""
+        result = self.connection.execute(
+            update(api_keys)
+            .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        return result.rowcount == 1
+
+    def devices(self, outlet_id: str) -> list[dict[str, Any]]:
+        """Device keys of an outlet (no secrets)."""
+        query = select(
+            api_keys.c.id, api_keys.c.prefix, api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at
+        ).where(api_keys.c.outlet_id == outlet_id)
+        return [dict(row._mapping) for row in self.connection.execute(query.order_by(api_keys.c.created_at))]
+
+    def create_job(self, *, id: str, kind: str, total: int, actor: str, now: dt.datetime) -> None:
+        """Record a background job."""
+        self.connection.execute(
+            insert(jobs).values(
+                id=id,
+                kind=kind,
+                status="running",
+                total=total,
+                done=0,
+                result_json=None,
+                created_by=actor,
+                created_at=now,
+                finished_at=None,
+            )
+        )
+
+    def update_job(
+        self,
+        job_id: str,
+        *,
+        done: int,
+        status: str = "running",
+        result: Any = None,
+        finished_at: dt.datetime | None = None,
+    ) -> None:
+        """Record a job's progress (jobs are bookkeeping, not ledger facts, so they may change)."""
+        values: dict[str, Any] = {"done": done, "status": status}
+        if result is not None:
+            values["result_json"] = canonical_json(result).decode()
+        if finished_at is not None:
+            values["finished_at"] = finished_at
+        self.connection.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+    def job(self, job_id: str) -> dict[str, Any] | None:
+        """One job."""
+        row = self.connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            return None
+        data = dict(row._mapping)
+        data["result"] = json.loads(data.pop("result_json")) if data["result_json"] else None
+        return data
+
+    def log_action(
+        self, *, id: str, actor: str, action: str, target: str, detail: dict[str, Any], now: dt.datetime
+    ) -> None:
+        """Append to the staff action log (who did what, to what, when)."""
+        self.connection.execute(
+            insert(staff_actions).values(
+                id=id,
+                at=now,
+                actor=actor,
+                action=action,
+                target=target,
+                detail_json=canonical_json(detail).decode(),
+            )
+        )
+
+
+def _outlet(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "categories": json.loads(row.categories_json),
+        "schemes": json.loads(row.schemes_json),
+        "created_at": row.created_at,
+    }

@@ -1,0 +1,169 @@
+"""Scheme rules as data: eligibility, issuing, earning, spending, expiry; parsed and checked here."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.errors import ValidationFailed
+
+PERIODS = ("day", "week", "month", "quarter", "year")
+
+
+@dataclasses.dataclass(frozen=True)
+class Eligibility:
+    """Who may join: an age band on a date, wards or postcode prefixes, a referral."""
+
+    min_age: int | None = None
+    max_age: int | None = None
+    wards: tuple[str, ...] = ()
+    postcode_prefixes: tuple[str, ...] = ()
+    referral_required: bool = False
+    resident_kinds: tuple[str, ...] = ("person", "household")
+
+
+@dataclasses.dataclass(frozen=True)
+class Issuing:
+    """How value is issued: one-off, a recurring allowance, or a caseworker's series of purpose vouchers."""
+
+    mode: str = "one_off"  # one_off, recurring, series, earned
+    amount_minor: int | None = None
+    period: str | None = None
+    purposes: Mapping[str, int] = dataclasses.field(default_factory=dict)  # series: purpose -> default amount
+
+
+@dataclasses.dataclass(frozen=True)
+class EarningRule:
+    """Credits for one kind of event, with caps."""
+
+    amount_minor: int
+    per_quantity: bool = False  # amount is per unit of quantity (e.g. minutes volunteered)
+    cap_per_day_minor: int | None = None
+    cap_per_week_minor: int | None = None
+    cap_per_period_minor: int | None = None
+    period: str = "month"
+    collective: bool = False  # a street's reward: needs its members to beat the datum line
+    datum_minor: int | None = None
+    requires_role: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Spending:
+    """Where and how value may be spent."""
+
+    outlet_categories: tuple[str, ...] = ()
+    purpose_categories: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    per_transaction_limit_minor: int | None = None
+    per_day_limit_minor: int | None = None
+    partial_spend: bool = True
+    transferable: bool = False
+    overdraft_floor_minor: int = 0
+    refund_window_days: int = 14
+    offline_floor_limit_minor: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class Expiry:
+    """When issued value expires: a fixed date, or N days after issue, or never."""
+
+    fixed_date: dt.date | None = None
+    days_after_issue: int | None = None
+
+    def expires_at(self, issued_at: dt.datetime) -> dt.datetime | None:
+        """The expiry instant for value issued at `issued_at`."""
+        if self.days_after_issue is not None:
+            return issued_at + dt.timedelta(days=self.days_after_issue)
+        if self.fixed_date is not None:
+            return dt.datetime.combine(self.fixed_date, dt.time.max, tzinfo=dt.UTC)
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Rules:
+    """A scheme's complete rule set at one version."""
+
+    eligibility: Eligibility
+    issuing: Issuing
+    earning: Mapping[str, EarningRule]
+    spending: Spending
+    expiry: Expiry
+
+
+def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    value = raw.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise ValidationFailed(f"rules.{name} must be an object")
+    return dict(value)
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - names
+    if unknown:
+        raise ValidationFailed(f"rules.{where}: unknown field {sorted(unknown)[0]}")
+    converted = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+    return cls(**converted)
+
+
+def parse_rules(raw: Mapping[str, Any]) -> Rules:
+    """Turn rules data into Rules, refusing contradictions with a clear message."""
+    spending = _section(raw, "spending")
+    purposes = spending.get("purpose_categories") or {}
+    spending["purpose_categories"] = {k: tuple(v) for k, v in dict(purposes).items()}
+    expiry = _section(raw, "expiry")
+    if expiry.get("fixed_date") is not None:
+        expiry["fixed_date"] = dt.date.fromisoformat(str(expiry["fixed_date"]))
+    earning = {
+        name: _build(EarningRule, dict(rule), f"earning.{name}")
+        for name, rule in _section(raw, "earning").items()
+    }
+    rules = Rules(
+        eligibility=_build(Eligibility, _section(raw, "eligibility"), "eligibility"),
+        issuing=_build(Issuing, _section(raw, "issuing"), "issuing"),
+        earning=earning,
+        spending=_build(Spending, spending, "spending"),
+        expiry=_build(Expiry, expiry, "expiry"),
+    )
+    _check(rules)
+    return rules
+
+
+def _check(rules: Rules) -> None:
+    band = rules.eligibility
+    if band.min_age is not None and band.max_age is not None and band.min_age > band.max_age:
+        raise ValidationFailed("rules.eligibility: min_age is above max_age")
+    if rules.spending.overdraft_floor_minor > 0:
+        raise ValidationFailed("rules.spending.overdraft_floor_minor is zero or negative")
+    if rules.expiry.fixed_date is not None and rules.expiry.days_after_issue is not None:
+        raise ValidationFailed("rules.expiry: choose a fixed date or days after issue, not both")
+    if rules.issuing.period is not None and rules.issuing.period not in PERIODS:
+        raise ValidationFailed(f"rules.issuing.period is one of {', '.join(PERIODS)}")
+    for name, rule in rules.earning.items():
+        if rule.amount_minor <= 0:
+            raise ValidationFailed(
+                f"rules.earning.{name}.amount_minor is positive: credits are never deducted"
+            )
+        if rule.period not in PERIODS:
+            raise ValidationFailed(f"rules.earning.{name}.period is one of {', '.join(PERIODS)}")
+
+
+def age_on(date_of_birth: dt.date, on: dt.date) -> int:
+    """Age in whole years on a date."""
+    years = on.year - date_of_birth.year
+    return years - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
+
+
+def period_start(period: str, at: dt.datetime) -> dt.datetime:
+    """The start (UTC) of the calendar period containing `at`; weeks start on Monday."""
+    day = dt.datetime.combine(at.date(), dt.time.min, tzinfo=dt.UTC)
+    if period == "day":
+        return day
+    if period == "week":
+        return day - dt.timedelta(days=at.weekday())
+    if period == "month":
+        return day.replace(day=1)
+    if period == "quarter":
+        return day.replace(month=3 * ((at.month - 1) // 3) + 1, day=1)
+    return day.replace(month=1, day=1)

@@ -1,0 +1,38 @@
+"""Configuration from the environment, with embedded defaults that run out of the box."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Everything an operator can configure."""
+
+    database_url: str
+    data_directory: Path
+    ledger_key_path: Path
+    card_key_path: Path
+    redis_url: str | None
+    council_name: str
+    stripe_secret_key: str | None
+    stripe_webhook_secret: str | None
+
+    @classmethod
+    def from_environment(cls, environment: dict[str, str] | None = None) -> Settings:
+        """Read CLUBCARD_* variables; SQLite in ./var by default."""
+        env = dict(os.environ if environment is None else environment)
+        data = Path(env.get("CLUBCARD_DATA_DIR", "var"))
+        url = env.get("CLUBCARD_DATABASE_URL") or f"sqlite:///{data / 'clubcard.sqlite3'}"
+        return cls(
+            database_url=url,
+            data_directory=data,
+            ledger_key_path=Path(env.get("CLUBCARD_LEDGER_KEY", data / "keys" / "ledger-ed25519.pem")),
+            card_key_path=Path(env.get("CLUBCARD_CARD_KEY", data / "keys" / "card-ed25519.pem")),
+            redis_url=env.get("CLUBCARD_REDIS_URL") or None,
+            council_name=env.get("CLUBCARD_COUNCIL_NAME", "Demo Borough Council"),
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+        )

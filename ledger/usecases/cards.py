@@ -1,0 +1,79 @@
+"""Cards: issue (number + signed QR token), resolve a scanned token, block a lost card, replace it."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from ledger.cards.token import CardKeyring, CardSigningKey, InvalidCardToken, issue_token, new_card_number
+from ledger.errors import CardBlocked, Conflict, InvalidToken, NotFound
+from ledger.ports import UnitOfWork
+
+
+@dataclasses.dataclass(frozen=True)
+class IssuedCard:
+    """A new card: its number and the token its QR code carries."""
+
+    number: str
+    resident_id: str
+    token: str
+    key_id: str
+    issued_at: dt.datetime
+
+
+def issue_card(uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: dt.datetime) -> IssuedCard:
+    """Give a resident a new card signed by the current card key."""
+    if uow.people.resident(resident_id) is None:
+        raise NotFound(f"no resident {resident_id}")
+    number = new_card_number()
+    uow.people.add_card(number=number, resident_id=resident_id, key_id=key.key_id, now=now)
+    token = issue_token(number, int(now.timestamp()), key)
+    return IssuedCard(number, resident_id, token, key.key_id, now)
+
+
+def card_token(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> tuple[dict[str, Any], str]:
+    """An existing card and its token (re-signed with the same number and issue time)."""
+    card = uow.people.card(number)
+    if card is None:
+        raise NotFound(f"no card {number}")
+    return card, issue_token(number, int(card["issued_at"].timestamp()), key)
+
+
+def resolve_card(uow: UnitOfWork, *, keyring: CardKeyring, token: str) -> dict[str, Any]:
+    """The active card a scanned token names; InvalidToken or CardBlocked otherwise."""
+    try:
+        claims = keyring.verify(token)
+    except InvalidCardToken as error:
+        raise InvalidToken(f"the card token is not valid ({error.reason})") from error
+    card = uow.people.card(claims.card_number)
+    if card is None:
+        raise InvalidToken("the card token names no card")
+    if card["blocked_at"] is not None:
+        raise CardBlocked("this card is blocked; the resident's balance is on their replacement card")
+    return dict(card)
+
+
+def block_card(uow: UnitOfWork, *, number: str, now: dt.datetime) -> dict[str, Any]:
+    """Block a lost card; the balance stays with the resident."""
+    card = uow.people.card(number)
+    if card is None:
+        raise NotFound(f"no card {number}")
+    if not uow.people.block_card(number, now):
+        raise Conflict("this card is already blocked")
+    return dict(uow.people.card(number))
+
+
+def replace_card(uow: UnitOfWork, *, number: str, key: CardSigningKey, now: dt.datetime) -> IssuedCard:
+    """Block a card (if not already) and issue its resident a new one; wallets belong to the resident."""
+    card = uow.people.card(number)
+    if card is None:
+        raise NotFound(f"no card {number}")
+    if card["replaced_by"] is not None:
+        raise Conflict(f"this card was already replaced by {card['replaced_by']}")
+    issued = issue_card(uow, resident_id=card["resident_id"], key=key, now=now)
+    if card["blocked_at"] is None:
+        uow.people.block_card(number, now, replaced_by=issued.number)
+    else:
+        uow.people.mark_replaced(number, issued.number)
+    return issued
