@@ -45,6 +45,7 @@ class LedgerContext:
 
 def build_context(settings: Settings, clock: Clock | None = None) -> LedgerContext:
     """Open (and migrate) the database and load or create the keys."""
+    settings.data_directory.mkdir(parents=True, exist_ok=True)
     engine = open_database(settings.database_url)
     ledger_key, created = load_or_create_key(settings.ledger_key_path)
     if created:

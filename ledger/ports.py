@@ -18,6 +18,8 @@ class UnitOfWork(Protocol):
     audit: Any
     idempotency: Any
     schemes: Any
+    bulk: Any
+    verify: Any
     registry: Any
     people: Any
 

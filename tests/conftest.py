@@ -79,6 +79,12 @@ class PostgresDatabases:
         self.admin.dispose()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI (CLUBCARD_REQUIRE_POSTGRES=1) a missing PostgreSQL URL is an error, never a skip."""
+    if os.environ.get("CLUBCARD_REQUIRE_POSTGRES") == "1" and not POSTGRES_URL:
+        raise pytest.UsageError("CLUBCARD_REQUIRE_POSTGRES=1 but CLUBCARD_TEST_DATABASE_URL is not set")
+
+
 @pytest.fixture(scope="session")
 def postgres_databases() -> Iterator[PostgresDatabases]:
     """The PostgreSQL test server, or a skip with the reason when none is configured."""

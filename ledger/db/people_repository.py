@@ -5,11 +5,25 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
-from ledger.db.tables import cards, memberships, personal_details, resident_erasures, residents
+from ledger.db.tables import (
+    cards,
+    idempotency_keys,
+    lots,
+    memberships,
+    personal_details,
+    postings,
+    resident_erasures,
+    residents,
+    transactions,
+)
+from ledger.errors import Conflict
+from ledger.journal import canonical_json
 
 MAX_MEMBERS_LISTED = 100_000
+ENROLMENT_SCOPE_PREFIX = "resident-enrol:"
 
 
 class PeopleRepository:
@@ -48,9 +62,24 @@ class PeopleRepository:
             "erased_at": data.get("erased_at"),
         }
 
+    def lock_resident(self, resident_id: str) -> bool:
+        """Hold the resident's row until commit (serialises card issuing); False if there is none."""
+        query = select(residents.c.id).where(residents.c.id == resident_id).with_for_update()
+        return self.connection.execute(query).first() is not None
+
     def erase(self, resident_id: str, actor: str, now: dt.datetime) -> None:
-        """Delete personal details; the pseudonymous ledger stays as it was."""
+        """Delete personal details (and free-text referrals); the pseudonymous ledger stays as it was."""
         self.connection.execute(delete(personal_details).where(personal_details.c.resident_id == resident_id))
+        self.connection.execute(
+            update(memberships).where(memberships.c.resident_id == resident_id).values(referral=None)
+        )
+        # The stored idempotency fingerprint of the enrolment was a hash of the personal details.
+        self.connection.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.scope.startswith(ENROLMENT_SCOPE_PREFIX),
+                idempotency_keys.c.result_json == canonical_json({"resident_id": resident_id}).decode(),
+            )
+        )
         self.connection.execute(
             insert(resident_erasures).values(resident_id=resident_id, erased_at=now, erased_by=actor)
         )
@@ -65,17 +94,19 @@ class PeopleRepository:
         actor: str,
         now: dt.datetime,
     ) -> None:
-        """Enrol a resident in a scheme."""
-        self.connection.execute(
-            insert(memberships).values(
-                resident_id=resident_id,
-                scheme_id=scheme_id,
-                collective_id=collective_id,
-                referral=referral,
-                enrolled_at=now,
-                enrolled_by=actor,
-            )
+        """Enrol a resident in a scheme; Conflict if a concurrent request enrolled them first."""
+        statement = insert(memberships).values(
+            resident_id=resident_id,
+            scheme_id=scheme_id,
+            collective_id=collective_id,
+            referral=referral,
+            enrolled_at=now,
+            enrolled_by=actor,
         )
+        try:
+            self.connection.execute(statement)
+        except IntegrityError as error:
+            raise Conflict("this resident is already a member of this scheme") from error
 
     def membership(self, resident_id: str, scheme_id: str) -> dict[str, Any] | None:
         """A resident's membership of a scheme."""
@@ -98,6 +129,51 @@ class PeopleRepository:
             query = query.where(memberships.c.collective_id == collective_id)
         query = query.order_by(memberships.c.resident_id).limit(MAX_MEMBERS_LISTED)
         return list(self.connection.execute(query).scalars())
+
+    def members_page(self, scheme_id: str, *, limit: int, after: str = "") -> list[dict[str, Any]]:
+        """Memberships of a scheme by resident id after a cursor."""
+        query = (
+            select(memberships)
+            .where(memberships.c.scheme_id == scheme_id, memberships.c.resident_id > after)
+            .order_by(memberships.c.resident_id)
+            .limit(limit)
+        )
+        return [dict(row._mapping) for row in self.connection.execute(query)]
+
+    def lot_movements(self, owner_id: str, *, limit: int) -> list[dict[str, Any]]:
+        """Every transaction touching an owner's lots, oldest first, with its net amount per scheme."""
+        query = (
+            select(
+                transactions.c.id,
+                transactions.c.kind,
+                transactions.c.occurred_at,
+                transactions.c.recorded_at,
+                transactions.c.reverses_id,
+                lots.c.scheme_id,
+                postings.c.unit,
+                func.sum(postings.c.amount_minor).label("amount_minor"),
+            )
+            .select_from(
+                postings.join(lots, lots.c.account_id == postings.c.account_id).join(
+                    transactions, transactions.c.id == postings.c.transaction_id
+                )
+            )
+            .where(lots.c.owner_id == owner_id)
+            .group_by(
+                transactions.c.id,
+                transactions.c.kind,
+                transactions.c.occurred_at,
+                transactions.c.recorded_at,
+                transactions.c.reverses_id,
+                lots.c.scheme_id,
+                postings.c.unit,
+            )
+            .order_by(transactions.c.recorded_at, transactions.c.id)
+            .limit(limit)
+        )
+        return [
+            {**row._mapping, "amount_minor": int(row.amount_minor)} for row in self.connection.execute(query)
+        ]
 
     def add_card(self, *, number: str, resident_id: str, key_id: str, now: dt.datetime) -> None:
         """Record a newly issued card."""

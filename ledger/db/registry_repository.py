@@ -81,12 +81,16 @@ class RegistryRepository:
         )
         return result.rowcount == 1
 
+    def api_key(self, key_id: str) -> dict[str, Any] | None:
+        """One key by id, without its hash."""
+        row = self.connection.execute(select(*_KEY_COLUMNS).where(api_keys.c.id == key_id)).first()
+        return None if row is None else dict(row._mapping)
+
     def devices(self, outlet_id: str) -> list[dict[str, Any]]:
         """Device keys of an outlet (no secrets)."""
-        query = select(
-            api_keys.c.id, api_keys.c.prefix, api_keys.c.label, api_keys.c.created_at, api_keys.c.revoked_at
-        ).where(api_keys.c.outlet_id == outlet_id)
-        return [dict(row._mapping) for row in self.connection.execute(query.order_by(api_keys.c.created_at))]
+        query = select(*_KEY_COLUMNS).where(api_keys.c.outlet_id == outlet_id, api_keys.c.role == "device")
+        query = query.order_by(api_keys.c.created_at, api_keys.c.id)
+        return [dict(row._mapping) for row in self.connection.execute(query)]
 
     def create_job(self, *, id: str, kind: str, total: int, actor: str, now: dt.datetime) -> None:
         """Record a background job."""
@@ -144,6 +148,17 @@ class RegistryRepository:
                 detail_json=canonical_json(detail).decode(),
             )
         )
+
+
+_KEY_COLUMNS = (
+    api_keys.c.id,
+    api_keys.c.prefix,
+    api_keys.c.role,
+    api_keys.c.outlet_id,
+    api_keys.c.label,
+    api_keys.c.created_at,
+    api_keys.c.revoked_at,
+)
 
 
 def _outlet(row: Any) -> dict[str, Any]:

@@ -12,12 +12,14 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger.db.accounts_repository import AccountsRepository
 from ledger.db.audit_repository import AuditRepository
+from ledger.db.bulk_repository import BulkRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
 from ledger.db.lots_repository import LotsRepository
 from ledger.db.people_repository import PeopleRepository
 from ledger.db.registry_repository import RegistryRepository
 from ledger.db.schemes_repository import SchemesRepository
+from ledger.db.verify_repository import VerifyRepository
 from ledger.errors import RetryableConflict
 
 # SQLSTATEs after which PostgreSQL guarantees nothing was applied and the transaction may simply rerun.
@@ -68,6 +70,8 @@ class SqlUnitOfWork:
         self.audit = AuditRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.schemes = SchemesRepository(connection)
+        self.bulk = BulkRepository(connection)
+        self.verify = VerifyRepository(connection)
         self.registry = RegistryRepository(connection)
         self.people = PeopleRepository(connection)
 

@@ -22,14 +22,51 @@ class IssuedCard:
     issued_at: dt.datetime
 
 
+@dataclasses.dataclass(frozen=True)
+class PrintableCard:
+    """What a printed card shows: its number, its QR token and the resident's scheme names."""
+
+    number: str
+    token: str
+    scheme_names: tuple[str, ...]
+
+
 def issue_card(uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: dt.datetime) -> IssuedCard:
     """Give a resident a new card signed by the current card key."""
-    if uow.people.resident(resident_id) is None:
+    resident = uow.people.resident(resident_id)
+    if resident is None:
         raise NotFound(f"no resident {resident_id}")
+    if resident["erased_at"] is not None:
+        raise Conflict("this resident's personal data was erased: enrol them again for a new card")
     number = new_card_number()
     uow.people.add_card(number=number, resident_id=resident_id, key_id=key.key_id, now=now)
     token = issue_token(number, int(now.timestamp()), key)
     return IssuedCard(number, resident_id, token, key.key_id, now)
+
+
+def issue_first_card(
+    uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: dt.datetime
+) -> IssuedCard:
+    """Issue a card to a resident who has no active card (a lost card is replaced, not duplicated)."""
+    if not uow.people.lock_resident(resident_id):
+        raise NotFound(f"no resident {resident_id}")
+    active = [card["number"] for card in uow.people.cards_of(resident_id) if card["blocked_at"] is None]
+    if active:
+        raise Conflict(f"this resident already has card {active[0]}: block or replace it instead")
+    return issue_card(uow, resident_id=resident_id, key=key, now=now)
+
+
+def printable_card(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> PrintableCard:
+    """An active card's token and the names of its resident's schemes, for printing."""
+    card, token = card_token(uow, number=number, key=key)
+    if card["blocked_at"] is not None:
+        raise CardBlocked("this card is blocked: print its replacement instead")
+    names = []
+    for membership in uow.people.memberships_of(card["resident_id"]):
+        scheme = uow.schemes.get(id=membership["scheme_id"])
+        if scheme is not None:
+            names.append(scheme["name"])
+    return PrintableCard(number, token, tuple(sorted(names)))
 
 
 def card_token(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> tuple[dict[str, Any], str]:
@@ -69,6 +106,8 @@ def replace_card(uow: UnitOfWork, *, number: str, key: CardSigningKey, now: dt.d
     card = uow.people.card(number)
     if card is None:
         raise NotFound(f"no card {number}")
+    uow.people.lock_resident(card["resident_id"])
+    card = uow.people.card(number)  # read again under the lock: two replacements cannot both win
     if card["replaced_by"] is not None:
         raise Conflict(f"this card was already replaced by {card['replaced_by']}")
     issued = issue_card(uow, resident_id=card["resident_id"], key=key, now=now)

@@ -1,0 +1,254 @@
+"""Set-at-a-time writes for bulk jobs and batched spends: COPY on PostgreSQL, executemany elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
+
+from ledger.db.rows import account_from_row
+from ledger.db.tables import (
+    accounts,
+    balances,
+    idempotency_keys,
+    lots,
+    metadata,
+    postings,
+    transactions,
+)
+from ledger.errors import RetryableConflict
+from ledger.journal import TransactionDraft, canonical_json
+from ledger.records import AccountRecord, LotRecord
+from ledger.units import Unit
+
+UNIQUE_VIOLATION = "23505"
+# Rows per IN (...) list, well under SQLite's 32,766 bound parameters.
+IN_LIST_CHUNK = 2_000
+BULK_TABLES = {"accounts", "balances", "lots"}
+
+
+class BulkRepository:
+    """Writes many rows per statement in the unit of work's own database transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect.name
+
+    def insert_rows(self, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert rows (dicts keyed by column name): one COPY on PostgreSQL, one executemany elsewhere."""
+        if not rows:
+            return
+        if self.dialect != "postgresql":
+            self.connection.execute(insert(table), list(rows))
+            return
+        columns = list(rows[0])
+        raw = self.connection.connection.driver_connection
+        assert raw is not None
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([row[column] for column in columns])
+        except Exception as error:
+            raise _translated(error) from error
+
+    def insert_rows_named(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
+        """insert_rows by table name, for the tables a bulk job creates rows in."""
+        assert table_name in BULK_TABLES, f"bulk inserts do not go into {table_name}"
+        self.insert_rows(metadata.tables[table_name], rows)
+
+    def append(self, drafts: Sequence[TransactionDraft], seal_key: int) -> None:
+        """Insert the headers and postings of balanced drafts."""
+        headers = [
+            {
+                "id": d.id,
+                "kind": d.kind,
+                "idempotency_key": d.idempotency_key,
+                "occurred_at": d.occurred_at,
+                "recorded_at": d.recorded_at,
+                "actor": d.actor,
+                "outlet_id": d.outlet_id,
+                "scheme_id": d.scheme_id,
+                "rule_version": d.rule_version,
+                "reverses_id": d.reverses_id,
+                "metadata_json": canonical_json(dict(d.metadata)).decode(),
+                "content_hash": d.content_hash,
+                "seal_key": seal_key,
+            }
+            for d in drafts
+        ]
+        lines = [
+            {
+                "transaction_id": d.id,
+                "line": line,
+                "account_id": p.account_id,
+                "unit": p.unit.value,
+                "amount_minor": p.amount_minor,
+                "recorded_at": d.recorded_at,
+            }
+            for d in drafts
+            for line, p in enumerate(d.postings)
+        ]
+        self.insert_rows(transactions, headers)
+        self.insert_rows(postings, lines)
+
+    def store_results(self, scope: str, results: Sequence[tuple[str, str, Any]], now: dt.datetime) -> None:
+        """Remember (key, fingerprint, result) for idempotent replays; a key stored meanwhile asks a retry."""
+        rows = [
+            {
+                "scope": scope,
+                "key": key,
+                "fingerprint": fingerprint,
+                "result_json": canonical_json(result).decode(),
+                "created_at": now,
+            }
+            for key, fingerprint, result in results
+        ]
+        self.insert_rows(idempotency_keys, rows)
+
+    def stored_fingerprints(self, scope: str, keys: Sequence[str]) -> dict[str, str]:
+        """{key: fingerprint} for the keys of this scope that already have a stored result."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(keys):
+            query = select(idempotency_keys.c.key, idempotency_keys.c.fingerprint).where(
+                idempotency_keys.c.scope == scope, idempotency_keys.c.key.in_(chunk)
+            )
+            found.update({row.key: row.fingerprint for row in self.connection.execute(query)})
+        return found
+
+    def claim_keys(self, scope: str, keys: Sequence[str]) -> set[str]:
+        """Take each key's in-flight lock as IdempotencyRepository.claim does; returns keys held elsewhere."""
+        if self.dialect != "postgresql" or not keys:
+            return set()  # SQLite writers are already serialised by BEGIN IMMEDIATE
+        names = [f"{len(scope)}:{scope}{key}" for key in keys]
+        held = self.connection.execute(
+            text(
+                "SELECT n.ord FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS n(name, ord) "
+                "WHERE NOT pg_try_advisory_xact_lock(hashtextextended(n.name, 0))"
+            ),
+            {"names": names},
+        ).scalars()
+        return {keys[int(ordinal) - 1] for ordinal in held}
+
+    def debit_checked(self, account: AccountRecord, amount_minor: int) -> bool:
+        """Debit a constrained account in one conditional UPDATE; False if it would cross its floor."""
+        assert account.floor_minor is not None and amount_minor > 0
+        result = self.connection.execute(
+            update(balances)
+            .where(
+                balances.c.account_id == account.id,
+                balances.c.shard == 0,
+                balances.c.balance_minor - amount_minor >= account.floor_minor,
+            )
+            .values(balance_minor=balances.c.balance_minor - amount_minor)
+        )
+        return bool(result.rowcount == 1)
+
+    def move_balances(self, deltas: Mapping[tuple[str, int], int]) -> None:
+        """Add deltas to (account, shard) balance rows, in sorted order so lock order is global."""
+        items = sorted((key, delta) for key, delta in deltas.items() if delta != 0)
+        if not items:
+            return
+        statement = (
+            update(balances)
+            .where(balances.c.account_id == bindparam("a"), balances.c.shard == bindparam("s"))
+            .values(balance_minor=balances.c.balance_minor + bindparam("d"))
+        )
+        self.connection.execute(statement, [{"a": a, "s": s, "d": d} for (a, s), d in items])
+
+    def move_checked(self, deltas: Mapping[str, int], floors: Mapping[str, int]) -> set[str]:
+        """Move locked constrained balances, each checked against its floor; returns the ones moved."""
+        moved: set[str] = set()
+        for account_id in sorted(deltas):
+            result = self.connection.execute(
+                update(balances)
+                .where(
+                    balances.c.account_id == account_id,
+                    balances.c.shard == 0,
+                    balances.c.balance_minor + deltas[account_id] >= floors[account_id],
+                )
+                .values(balance_minor=balances.c.balance_minor + deltas[account_id])
+            )
+            if result.rowcount == 1:
+                moved.add(account_id)
+        return moved
+
+    def accounts_by_name(self, names: Sequence[str]) -> dict[str, AccountRecord]:
+        """{name: account} for the names that exist."""
+        found: dict[str, AccountRecord] = {}
+        for chunk in _chunks(names):
+            for row in self.connection.execute(select(accounts).where(accounts.c.name.in_(chunk))):
+                found[row.name] = account_from_row(row)
+        return found
+
+    def wallet_totals(self, owner_ids: Sequence[str], scheme_id: str) -> dict[str, int]:
+        """{owner: sum of lot balances in this scheme} for many owners in one query per chunk."""
+        totals: dict[str, int] = {}
+        for chunk in _chunks(owner_ids):
+            query = (
+                select(lots.c.owner_id, func.sum(balances.c.balance_minor))
+                .select_from(lots.join(balances, balances.c.account_id == lots.c.account_id))
+                .where(lots.c.owner_id.in_(chunk), lots.c.scheme_id == scheme_id)
+                .group_by(lots.c.owner_id)
+            )
+            totals.update({row[0]: int(row[1]) for row in self.connection.execute(query)})
+        return totals
+
+    def lock_wallets(self, owner_ids: Iterable[str], scheme_id: str) -> dict[str, list[LotRecord]]:
+        """Lock the lots of many wallets in one ordered SELECT FOR UPDATE; {owner: lots}."""
+        wallets: dict[str, list[LotRecord]] = {owner: [] for owner in owner_ids}
+        query = (
+            select(
+                lots.c.account_id,
+                lots.c.owner_id,
+                lots.c.scheme_id,
+                lots.c.category,
+                lots.c.expires_at,
+                lots.c.created_at,
+                accounts.c.unit,
+                accounts.c.floor_minor,
+                balances.c.balance_minor,
+            )
+            .select_from(
+                lots.join(accounts, accounts.c.id == lots.c.account_id).join(
+                    balances, and_(balances.c.account_id == lots.c.account_id, balances.c.shard == 0)
+                )
+            )
+            .where(lots.c.owner_id.in_(sorted(wallets)), lots.c.scheme_id == scheme_id)
+            .order_by(lots.c.account_id)
+            .with_for_update(of=balances)
+        )
+        for row in self.connection.execute(query):
+            wallets[row.owner_id].append(
+                LotRecord(
+                    account_id=row.account_id,
+                    owner_id=row.owner_id,
+                    scheme_id=row.scheme_id,
+                    unit=Unit(row.unit),
+                    category=row.category,
+                    expires_at=row.expires_at,
+                    created_at=row.created_at,
+                    balance_minor=int(row.balance_minor),
+                    floor_minor=int(row.floor_minor),
+                )
+            )
+        return wallets
+
+
+def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), IN_LIST_CHUNK):
+        yield list(values[start : start + IN_LIST_CHUNK])
+
+
+def _translated(error: Exception) -> Exception:
+    """A unique violation means a concurrent writer got there first: rerunning sees its work and skips."""
+    from ledger.db.uow import RETRYABLE_SQLSTATES  # local: uow imports this module
+
+    code = getattr(getattr(error, "orig", error), "sqlstate", None)
+    if code == UNIQUE_VIOLATION:
+        return RetryableConflict("a concurrent writer stored the same row; rerun to see it")
+    if code in RETRYABLE_SQLSTATES:
+        return RetryableConflict(f"database asked for a retry ({code})")
+    return error
