@@ -71,8 +71,11 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--role", required=True, type=click.Choice(["admin", "scheme_manager", "caseworker", "finance",
-                                                           "auditor", "device"]))
+@click.option(
+    "--role",
+    required=True,
+    type=click.Choice(["admin", "scheme_manager", "caseworker", "finance", "auditor", "device"]),
+)
 @click.option("--outlet", "outlet_id", default=None, help="the outlet a device key is bound to")
 @click.option("--label", default="", help="who or what holds the key")
 def keys_create(role: str, outlet_id: str | None, label: str) -> None:
@@ -80,8 +83,11 @@ def keys_create(role: str, outlet_id: str | None, label: str) -> None:
     from ledger.usecases.api_keys import create_key
 
     context = _context()
-    new = context.write(lambda uow: create_key(uow, role=role, outlet_id=outlet_id, label=label or role,
-                                               now=context.clock.now()))
+    new = context.write(
+        lambda uow: create_key(
+            uow, role=role, outlet_id=outlet_id, label=label or role, now=context.clock.now()
+        )
+    )
     click.echo(f"key id {new.principal.key_id} ({role}); the key is shown once:\n{new.secret}")
 
 
@@ -94,6 +100,20 @@ def keys_revoke(key_id: str) -> None:
     context = _context()
     context.write(lambda uow: revoke_key(uow, key_id, context.clock.now()))
     click.echo(f"revoked {key_id}")
+
+
+@keys.command("rotate-card-key")
+def keys_rotate_card_key() -> None:
+    """Start signing new cards with a fresh key; cards signed by the old key keep verifying."""
+    from ledger.cards.token import load_or_create_card_key
+
+    settings = Settings.from_environment()
+    old, _ = load_or_create_card_key(settings.card_key_path)
+    retired = settings.card_key_path.parent / "card-retired"
+    retired.mkdir(parents=True, exist_ok=True)
+    settings.card_key_path.rename(retired / f"{old.key_id}.pem")
+    new, _ = load_or_create_card_key(settings.card_key_path)
+    click.echo(f"card key {old.key_id} retired; new cards are signed by {new.key_id}")
 
 
 @main.group()
@@ -136,9 +156,16 @@ def audit_verify() -> None:
     from ledger.usecases.checkpoints import verify
 
     context = _context()
-    report = context.read(lambda uow: verify(uow, {context.ledger_key.key_id},
-                                              progress=lambda n: click.echo(f"  {n:,} transactions...", err=True)))
-    click.echo(f"checked {report.transactions_checked:,} transactions and {report.checkpoints_checked} checkpoints")
+    report = context.read(
+        lambda uow: verify(
+            uow,
+            {context.ledger_key.key_id},
+            progress=lambda n: click.echo(f"  {n:,} transactions...", err=True),
+        )
+    )
+    click.echo(
+        f"checked {report.transactions_checked:,} transactions and {report.checkpoints_checked} checkpoints"
+    )
     if report.ok:
         click.echo("ok: every hash, root and signature verifies")
         return
@@ -169,8 +196,11 @@ def expire() -> None:
     from ledger.usecases.expiry import expire_all
 
     context = _context()
-    report = expire_all(context.uow_factory, context.clock,
-                        progress=lambda n: click.echo(f"  {n:,} lots expired...", err=True))
+    report = expire_all(
+        context.uow_factory,
+        context.clock,
+        progress=lambda n: click.echo(f"  {n:,} lots expired...", err=True),
+    )
     click.echo(f"holds released: {report.holds_released}; lots expired: {report.lots_expired}")
     for scheme_id, amount in sorted(report.returned_minor_by_scheme.items()):
         click.echo(f"  returned {amount} to the budget of scheme {scheme_id}")

@@ -39,7 +39,12 @@ FIVE_SCHEMES: list[dict[str, Any]] = [
                 },
             },
             "spending": {
-                "outlet_categories": ["accommodation", "work-clothes", "interview-preparation", "skills-course"],
+                "outlet_categories": [
+                    "accommodation",
+                    "work-clothes",
+                    "interview-preparation",
+                    "skills-course",
+                ],
                 "purpose_categories": {
                     "accommodation": ["accommodation"],
                     "work-clothes": ["work-clothes"],
@@ -60,7 +65,11 @@ FIVE_SCHEMES: list[dict[str, Any]] = [
         "rules": {
             "issuing": {"mode": "earned"},
             "earning": {
-                "volunteer_hours": {"amount_minor": 1, "per_quantity": True, "requires_role": ["scheme_manager"]}
+                "volunteer_hours": {
+                    "amount_minor": 1,
+                    "per_quantity": True,
+                    "requires_role": ["scheme_manager"],
+                }
             },
             "spending": {
                 "outlet_categories": ["community-centre", "repair-cafe"],
@@ -79,8 +88,13 @@ FIVE_SCHEMES: list[dict[str, Any]] = [
             "issuing": {"mode": "earned"},
             "earning": {
                 "recycling_collection": {"amount_minor": 10, "cap_per_week_minor": 30, "period": "month"},
-                "street_reward": {"amount_minor": 500, "collective": True, "datum_minor": 100, "period": "month",
-                                  "requires_role": ["scheme_manager"]},
+                "street_reward": {
+                    "amount_minor": 500,
+                    "collective": True,
+                    "datum_minor": 100,
+                    "period": "month",
+                    "requires_role": ["scheme_manager"],
+                },
             },
             "spending": {"outlet_categories": ["local-service", "leisure-centre", "library"]},
             "expiry": {"days_after_issue": 365},
@@ -95,7 +109,11 @@ FIVE_SCHEMES: list[dict[str, Any]] = [
             "earning": {
                 "leisure_check_in": {"amount_minor": 10, "cap_per_day_minor": 10, "cap_per_week_minor": 50},
                 "walking_group": {"amount_minor": 10, "cap_per_day_minor": 10, "cap_per_week_minor": 50},
-                "gp_referral_session": {"amount_minor": 10, "cap_per_day_minor": 10, "cap_per_week_minor": 50},
+                "gp_referral_session": {
+                    "amount_minor": 10,
+                    "cap_per_day_minor": 10,
+                    "cap_per_week_minor": 50,
+                },
             },
             "spending": {"outlet_categories": ["leisure-centre"], "refund_window_days": 1},
         },
@@ -103,16 +121,30 @@ FIVE_SCHEMES: list[dict[str, Any]] = [
 ]
 
 DEMO_OUTLETS: list[dict[str, Any]] = [
-    {"name": "Riverside Leisure Centre", "categories": ["leisure-centre"],
-     "schemes": ["leisure-vouchers", "healthy-living", "recycling-rewards"]},
-    {"name": "Northgate Pool", "categories": ["leisure-centre"], "schemes": ["leisure-vouchers", "healthy-living"]},
+    {
+        "name": "Riverside Leisure Centre",
+        "categories": ["leisure-centre"],
+        "schemes": ["leisure-vouchers", "healthy-living", "recycling-rewards"],
+    },
+    {
+        "name": "Northgate Pool",
+        "categories": ["leisure-centre"],
+        "schemes": ["leisure-vouchers", "healthy-living"],
+    },
     {"name": "Castle Music School", "categories": ["music-tuition"], "schemes": ["leisure-vouchers"]},
     {"name": "Eastfield Studios", "categories": ["studio"], "schemes": ["leisure-vouchers"]},
-    {"name": "Central Library", "categories": ["library"], "schemes": ["leisure-vouchers", "recycling-rewards"]},
+    {
+        "name": "Central Library",
+        "categories": ["library"],
+        "schemes": ["leisure-vouchers", "recycling-rewards"],
+    },
     {"name": "Harbour House Hostel", "categories": ["accommodation"], "schemes": ["release-vouchers"]},
     {"name": "Second Chance Outfitters", "categories": ["work-clothes"], "schemes": ["release-vouchers"]},
-    {"name": "Fresh Start Skills", "categories": ["skills-course", "interview-preparation"],
-     "schemes": ["release-vouchers"]},
+    {
+        "name": "Fresh Start Skills",
+        "categories": ["skills-course", "interview-preparation"],
+        "schemes": ["release-vouchers"],
+    },
     {"name": "Oak Street Repair Cafe", "categories": ["repair-cafe"], "schemes": ["time-bank"]},
     {"name": "Parks and Gardens Team", "categories": ["local-service"], "schemes": ["recycling-rewards"]},
 ]

@@ -17,11 +17,41 @@ from ledger.usecases.cards import issue_card
 from ledger.usecases.common import ensure_account, new_id
 from ledger.usecases.schemes import create_scheme
 
-FUNDING_MINOR = {"leisure-vouchers": 5_000_000, "release-vouchers": 1_000_000, "time-bank": 600_000,
-                 "recycling-rewards": 1_000_000, "healthy-living": 1_000_000}
+FUNDING_MINOR = {
+    "leisure-vouchers": 5_000_000,
+    "release-vouchers": 1_000_000,
+    "time-bank": 600_000,
+    "recycling-rewards": 1_000_000,
+    "healthy-living": 1_000_000,
+}
 STAFF_ROLES = ("admin", "scheme_manager", "caseworker", "finance", "auditor")
-FIRST_NAMES = ["Amara", "Ben", "Chloe", "Dev", "Ella", "Finn", "Grace", "Hamza", "Isla", "Jack", "Kai", "Lily",
-               "Mo", "Nia", "Owen", "Priya", "Quinn", "Rhys", "Sara", "Tom", "Uma", "Vik", "Wren", "Yusuf", "Zoe"]
+FIRST_NAMES = [
+    "Amara",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Ella",
+    "Finn",
+    "Grace",
+    "Hamza",
+    "Isla",
+    "Jack",
+    "Kai",
+    "Lily",
+    "Mo",
+    "Nia",
+    "Owen",
+    "Priya",
+    "Quinn",
+    "Rhys",
+    "Sara",
+    "Tom",
+    "Uma",
+    "Vik",
+    "Wren",
+    "Yusuf",
+    "Zoe",
+]
 
 
 def is_seeded(context: LedgerContext) -> bool:
@@ -36,7 +66,9 @@ def seed_demo(context: LedgerContext, keys_path: Path) -> dict[str, Any]:
     schemes = {s["slug"]: _scheme(context, s, now) for s in FIVE_SCHEMES}
     outlets = [_outlet(context, o, now) for o in DEMO_OUTLETS]
     keys: dict[str, Any] = {role: _key(context, role, None) for role in STAFF_ROLES}
-    keys["devices"] = {o["name"]: {"outlet_id": o["id"], "key": _key(context, "device", o["id"])} for o in outlets}
+    keys["devices"] = {
+        o["name"]: {"outlet_id": o["id"], "key": _key(context, "device", o["id"])} for o in outlets
+    }
     residents = _residents(context, schemes, rng, now)
     _history(context, schemes, outlets, residents, now)
     keys_path.parent.mkdir(parents=True, exist_ok=True)
@@ -46,106 +78,239 @@ def seed_demo(context: LedgerContext, keys_path: Path) -> dict[str, Any]:
 
 
 def _scheme(context: LedgerContext, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    scheme = context.write(lambda uow: create_scheme(uow, slug=data["slug"], name=data["name"],
-                                                     unit=Unit(data["unit"]), rules=data["rules"], now=now,
-                                                     actor="system:seed"))
-    context.write(lambda uow: flows.fund(uow, scheme=scheme, amount_minor=FUNDING_MINOR[data["slug"]], now=now,
-                                         actor="system:seed", key=f"seed-fund:{data['slug']}"))
+    scheme = context.write(
+        lambda uow: create_scheme(
+            uow,
+            slug=data["slug"],
+            name=data["name"],
+            unit=Unit(data["unit"]),
+            rules=data["rules"],
+            now=now,
+            actor="system:seed",
+        )
+    )
+    context.write(
+        lambda uow: flows.fund(
+            uow,
+            scheme=scheme,
+            amount_minor=FUNDING_MINOR[data["slug"]],
+            now=now,
+            actor="system:seed",
+            key=f"seed-fund:{data['slug']}",
+        )
+    )
     return dict(scheme)
 
 
 def _outlet(context: LedgerContext, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     outlet_id = new_id()
-    context.write(lambda uow: uow.registry.add_outlet(id=outlet_id, name=data["name"], categories=data["categories"],
-                                                      schemes=data["schemes"], now=now))
+    context.write(
+        lambda uow: uow.registry.add_outlet(
+            id=outlet_id, name=data["name"], categories=data["categories"], schemes=data["schemes"], now=now
+        )
+    )
     return {"id": outlet_id, **data}
 
 
 def _key(context: LedgerContext, role: str, outlet_id: str | None) -> str:
-    new = context.write(lambda uow: create_key(uow, role=role, outlet_id=outlet_id, label=f"demo {role}",
-                                               now=context.clock.now()))
+    new = context.write(
+        lambda uow: create_key(
+            uow, role=role, outlet_id=outlet_id, label=f"demo {role}", now=context.clock.now()
+        )
+    )
     return new.secret
 
 
-def _resident(context: LedgerContext, kind: str, details: dict[str, Any], slugs: list[str],
-              schemes: dict[str, dict[str, Any]], now: dt.datetime, collective: str | None = None) -> dict[str, Any]:
+def _resident(
+    context: LedgerContext,
+    kind: str,
+    details: dict[str, Any],
+    slugs: list[str],
+    schemes: dict[str, dict[str, Any]],
+    now: dt.datetime,
+    collective: str | None = None,
+) -> dict[str, Any]:
     resident_id = new_id()
 
     def operation(uow: Any) -> str:
         uow.people.add_resident(id=resident_id, kind=kind, details=details, now=now)
         for slug in slugs:
-            uow.people.add_membership(resident_id=resident_id, scheme_id=schemes[slug]["id"],
-                                      collective_id=collective, referral="demo referral", actor="system:seed",
-                                      now=now)
+            uow.people.add_membership(
+                resident_id=resident_id,
+                scheme_id=schemes[slug]["id"],
+                collective_id=collective,
+                referral="demo referral",
+                actor="system:seed",
+                now=now,
+            )
         return issue_card(uow, resident_id=resident_id, key=context.card_key, now=now).token
 
     token = context.write(operation)
     return {"id": resident_id, "name": details["name"], "token": token, "schemes": slugs}
 
 
-def _residents(context: LedgerContext, schemes: dict[str, dict[str, Any]], rng: random.Random,
-               now: dt.datetime) -> dict[str, Any]:
-    people: dict[str, list[dict[str, Any]]] = {"teens": [], "release": [], "time": [], "households": [],
-                                               "streets": [], "healthy": []}
+def _residents(
+    context: LedgerContext, schemes: dict[str, dict[str, Any]], rng: random.Random, now: dt.datetime
+) -> dict[str, Any]:
+    people: dict[str, list[dict[str, Any]]] = {
+        "teens": [],
+        "release": [],
+        "time": [],
+        "households": [],
+        "streets": [],
+        "healthy": [],
+    }
     for index in range(20):
         birth = dt.date(now.year - rng.randint(13, 19), rng.randint(1, 12), rng.randint(1, 28))
-        details = {"name": f"{FIRST_NAMES[index % 25]} Teen", "date_of_birth": birth.isoformat(),
-                   "postcode": "DB1 2AB", "ward": LEISURE_WARDS[index % 4], "contact": None}
-        people["teens"].append(_resident(context, "person", details, ["leisure-vouchers", "healthy-living"],
-                                         schemes, now))
+        details = {
+            "name": f"{FIRST_NAMES[index % 25]} Teen",
+            "date_of_birth": birth.isoformat(),
+            "postcode": "DB1 2AB",
+            "ward": LEISURE_WARDS[index % 4],
+            "contact": None,
+        }
+        people["teens"].append(
+            _resident(context, "person", details, ["leisure-vouchers", "healthy-living"], schemes, now)
+        )
     for index in range(5):
-        details = {"name": f"{FIRST_NAMES[index]} Release", "date_of_birth": "1990-05-0" + str(index + 1),
-                   "postcode": "DB3 4CD", "ward": "Castle", "contact": "probation office"}
+        details = {
+            "name": f"{FIRST_NAMES[index]} Release",
+            "date_of_birth": "1990-05-0" + str(index + 1),
+            "postcode": "DB3 4CD",
+            "ward": "Castle",
+            "contact": "probation office",
+        }
         people["release"].append(_resident(context, "person", details, ["release-vouchers"], schemes, now))
     for index in range(10):
-        details = {"name": f"{FIRST_NAMES[index + 5]} Member", "date_of_birth": "1975-01-15",
-                   "postcode": "DB2 1EF", "ward": "Northgate", "contact": None}
-        people["time"].append(_resident(context, "person", details, ["time-bank", "healthy-living"], schemes, now))
+        details = {
+            "name": f"{FIRST_NAMES[index + 5]} Member",
+            "date_of_birth": "1975-01-15",
+            "postcode": "DB2 1EF",
+            "ward": "Northgate",
+            "contact": None,
+        }
+        people["time"].append(
+            _resident(context, "person", details, ["time-bank", "healthy-living"], schemes, now)
+        )
     for street in ("Oak Street", "Elm Road"):
-        people["streets"].append(_resident(context, "collective", {"name": street, "date_of_birth": None,
-                                                                   "postcode": "DB4", "ward": "Eastfield",
-                                                                   "contact": None},
-                                           ["recycling-rewards"], schemes, now))
+        people["streets"].append(
+            _resident(
+                context,
+                "collective",
+                {
+                    "name": street,
+                    "date_of_birth": None,
+                    "postcode": "DB4",
+                    "ward": "Eastfield",
+                    "contact": None,
+                },
+                ["recycling-rewards"],
+                schemes,
+                now,
+            )
+        )
     for index in range(13):
         street = people["streets"][index % 2]
-        details = {"name": f"{index + 1} {street['name']}", "date_of_birth": None, "postcode": "DB4 5GH",
-                   "ward": "Eastfield", "contact": None}
-        people["households"].append(_resident(context, "household", details, ["recycling-rewards"], schemes,
-                                              now, collective=street["id"]))
-    cards = {p["name"]: {"resident_id": p["id"], "token": p["token"], "schemes": p["schemes"]}
-             for group in people.values() for p in group}
+        details = {
+            "name": f"{index + 1} {street['name']}",
+            "date_of_birth": None,
+            "postcode": "DB4 5GH",
+            "ward": "Eastfield",
+            "contact": None,
+        }
+        people["households"].append(
+            _resident(
+                context, "household", details, ["recycling-rewards"], schemes, now, collective=street["id"]
+            )
+        )
+    cards = {
+        p["name"]: {"resident_id": p["id"], "token": p["token"], "schemes": p["schemes"]}
+        for group in people.values()
+        for p in group
+    }
     return {**people, "cards": cards}
 
 
-def _history(context: LedgerContext, schemes: dict[str, dict[str, Any]], outlets: list[dict[str, Any]],
-             residents: dict[str, Any], now: dt.datetime) -> None:
+def _history(
+    context: LedgerContext,
+    schemes: dict[str, dict[str, Any]],
+    outlets: list[dict[str, Any]],
+    residents: dict[str, Any],
+    now: dt.datetime,
+) -> None:
     leisure, release = schemes["leisure-vouchers"], schemes["release-vouchers"]
     pool = _payable(context, outlets[0]["id"], Unit.GBP, now)
     for index, teen in enumerate(residents["teens"]):
         key = f"seed-allowance:{teen['id']}"
-        context.write(lambda uow, t=teen, k=key: flows.issue(
-            uow, scheme=leisure, owner_id=t["id"], amount_minor=1500, now=now, actor="system:seed", key=k,
-            expires_at=now + dt.timedelta(days=91)))
+        context.write(
+            lambda uow, t=teen, k=key: flows.issue(
+                uow,
+                scheme=leisure,
+                owner_id=t["id"],
+                amount_minor=1500,
+                now=now,
+                actor="system:seed",
+                key=k,
+                expires_at=now + dt.timedelta(days=91),
+            )
+        )
         if index % 3 == 0:
-            context.write(lambda uow, t=teen: flows.spend(
-                uow, scheme=leisure, owner_id=t["id"], amount_minor=450, payable_account_id=pool,
-                categories=outlets[0]["categories"], now=now, actor="system:seed", key=f"seed-swim:{t['id']}",
-                outlet_id=outlets[0]["id"]))
+            context.write(
+                lambda uow, t=teen: flows.spend(
+                    uow,
+                    scheme=leisure,
+                    owner_id=t["id"],
+                    amount_minor=450,
+                    payable_account_id=pool,
+                    categories=outlets[0]["categories"],
+                    now=now,
+                    actor="system:seed",
+                    key=f"seed-swim:{t['id']}",
+                    outlet_id=outlets[0]["id"],
+                )
+            )
     purposes = release["rules"]["issuing"]["purposes"]
     for person in residents["release"]:
         for purpose, amount in purposes.items():
-            context.write(lambda uow, p=person, c=purpose, a=amount: flows.issue(
-                uow, scheme=release, owner_id=p["id"], amount_minor=a, now=now, actor="system:seed",
-                key=f"seed-release:{p['id']}:{c}", category=c, expires_at=now + dt.timedelta(days=90)))
+            context.write(
+                lambda uow, p=person, c=purpose, a=amount: flows.issue(
+                    uow,
+                    scheme=release,
+                    owner_id=p["id"],
+                    amount_minor=a,
+                    now=now,
+                    actor="system:seed",
+                    key=f"seed-release:{p['id']}:{c}",
+                    category=c,
+                    expires_at=now + dt.timedelta(days=90),
+                )
+            )
     time_bank = schemes["time-bank"]
     for member in residents["time"][:5]:
-        context.write(lambda uow, m=member: flows.issue(
-            uow, scheme=time_bank, owner_id=m["id"], amount_minor=180, now=now, actor="system:seed",
-            key=f"seed-hours:{m['id']}", kind="earn", metadata={"event_type": "volunteer_hours"}))
+        context.write(
+            lambda uow, m=member: flows.issue(
+                uow,
+                scheme=time_bank,
+                owner_id=m["id"],
+                amount_minor=180,
+                now=now,
+                actor="system:seed",
+                key=f"seed-hours:{m['id']}",
+                kind="earn",
+                metadata={"event_type": "volunteer_hours"},
+            )
+        )
 
 
 def _payable(context: LedgerContext, outlet_id: str, unit: Unit, now: dt.datetime) -> str:
-    account = context.write(lambda uow: ensure_account(uow, name=f"outlet:{outlet_id}:payable:{unit.value}",
-                                                       unit=unit, kind=AccountKind.PAYABLE, floor_minor=None,
-                                                       now=now))
+    account = context.write(
+        lambda uow: ensure_account(
+            uow,
+            name=f"outlet:{outlet_id}:payable:{unit.value}",
+            unit=unit,
+            kind=AccountKind.PAYABLE,
+            floor_minor=None,
+            now=now,
+        )
+    )
     return str(account.id)

@@ -28,5 +28,13 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
 def run_server(host: str, port: int, workers: int) -> None:
     """Serve until interrupted."""
-    _Server({"bind": f"{host}:{port}", "workers": workers, "threads": THREADS_PER_WORKER,
-             "worker_class": "gthread", "accesslog": "-", "timeout": 60}).run()
+    _Server(
+        {
+            "bind": f"{host}:{port}",
+            "workers": workers,
+            "threads": THREADS_PER_WORKER,
+            "worker_class": "gthread",
+            "accesslog": "-",
+            "timeout": 60,
+        }
+    ).run()

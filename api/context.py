@@ -54,9 +54,19 @@ def build_context(settings: Settings, clock: Clock | None = None) -> LedgerConte
     if created:
         log.warning("created a new card signing key at %s: back it up", settings.card_key_path)
     keyring = CardKeyring({card_key.key_id: card_key.public_key_bytes()})
+    for retired in retired_card_keys(settings):
+        keyring.add(retired.key_id, retired.public_key_bytes())
     return LedgerContext(
         settings, engine, unit_of_work_factory(engine), clock or SystemClock(), ledger_key, card_key, keyring
     )
+
+
+def retired_card_keys(settings: Settings) -> list[CardSigningKey]:
+    """Card keys rotated out: they no longer sign, but cards they signed still verify."""
+    directory = settings.card_key_path.parent / "card-retired"
+    if not directory.is_dir():
+        return []
+    return [load_or_create_card_key(path)[0] for path in sorted(directory.glob("*.pem"))]
 
 
 def ctx() -> LedgerContext:
