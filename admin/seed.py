@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import random
 from pathlib import Path
@@ -152,7 +153,7 @@ def _resident(
 def _residents(
     context: LedgerContext, schemes: dict[str, dict[str, Any]], rng: random.Random, now: dt.datetime
 ) -> dict[str, Any]:
-    people: dict[str, list[dict[str, Any]]] = {
+    people: dict[str, Any] = {
         "teens": [],
         "release": [],
         "time": [],
@@ -240,65 +241,58 @@ def _history(
 ) -> None:
     leisure, release = schemes["leisure-vouchers"], schemes["release-vouchers"]
     pool = _payable(context, outlets[0]["id"], Unit.GBP, now)
-    for index, teen in enumerate(residents["teens"]):
-        key = f"seed-allowance:{teen['id']}"
+
+    def issue(scheme: dict[str, Any], owner: str, amount: int, key: str, **extra: Any) -> None:
         context.write(
-            lambda uow, t=teen, k=key: flows.issue(
-                uow,
-                scheme=leisure,
-                owner_id=t["id"],
-                amount_minor=1500,
+            functools.partial(
+                flows.issue,
+                scheme=scheme,
+                owner_id=owner,
+                amount_minor=amount,
                 now=now,
                 actor="system:seed",
-                key=k,
-                expires_at=now + dt.timedelta(days=91),
+                key=key,
+                **extra,
             )
+        )
+
+    for index, teen in enumerate(residents["teens"]):
+        issue(
+            leisure, teen["id"], 1500, f"seed-allowance:{teen['id']}", expires_at=now + dt.timedelta(days=91)
         )
         if index % 3 == 0:
             context.write(
-                lambda uow, t=teen: flows.spend(
-                    uow,
+                functools.partial(
+                    flows.spend,
                     scheme=leisure,
-                    owner_id=t["id"],
+                    owner_id=teen["id"],
                     amount_minor=450,
                     payable_account_id=pool,
                     categories=outlets[0]["categories"],
                     now=now,
                     actor="system:seed",
-                    key=f"seed-swim:{t['id']}",
+                    key=f"seed-swim:{teen['id']}",
                     outlet_id=outlets[0]["id"],
                 )
             )
-    purposes = release["rules"]["issuing"]["purposes"]
     for person in residents["release"]:
-        for purpose, amount in purposes.items():
-            context.write(
-                lambda uow, p=person, c=purpose, a=amount: flows.issue(
-                    uow,
-                    scheme=release,
-                    owner_id=p["id"],
-                    amount_minor=a,
-                    now=now,
-                    actor="system:seed",
-                    key=f"seed-release:{p['id']}:{c}",
-                    category=c,
-                    expires_at=now + dt.timedelta(days=90),
-                )
+        for purpose, amount in release["rules"]["issuing"]["purposes"].items():
+            issue(
+                release,
+                person["id"],
+                amount,
+                f"seed-release:{person['id']}:{purpose}",
+                category=purpose,
+                expires_at=now + dt.timedelta(days=90),
             )
-    time_bank = schemes["time-bank"]
     for member in residents["time"][:5]:
-        context.write(
-            lambda uow, m=member: flows.issue(
-                uow,
-                scheme=time_bank,
-                owner_id=m["id"],
-                amount_minor=180,
-                now=now,
-                actor="system:seed",
-                key=f"seed-hours:{m['id']}",
-                kind="earn",
-                metadata={"event_type": "volunteer_hours"},
-            )
+        issue(
+            schemes["time-bank"],
+            member["id"],
+            180,
+            f"seed-hours:{member['id']}",
+            kind="earn",
+            metadata={"event_type": "volunteer_hours"},
         )
 
 

@@ -9,7 +9,7 @@ from gunicorn.app.base import BaseApplication
 THREADS_PER_WORKER = 8
 
 
-class _Server(BaseApplication):  # type: ignore[misc]
+class _Server(BaseApplication):
     """gunicorn configured in code, so `clubcard serve` needs no config file."""
 
     def __init__(self, options: dict[str, Any]) -> None:

@@ -6,7 +6,8 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, String, Table, and_, any_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 
 from ledger.db.rows import account_from_row
 from ledger.db.tables import (
@@ -73,7 +74,7 @@ class BulkRepository:
                 "scheme_id": d.scheme_id,
                 "rule_version": d.rule_version,
                 "reverses_id": d.reverses_id,
-                "metadata_json": canonical_json(dict(d.metadata)).decode(),
+                "metadata_json": canonical_json(dict(d.metadata)).decode() if d.metadata else "{}",
                 "content_hash": d.content_hash,
                 "seal_key": seal_key,
             }
@@ -113,7 +114,7 @@ class BulkRepository:
         found: dict[str, str] = {}
         for chunk in _chunks(keys):
             query = select(idempotency_keys.c.key, idempotency_keys.c.fingerprint).where(
-                idempotency_keys.c.scope == scope, idempotency_keys.c.key.in_(chunk)
+                idempotency_keys.c.scope == scope, _member(idempotency_keys.c.key, chunk, self.dialect)
             )
             found.update({row.key: row.fingerprint for row in self.connection.execute(query)})
         return found
@@ -179,7 +180,7 @@ class BulkRepository:
         """{name: account} for the names that exist."""
         found: dict[str, AccountRecord] = {}
         for chunk in _chunks(names):
-            for row in self.connection.execute(select(accounts).where(accounts.c.name.in_(chunk))):
+            for row in self.connection.execute(select(accounts).where(_member(accounts.c.name, chunk, self.dialect))):
                 found[row.name] = account_from_row(row)
         return found
 
@@ -190,7 +191,7 @@ class BulkRepository:
             query = (
                 select(lots.c.owner_id, func.sum(balances.c.balance_minor))
                 .select_from(lots.join(balances, balances.c.account_id == lots.c.account_id))
-                .where(lots.c.owner_id.in_(chunk), lots.c.scheme_id == scheme_id)
+                .where(_member(lots.c.owner_id, chunk, self.dialect), lots.c.scheme_id == scheme_id)
                 .group_by(lots.c.owner_id)
             )
             totals.update({row[0]: int(row[1]) for row in self.connection.execute(query)})
@@ -216,7 +217,7 @@ class BulkRepository:
                     balances, and_(balances.c.account_id == lots.c.account_id, balances.c.shard == 0)
                 )
             )
-            .where(lots.c.owner_id.in_(sorted(wallets)), lots.c.scheme_id == scheme_id)
+            .where(_member(lots.c.owner_id, sorted(wallets), self.dialect), lots.c.scheme_id == scheme_id)
             .order_by(lots.c.account_id)
             .with_for_update(of=balances)
         )
@@ -235,6 +236,13 @@ class BulkRepository:
                 )
             )
         return wallets
+
+
+def _member(column: Any, values: list[str], dialect: str) -> Any:
+    """`column IN values`: one array parameter on PostgreSQL (planned once, not per list length)."""
+    if dialect == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(String)))
+    return column.in_(values)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[list[str]]:

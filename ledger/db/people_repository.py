@@ -23,7 +23,6 @@ from ledger.errors import Conflict
 from ledger.journal import canonical_json
 
 MAX_MEMBERS_LISTED = 100_000
-ENROLMENT_SCOPE_PREFIX = "resident-enrol:"
 
 
 class PeopleRepository:
@@ -73,15 +72,17 @@ class PeopleRepository:
         self.connection.execute(
             update(memberships).where(memberships.c.resident_id == resident_id).values(referral=None)
         )
-        # The stored idempotency fingerprint of the enrolment was a hash of the personal details.
-        self.connection.execute(
-            delete(idempotency_keys).where(
-                idempotency_keys.c.scope.startswith(ENROLMENT_SCOPE_PREFIX),
-                idempotency_keys.c.result_json == canonical_json({"resident_id": resident_id}).decode(),
-            )
-        )
         self.connection.execute(
             insert(resident_erasures).values(resident_id=resident_id, erased_at=now, erased_by=actor)
+        )
+
+    def forget_idempotent_result(self, scope_prefix: str, result: dict[str, Any]) -> None:
+        """Delete stored idempotent requests with this result (their fingerprint hashed personal data)."""
+        self.connection.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.scope.startswith(scope_prefix, autoescape=True),
+                idempotency_keys.c.result_json == canonical_json(result).decode(),
+            )
         )
 
     def add_membership(

@@ -68,8 +68,8 @@ REVERSIBLE = {"fund", "issue", "redeem", "transfer"}
 
 # max_examples x stateful_step_count keeps the file well under a minute on each database.
 MACHINE_SETTINGS = settings(
-    max_examples=30,
-    stateful_step_count=30,
+    max_examples=60,
+    stateful_step_count=40,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],

@@ -1,0 +1,199 @@
+"""Residents: a pseudonymous id in the ledger, personal details kept apart; read, export and erase."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.errors import NotFound, ValidationFailed
+from ledger.ports import UnitOfWork
+from ledger.usecases.common import idempotent, new_id
+
+RESIDENT_KINDS = ("person", "household", "collective")
+DETAIL_FIELDS = ("name", "date_of_birth", "postcode", "ward", "contact")
+MAX_EXPORTED_TRANSACTIONS = 100_000
+OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
+ENROLMENT_SCOPE_PREFIX = "resident-enrol:"
+
+
+def enrol_resident(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    details: Mapping[str, Any],
+    now: dt.datetime,
+    actor: str,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Create a pseudonymous resident (a random UUID) and store their personal details apart."""
+    if kind not in RESIDENT_KINDS:
+        raise ValidationFailed(f"kind is one of {', '.join(RESIDENT_KINDS)}")
+    clean = _clean_details(kind, details, now.date())
+
+    def operation() -> dict[str, Any]:
+        resident_id = new_id()
+        uow.people.add_resident(id=resident_id, kind=kind, details=clean, now=now)
+        uow.registry.log_action(
+            id=new_id(), actor=actor, action="resident.enrol", target=resident_id, detail={"kind": kind}, now=now
+        )
+        return {"resident_id": resident_id}
+
+    if idempotency_key is None:
+        created = operation()
+    else:
+        created = idempotent(
+            uow,
+            scope=ENROLMENT_SCOPE_PREFIX + actor,
+            key=idempotency_key,
+            request={"op": "enrol-resident", "kind": kind, "details": clean},
+            now=now,
+            operation=operation,
+        )
+    return get_resident(uow, created["resident_id"])
+
+
+def _clean_details(kind: str, details: Mapping[str, Any], today: dt.date) -> dict[str, Any]:
+    unknown = set(details) - set(DETAIL_FIELDS)
+    if unknown:
+        raise ValidationFailed(f"unknown personal detail {sorted(unknown)[0]}")
+    name = str(details.get("name") or "").strip()
+    if not name:
+        raise ValidationFailed("a resident needs a name")
+    born = details.get("date_of_birth")
+    if born is None and kind == "person":
+        raise ValidationFailed("a person needs a date of birth")
+    if born is not None and not OLDEST_BIRTH_DATE <= born <= today:
+        raise ValidationFailed("date_of_birth must be a real date in the past")
+    postcode = details.get("postcode")
+    return {
+        "name": name,
+        "date_of_birth": None if born is None else born.isoformat(),
+        "postcode": None if not postcode else " ".join(str(postcode).upper().split()),
+        "ward": (str(details.get("ward") or "").strip() or None),
+        "contact": (str(details.get("contact") or "").strip() or None),
+    }
+
+
+def get_resident(uow: UnitOfWork, resident_id: str) -> dict[str, Any]:
+    """A resident with their details (None once erased), or NotFound."""
+    resident: dict[str, Any] | None = uow.people.resident(resident_id)
+    if resident is None:
+        raise NotFound(f"no resident {resident_id}")
+    return resident
+
+
+def card_view(card: Mapping[str, Any]) -> dict[str, Any]:
+    """A card as staff see it (never its token)."""
+    return {
+        "number": card["number"],
+        "resident_id": card["resident_id"],
+        "key_id": card["key_id"],
+        "issued_at": card["issued_at"],
+        "blocked": card["blocked_at"] is not None,
+        "blocked_at": card["blocked_at"],
+        "replaced_by": card["replaced_by"],
+    }
+
+
+def resident_view(uow: UnitOfWork, resident_id: str, *, personal: bool) -> dict[str, Any]:
+    """Memberships, cards and wallet balances; without `personal` only pseudonymous facts."""
+    resident = get_resident(uow, resident_id)
+    schemes = _SchemeNames(uow)
+    memberships = [_membership(m, schemes, personal) for m in uow.people.memberships_of(resident_id)]
+    scheme_ids = {m["scheme_id"] for m in memberships} | {lot.scheme_id for lot in uow.lots.wallet(resident_id)}
+    wallets = [
+        {**schemes.summary(scheme_id), "balance_minor": uow.lots.owners_total(resident_id, scheme_id)}
+        for scheme_id in sorted(scheme_ids)
+    ]
+    view = {
+        "id": resident["id"],
+        "kind": resident["kind"],
+        "created_at": resident["created_at"],
+        "erased_at": resident["erased_at"],
+        "details": resident["details"] if personal else None,
+        "memberships": memberships,
+        "wallets": wallets,
+    }
+    if personal:
+        view["cards"] = [card_view(card) for card in uow.people.cards_of(resident_id)]
+    return view
+
+
+def export_resident(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, actor: str) -> dict[str, Any]:
+    """A subject access export: details, memberships, cards, wallets with lots, every movement on them."""
+    view = resident_view(uow, resident_id, personal=True)
+    schemes = _SchemeNames(uow)
+    lots_by_scheme: dict[str, list[dict[str, Any]]] = {}
+    for lot in uow.lots.wallet(resident_id):
+        lots_by_scheme.setdefault(lot.scheme_id, []).append(
+            {
+                "account_id": lot.account_id,
+                "category": lot.category,
+                "expires_at": lot.expires_at,
+                "created_at": lot.created_at,
+                "balance_minor": lot.balance_minor,
+            }
+        )
+    for wallet in view["wallets"]:
+        wallet["lots"] = lots_by_scheme.get(wallet["scheme_id"], [])
+    movements = uow.people.lot_movements(resident_id, limit=MAX_EXPORTED_TRANSACTIONS + 1)
+    uow.registry.log_action(
+        id=new_id(), actor=actor, action="resident.export", target=resident_id, detail={}, now=now
+    )
+    return {
+        **view,
+        "exported_at": now,
+        "transactions": [
+            {**movement, "scheme": schemes.summary(movement["scheme_id"])["scheme"]}
+            for movement in movements[:MAX_EXPORTED_TRANSACTIONS]
+        ],
+        "transactions_truncated": len(movements) > MAX_EXPORTED_TRANSACTIONS,
+    }
+
+
+def erase_personal_data(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, actor: str) -> None:
+    """Delete a resident's personal details; the pseudonymous ledger (and its proofs) stay untouched."""
+    if not uow.people.lock_resident(resident_id):
+        raise NotFound(f"no resident {resident_id}")
+    resident = get_resident(uow, resident_id)
+    if resident["erased_at"] is not None:
+        raise NotFound(f"the personal data of resident {resident_id} was already erased")
+    uow.people.erase(resident_id, actor, now)
+    # A stored enrolment fingerprint is a hash of the personal details: it goes with them.
+    uow.people.forget_idempotent_result(ENROLMENT_SCOPE_PREFIX, {"resident_id": resident_id})
+    uow.registry.log_action(
+        id=new_id(), actor=actor, action="resident.erase", target=resident_id, detail={}, now=now
+    )
+
+
+def _membership(row: Mapping[str, Any], schemes: _SchemeNames, personal: bool) -> dict[str, Any]:
+    data = {
+        **schemes.summary(row["scheme_id"]),
+        "resident_id": row["resident_id"],
+        "collective_id": row["collective_id"],
+        "enrolled_at": row["enrolled_at"],
+        "enrolled_by": row["enrolled_by"],
+    }
+    if personal:
+        data["referral"] = row["referral"]
+    return data
+
+
+class _SchemeNames:
+    """Scheme slug, name and unit by id, each looked up once."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.known: dict[str, dict[str, Any]] = {}
+
+    def summary(self, scheme_id: str) -> dict[str, Any]:
+        if scheme_id not in self.known:
+            scheme = self.uow.schemes.get(id=scheme_id) or {"slug": None, "name": None, "unit": None}
+            self.known[scheme_id] = {
+                "scheme_id": scheme_id,
+                "scheme": scheme["slug"],
+                "scheme_name": scheme["name"],
+                "unit": scheme["unit"],
+            }
+        return dict(self.known[scheme_id])
