@@ -8,11 +8,11 @@ from typing import Any
 
 import swagger_ui_bundle
 from flask import Flask, Response, send_from_directory
-from flask_smorest import Api
 
 from api.context import LedgerContext, build_context
 from api.limits import init_limiter
 from api.problems import register_problem_handlers
+from api.spec import ClubcardApi
 from ledger.settings import Settings
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -42,7 +42,9 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     app.extensions["clubcard"] = context
     logging.basicConfig(level=logging.INFO)
 
-    api = Api(app, spec_kwargs={"info": {"description": (Path(__file__).parent / "README.md").read_text()}})
+    api = ClubcardApi(
+        app, spec_kwargs={"info": {"description": (Path(__file__).parent / "README.md").read_text()}}
+    )
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     _register_blueprints(api)
     init_limiter(app)
@@ -51,7 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     return app
 
 
-def _register_blueprints(api: Api) -> None:
+def _register_blueprints(api: ClubcardApi) -> None:
     from api.resources import audit, outlets, people, redemptions, schemes, value, well_known
 
     for module in (schemes, people, outlets, value, redemptions, audit):

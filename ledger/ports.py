@@ -20,8 +20,10 @@ class UnitOfWork(Protocol):
     schemes: Any
     bulk: Any
     verify: Any
+    export: Any
     registry: Any
     people: Any
+    activity: Any
 
     def __enter__(self) -> UnitOfWork:
         """Begin (or join) the transaction."""

@@ -11,8 +11,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ledger.db.accounts_repository import AccountsRepository
+from ledger.db.activity_repository import ActivityRepository
 from ledger.db.audit_repository import AuditRepository
 from ledger.db.bulk_repository import BulkRepository
+from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
 from ledger.db.lots_repository import LotsRepository
@@ -72,8 +74,10 @@ class SqlUnitOfWork:
         self.schemes = SchemesRepository(connection)
         self.bulk = BulkRepository(connection)
         self.verify = VerifyRepository(connection)
+        self.export = ExportRepository(connection)
         self.registry = RegistryRepository(connection)
         self.people = PeopleRepository(connection)
+        self.activity = ActivityRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

@@ -9,6 +9,7 @@ from typing import Any
 from ledger.cards.token import CardKeyring, CardSigningKey, InvalidCardToken, issue_token, new_card_number
 from ledger.errors import CardBlocked, Conflict, InvalidToken, NotFound
 from ledger.ports import UnitOfWork
+from ledger.usecases.common import new_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,7 +46,7 @@ def issue_card(uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: d
 
 
 def issue_first_card(
-    uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: dt.datetime
+    uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: dt.datetime, actor: str
 ) -> IssuedCard:
     """Issue a card to a resident who has no active card (a lost card is replaced, not duplicated)."""
     if not uow.people.lock_resident(resident_id):
@@ -53,7 +54,14 @@ def issue_first_card(
     active = [card["number"] for card in uow.people.cards_of(resident_id) if card["blocked_at"] is None]
     if active:
         raise Conflict(f"this resident already has card {active[0]}: block or replace it instead")
-    return issue_card(uow, resident_id=resident_id, key=key, now=now)
+    issued = issue_card(uow, resident_id=resident_id, key=key, now=now)
+    _log(uow, actor, "card.issue", issued.number, now, resident_id=resident_id)
+    return issued
+
+
+def _log(uow: UnitOfWork, actor: str | None, action: str, number: str, now: dt.datetime, **detail: str) -> None:
+    if actor is not None:
+        uow.registry.log_action(id=new_id(), actor=actor, action=action, target=number, detail=detail, now=now)
 
 
 def printable_card(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> PrintableCard:
@@ -91,17 +99,20 @@ def resolve_card(uow: UnitOfWork, *, keyring: CardKeyring, token: str) -> dict[s
     return dict(card)
 
 
-def block_card(uow: UnitOfWork, *, number: str, now: dt.datetime) -> dict[str, Any]:
-    """Block a lost card; the balance stays with the resident."""
+def block_card(uow: UnitOfWork, *, number: str, now: dt.datetime, actor: str | None = None) -> dict[str, Any]:
+    """Block a lost card; the balance stays with the resident (logged as a staff action when `actor`)."""
     card = uow.people.card(number)
     if card is None:
         raise NotFound(f"no card {number}")
     if not uow.people.block_card(number, now):
         raise Conflict("this card is already blocked")
+    _log(uow, actor, "card.block", number, now)
     return dict(uow.people.card(number))
 
 
-def replace_card(uow: UnitOfWork, *, number: str, key: CardSigningKey, now: dt.datetime) -> IssuedCard:
+def replace_card(
+    uow: UnitOfWork, *, number: str, key: CardSigningKey, now: dt.datetime, actor: str | None = None
+) -> IssuedCard:
     """Block a card (if not already) and issue its resident a new one; wallets belong to the resident."""
     card = uow.people.card(number)
     if card is None:
@@ -110,9 +121,13 @@ def replace_card(uow: UnitOfWork, *, number: str, key: CardSigningKey, now: dt.d
     card = uow.people.card(number)  # read again under the lock: two replacements cannot both win
     if card["replaced_by"] is not None:
         raise Conflict(f"this card was already replaced by {card['replaced_by']}")
+    others = [c["number"] for c in uow.people.cards_of(card["resident_id"]) if c["blocked_at"] is None]
+    if [other for other in others if other != number]:
+        raise Conflict("this resident already has another active card")
     issued = issue_card(uow, resident_id=card["resident_id"], key=key, now=now)
     if card["blocked_at"] is None:
         uow.people.block_card(number, now, replaced_by=issued.number)
     else:
         uow.people.mark_replaced(number, issued.number)
+    _log(uow, actor, "card.replace", number, now, replaced_by=issued.number)
     return issued

@@ -1,0 +1,292 @@
+"""Redemptions/s and p50/p99 latency through gunicorn over HTTP at 32 clients, vs the in-process ledger.
+
+Usage: python bench/api_redeem.py [--quick] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+Ends by printing one JSON line with `ratio_http_vs_inprocess`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from api.context import build_context
+from ledger.settings import Settings
+from ledger.units import AccountKind, Unit
+from ledger.usecases import flows
+from ledger.usecases.api_keys import create_key
+from ledger.usecases.cards import issue_card
+from ledger.usecases.common import ensure_account, new_id
+from ledger.usecases.schemes import create_scheme
+
+PORT = 8791
+CLIENTS = 32
+
+
+def fresh_database(admin_url: str) -> str:
+    """Create an empty database for this run; returns its URL."""
+    name = f"clubcard_bench_api_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+def seed(settings: Settings, wallets: int) -> dict[str, Any]:
+    """A funded scheme, one outlet with a device key, and `wallets` residents with cards and £100 each."""
+    context = build_context(settings)
+    now = context.clock.now()
+    scheme = context.write(
+        lambda uow: create_scheme(
+            uow,
+            slug="bench",
+            name="Bench",
+            unit=Unit.GBP,
+            rules={"spending": {"outlet_categories": ["leisure"]}},
+            now=now,
+            actor="bench",
+        )
+    )
+    context.write(
+        lambda uow: flows.fund(
+            uow, scheme=scheme, amount_minor=wallets * 10_000, now=now, actor="bench", key="fund"
+        )
+    )
+    outlet_id = new_id()
+    context.write(
+        lambda uow: uow.registry.add_outlet(
+            id=outlet_id, name="Bench Pool", categories=["leisure"], schemes=["bench"], now=now
+        )
+    )
+    device = context.write(
+        lambda uow: create_key(uow, role="device", outlet_id=outlet_id, label="bench", now=now)
+    )
+    tokens: list[str] = []
+    owners: list[str] = []
+    for index in range(wallets):
+        resident_id = new_id()
+
+        def enrol(uow: Any, resident_id: str = resident_id, index: int = index) -> str:
+            uow.people.add_resident(id=resident_id, kind="person", details=None, now=now)
+            uow.people.add_membership(
+                resident_id=resident_id,
+                scheme_id=scheme["id"],
+                collective_id=None,
+                referral=None,
+                actor="bench",
+                now=now,
+            )
+            flows.issue(
+                uow,
+                scheme=scheme,
+                owner_id=resident_id,
+                amount_minor=10_000,
+                now=now,
+                actor="bench",
+                key=f"issue-{index}",
+            )
+            return issue_card(uow, resident_id=resident_id, key=context.card_key, now=now).token
+
+        tokens.append(context.write(enrol))
+        owners.append(resident_id)
+    payable = context.write(
+        lambda uow: ensure_account(
+            uow,
+            name=f"outlet:{outlet_id}:payable:GBP",
+            unit=Unit.GBP,
+            kind=AccountKind.PAYABLE,
+            floor_minor=None,
+            now=now,
+        )
+    )
+    return {
+        "context": context,
+        "scheme": scheme,
+        "tokens": tokens,
+        "owners": owners,
+        "device": device.secret,
+        "outlet_id": outlet_id,
+        "payable": payable.id,
+    }
+
+
+def drive(clients: int, seconds: float, one_request: Callable[[int, int], None]) -> dict[str, float]:
+    """Run `clients` threads calling one_request(client, n) for `seconds`; rate and latency percentiles."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def client(number: int) -> None:
+        mine: list[float] = []
+        count = 0
+        while time.monotonic() < stop:
+            started = time.perf_counter()
+            one_request(number, count)
+            mine.append(time.perf_counter() - started)
+            count += 1
+        with lock:
+            latencies.extend(mine)
+
+    began = time.monotonic()
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - began
+    latencies.sort()
+    return {
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "count": len(latencies),
+    }
+
+
+def http_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None]:
+    """One keep-alive connection per client; each call POSTs one 1p redemption."""
+    connections: dict[int, http.client.HTTPConnection] = {}
+    tokens = seeded["tokens"]
+
+    def redeem(client: int, n: int) -> None:
+        connection = connections.setdefault(client, http.client.HTTPConnection("127.0.0.1", PORT, timeout=30))
+        body = json.dumps(
+            {"card_token": tokens[(client * 7919 + n) % len(tokens)], "amount_minor": 1, "scheme": "bench"}
+        )
+        connection.request(
+            "POST",
+            "/api/v1/redemptions",
+            body=body,
+            headers={
+                "Authorization": f"Bearer {seeded['device']}",
+                "Idempotency-Key": f"{run}-{client}-{n}",
+                "Content-Type": "application/json",
+            },
+        )
+        response = connection.getresponse()
+        payload = response.read()
+        if response.status != 201:
+            raise RuntimeError(f"redemption failed: {response.status} {payload[:200]!r}")
+
+    return redeem
+
+
+def inprocess_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None]:
+    """The same spend through the ledger use case, no HTTP."""
+    context, scheme, owners = seeded["context"], seeded["scheme"], seeded["owners"]
+
+    def redeem(client: int, n: int) -> None:
+        owner = owners[(client * 7919 + n) % len(owners)]
+        context.write(
+            lambda uow: flows.spend(
+                uow,
+                scheme=scheme,
+                owner_id=owner,
+                amount_minor=1,
+                payable_account_id=seeded["payable"],
+                categories=["leisure"],
+                now=context.clock.now(),
+                actor="device:bench",
+                key=f"{run}-{client}-{n}",
+                outlet_id=seeded["outlet_id"],
+            )
+        )
+
+    return redeem
+
+
+def start_gunicorn(environment: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
+    """gunicorn serving api.wsgi:app on 127.0.0.1, waiting until it answers."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--workers",
+            str(workers),
+            "--threads",
+            "16",
+            "--worker-class",
+            "gthread",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--log-level",
+            "warning",
+            "api.wsgi:app",
+        ],
+        env=environment,
+        cwd=Path(__file__).resolve().parents[1],
+        start_new_session=True,
+    )
+    for _ in range(100):
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", PORT, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def main() -> None:
+    """Seed, measure HTTP and in-process redemptions at 32 clients, print one JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--workers", type=int, default=2)
+    arguments = parser.parse_args()
+    seconds = 5.0 if arguments.quick else 20.0
+    wallets = 300 if arguments.quick else 2_000
+    url = fresh_database(arguments.database_url)
+    data_directory = tempfile.mkdtemp(prefix="clubcard-bench-")
+    environment = {**os.environ, "CLUBCARD_DATABASE_URL": url, "CLUBCARD_DATA_DIR": data_directory}
+    settings = Settings.from_environment(environment)
+    print(f"seeding {wallets} wallets on {url}", file=sys.stderr)
+    seeded = seed(settings, wallets)
+    server = start_gunicorn(environment, arguments.workers)
+    try:
+        http_figures = drive(CLIENTS, seconds, http_redeemer(seeded, "http"))
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    inprocess_figures = drive(CLIENTS, seconds, inprocess_redeemer(seeded, "inprocess"))
+    seeded["context"].engine.dispose()
+    result = {
+        "benchmark": "api_redeem",
+        "clients": CLIENTS,
+        "gunicorn_workers": arguments.workers,
+        "wallets": wallets,
+        "seconds_per_phase": seconds,
+        "http_redemptions_per_second": http_figures["per_second"],
+        "http_p50_ms": http_figures["p50_ms"],
+        "http_p99_ms": http_figures["p99_ms"],
+        "inprocess_redemptions_per_second": inprocess_figures["per_second"],
+        "inprocess_p50_ms": inprocess_figures["p50_ms"],
+        "inprocess_p99_ms": inprocess_figures["p99_ms"],
+        "ratio_http_vs_inprocess": round(http_figures["per_second"] / inprocess_figures["per_second"], 3),
+        "database": "postgresql",
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Activity queries behind scheme rules: spent today, earned in a window, members to allowance, wallet locks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Select, func, select, text
+
+from ledger.db.tables import (
+    holds,
+    lots,
+    memberships,
+    personal_details,
+    postings,
+    residents,
+    scheme_versions,
+    transactions,
+)
+
+SPEND_KINDS = ("redeem", "hold")  # value leaving a wallet towards an outlet
+HOLD_RETURN_KINDS = ("capture", "void", "hold_expiry")  # a resolved hold giving back what it did not use
+REFUND_KIND = "refund"
+
+
+class ActivityRepository:
+    """Read-side sums over postings that the spending and earning rules need."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def lock_wallet(self, owner_id: str, scheme_id: str) -> None:
+        """Serialise rule checks on one wallet until commit (SQLite writers are serialised already)."""
+        if self.connection.dialect.name != "postgresql":
+            return
+        self.connection.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
+            {"name": f"wallet-rules:{owner_id}:{scheme_id}"},
+        )
+
+    def earned(
+        self, owner_id: str, scheme_id: str, since: dt.datetime, *, event_type: str | None = None
+    ) -> int:
+        """What an owner earned in a scheme since an instant (optionally from one event type only)."""
+        query = self._earned_query(_wallet(owner_id, scheme_id), since)
+        if event_type is not None:
+            marker = '"event_type":' + json.dumps(event_type, ensure_ascii=False)
+            query = query.where(transactions.c.metadata_json.contains(marker, autoescape=True))
+        return int(self.connection.execute(query).scalar_one())
+
+    def earned_by_members(self, collective_id: str, scheme_id: str, since: dt.datetime) -> int:
+        """What the member households of a collective earned in a scheme since an instant."""
+        owners = select(memberships.c.resident_id).where(
+            memberships.c.collective_id == collective_id, memberships.c.scheme_id == scheme_id
+        )
+        wallet = select(lots.c.account_id).where(lots.c.owner_id.in_(owners), lots.c.scheme_id == scheme_id)
+        return int(self.connection.execute(self._earned_query(wallet, since)).scalar_one())
+
+    @staticmethod
+    def _earned_query(wallet: Select[Any], since: dt.datetime) -> Select[Any]:
+        return (
+            select(func.coalesce(func.sum(postings.c.amount_minor), 0))
+            .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
+            .where(
+                postings.c.account_id.in_(wallet),
+                postings.c.recorded_at >= since,
+                postings.c.amount_minor > 0,
+                transactions.c.kind == "earn",
+            )
+        )
+
+    def spent(self, owner_id: str, scheme_id: str, since: dt.datetime) -> int:
+        """Net spent at outlets since an instant: redemptions and holds, less refunds and unused holds."""
+        wallet = _wallet(owner_id, scheme_id)
+        joined = postings.join(transactions, transactions.c.id == postings.c.transaction_id)
+        out = (
+            select(func.coalesce(func.sum(-postings.c.amount_minor), 0))
+            .select_from(joined)
+            .where(
+                postings.c.account_id.in_(wallet),
+                postings.c.recorded_at >= since,
+                postings.c.amount_minor < 0,
+                transactions.c.kind.in_(SPEND_KINDS),
+            )
+        )
+        original = transactions.alias("original")
+        refunded = (
+            select(func.coalesce(func.sum(postings.c.amount_minor), 0))
+            .select_from(joined.join(original, original.c.id == transactions.c.reverses_id))
+            .where(
+                postings.c.account_id.in_(wallet),
+                postings.c.amount_minor > 0,
+                transactions.c.kind == REFUND_KIND,
+                original.c.recorded_at >= since,
+            )
+        )
+        returned = (
+            select(func.coalesce(func.sum(postings.c.amount_minor), 0))
+            .select_from(joined.join(holds, holds.c.resolved_transaction_id == transactions.c.id))
+            .where(
+                postings.c.account_id.in_(wallet),
+                postings.c.amount_minor > 0,
+                transactions.c.kind.in_(HOLD_RETURN_KINDS),
+                holds.c.created_at >= since,
+            )
+        )
+        total = sum(int(self.connection.execute(query).scalar_one()) for query in (refunded, returned))
+        return max(0, int(self.connection.execute(out).scalar_one()) - total)
+
+    def count_members(self, scheme_id: str) -> int:
+        """How many residents are enrolled in a scheme."""
+        query = select(func.count()).select_from(memberships).where(memberships.c.scheme_id == scheme_id)
+        return int(self.connection.execute(query).scalar_one())
+
+    def members_page(self, scheme_id: str, *, after: str, limit: int) -> list[dict[str, Any]]:
+        """Members after a resident id, with what eligibility needs (kind, referral, personal details)."""
+        query = (
+            select(
+                memberships.c.resident_id,
+                memberships.c.referral,
+                residents.c.kind,
+                personal_details.c.resident_id.label("details_id"),
+                personal_details.c.date_of_birth,
+                personal_details.c.postcode,
+                personal_details.c.ward,
+            )
+            .select_from(
+                memberships.join(residents, residents.c.id == memberships.c.resident_id).outerjoin(
+                    personal_details, personal_details.c.resident_id == memberships.c.resident_id
+                )
+            )
+            .where(memberships.c.scheme_id == scheme_id, memberships.c.resident_id > after)
+            .order_by(memberships.c.resident_id)
+            .limit(limit)
+        )
+        return [_member(row) for row in self.connection.execute(query)]
+
+    def rules_at_version(self, scheme_id: str, version: int) -> dict[str, Any] | None:
+        """A scheme's rules as they were at one version."""
+        row = self.connection.execute(
+            select(scheme_versions.c.rules_json).where(
+                scheme_versions.c.scheme_id == scheme_id, scheme_versions.c.version == version
+            )
+        ).first()
+        return None if row is None else dict(json.loads(row.rules_json))
+
+
+def _wallet(owner_id: str, scheme_id: str) -> Select[Any]:
+    return select(lots.c.account_id).where(lots.c.owner_id == owner_id, lots.c.scheme_id == scheme_id)
+
+
+def _member(row: Any) -> dict[str, Any]:
+    details = None
+    if row.details_id is not None:
+        details = {"date_of_birth": row.date_of_birth, "postcode": row.postcode, "ward": row.ward}
+    return {"id": row.resident_id, "kind": row.kind, "referral": row.referral, "details": details}
