@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import swagger_ui_bundle
-from flask import Flask, Response, send_from_directory
+from flask import Flask, Response, request, send_from_directory
 
 from api.context import LedgerContext, build_context
 from api.limits import init_limiter
-from api.problems import register_problem_handlers
+from api.problems import ApiProblem, register_problem_handlers
 from api.spec import ClubcardApi
 from ledger.settings import Settings
 
@@ -49,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     _register_blueprints(api)
     init_limiter(app)
     register_problem_handlers(app)  # after Api, so ours replace flask-smorest's HTTP error handler
+    _refuse_control_characters(app)
     _register_static(app)
     return app
 
@@ -59,6 +61,16 @@ def _register_blueprints(api: ClubcardApi) -> None:
     for module in (schemes, people, outlets, value, redemptions, audit):
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
     api.register_blueprint(well_known.blueprint)
+
+
+def _refuse_control_characters(app: Flask) -> None:
+    """Control characters (NUL above all) in a path or query are never valid here; PostgreSQL rejects NUL."""
+
+    @app.before_request
+    def refuse() -> None:
+        raw = request.path + "?" + unquote(request.query_string.decode("latin-1"))
+        if any(ord(character) < 32 or ord(character) == 127 for character in raw):
+            raise ApiProblem(422, "validation", "control characters are not allowed in the URL")
 
 
 def _register_static(app: Flask) -> None:

@@ -9,7 +9,17 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.resources.scheme_schemas import StrictSchema
 from ledger.usecases.residents import RESIDENT_KINDS
 
-UUID_TEXT = validate.Regexp(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID_TEXT = validate.Regexp(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", error="not a resident id"
+)
+PLAIN_TEXT = validate.Regexp(r"^[^\x00-\x1f\x7f]*$", error="control characters are not allowed")
+
+
+def text(min_length: int, max_length: int) -> list[validate.Validator]:
+    """Printable text of a bounded length."""
+    return [validate.Length(min=min_length, max=max_length), PLAIN_TEXT]
+
+
 PSEUDONYM = "the resident's pseudonymous id (a random UUID): the only id the ledger sees"
 
 
@@ -17,15 +27,15 @@ class ResidentCreateSchema(StrictSchema):
     """A resident to enrol: kind plus personal details, which are stored apart from the ledger."""
 
     kind = fields.String(required=True, validate=validate.OneOf(RESIDENT_KINDS))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=text(1, 200))
     date_of_birth = fields.Date(
         allow_none=True, metadata={"description": "YYYY-MM-DD; required for a person"}
     )
     postcode = fields.String(
         allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9 ]{2,10}$", error="not a postcode")
     )
-    ward = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
-    contact = fields.String(allow_none=True, validate=validate.Length(min=1, max=200))
+    ward = fields.String(allow_none=True, validate=text(1, 64))
+    contact = fields.String(allow_none=True, validate=text(1, 200))
 
     @validates_schema
     def person_needs_birth_date(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -74,7 +84,7 @@ class MemberCreateSchema(StrictSchema):
     """A resident to enrol in a scheme."""
 
     resident_id = fields.String(required=True, validate=UUID_TEXT, metadata={"description": PSEUDONYM})
-    referral = fields.String(allow_none=True, validate=validate.Length(max=200))
+    referral = fields.String(allow_none=True, validate=text(0, 200))
     collective_id = fields.String(
         allow_none=True, validate=UUID_TEXT, metadata={"description": "the street a household belongs to"}
     )

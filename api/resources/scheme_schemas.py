@@ -95,7 +95,7 @@ class RulesSchema(StrictSchema):
 class SchemeCreateSchema(StrictSchema):
     """A new scheme."""
 
-    slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,62}$"))
+    slug = fields.String(required=True, validate=validate.Regexp(r"\A[a-z0-9][a-z0-9-]{1,62}\Z"))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     unit = fields.String(required=True, validate=validate.OneOf(["GBP", "HOUR", "POINT"]))
     rules = fields.Nested(RulesSchema, load_default=dict)

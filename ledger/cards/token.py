@@ -196,6 +196,10 @@ class CardKeyring:
             raise ValueError("an Ed25519 public key is 32 raw bytes")
         self._keys[key_id] = Ed25519PublicKey.from_public_bytes(public_key)
 
+    def public_keys(self) -> dict[str, bytes]:
+        """Every trusted public key by key id (to publish for offline verification)."""
+        return {key_id: key.public_bytes_raw() for key_id, key in self._keys.items()}
+
     @property
     def key_ids(self) -> frozenset[str]:
         """The key ids this keyring trusts."""

@@ -1,4 +1,4 @@
-"""Activity queries behind scheme rules: spent today, earned in a window, members to allowance, wallet locks."""
+"""Activity queries behind scheme rules: spent today, earned in a window, members, wallet locks."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ledger.db.tables import (
     memberships,
     personal_details,
     postings,
+    resident_erasures,
     residents,
     scheme_versions,
     transactions,
@@ -30,14 +31,17 @@ class ActivityRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def lock_wallet(self, owner_id: str, scheme_id: str) -> None:
-        """Serialise rule checks on one wallet until commit (SQLite writers are serialised already)."""
+    def lock(self, name: str) -> None:
+        """Hold a named lock until commit (PostgreSQL advisory lock; SQLite writers are serialised)."""
         if self.connection.dialect.name != "postgresql":
             return
         self.connection.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"),
-            {"name": f"wallet-rules:{owner_id}:{scheme_id}"},
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:name, 0))"), {"name": f"clubcard:{name}"}
         )
+
+    def lock_wallet(self, owner_id: str, scheme_id: str) -> None:
+        """Serialise rule checks (limits, caps) and lot creation on one wallet until commit."""
+        self.lock(f"wallet:{owner_id}:{scheme_id}")
 
     def earned(
         self, owner_id: str, scheme_id: str, since: dt.datetime, *, event_type: str | None = None
@@ -114,7 +118,7 @@ class ActivityRepository:
         return int(self.connection.execute(query).scalar_one())
 
     def members_page(self, scheme_id: str, *, after: str, limit: int) -> list[dict[str, Any]]:
-        """Members after a resident id, with what eligibility needs (kind, referral, personal details)."""
+        """Members after a resident id, with what eligibility needs (kind, referral, details, erasure)."""
         query = (
             select(
                 memberships.c.resident_id,
@@ -124,11 +128,12 @@ class ActivityRepository:
                 personal_details.c.date_of_birth,
                 personal_details.c.postcode,
                 personal_details.c.ward,
+                resident_erasures.c.erased_at,
             )
             .select_from(
-                memberships.join(residents, residents.c.id == memberships.c.resident_id).outerjoin(
-                    personal_details, personal_details.c.resident_id == memberships.c.resident_id
-                )
+                memberships.join(residents, residents.c.id == memberships.c.resident_id)
+                .outerjoin(personal_details, personal_details.c.resident_id == memberships.c.resident_id)
+                .outerjoin(resident_erasures, resident_erasures.c.resident_id == memberships.c.resident_id)
             )
             .where(memberships.c.scheme_id == scheme_id, memberships.c.resident_id > after)
             .order_by(memberships.c.resident_id)
@@ -154,4 +159,10 @@ def _member(row: Any) -> dict[str, Any]:
     details = None
     if row.details_id is not None:
         details = {"date_of_birth": row.date_of_birth, "postcode": row.postcode, "ward": row.ward}
-    return {"id": row.resident_id, "kind": row.kind, "referral": row.referral, "details": details}
+    return {
+        "id": row.resident_id,
+        "kind": row.kind,
+        "referral": row.referral,
+        "details": details,
+        "erased_at": row.erased_at,
+    }

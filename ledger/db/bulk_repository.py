@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, Table, and_, any_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql
 
+from ledger.clock import rfc3339
 from ledger.db.rows import account_from_row
 from ledger.db.tables import (
     accounts,
@@ -19,6 +21,7 @@ from ledger.db.tables import (
     postings,
     transactions,
 )
+from ledger.db.verify_repository import canonical_transaction
 from ledger.errors import RetryableConflict
 from ledger.journal import TransactionDraft, canonical_json
 from ledger.records import AccountRecord, LotRecord
@@ -28,6 +31,23 @@ UNIQUE_VIOLATION = "23505"
 # Rows per IN (...) list, well under SQLite's 32,766 bound parameters.
 IN_LIST_CHUNK = 2_000
 BULK_TABLES = {"accounts", "balances", "lots"}
+
+
+class JournalRow(NamedTuple):
+    """A transaction to append: header columns and (account id, unit, amount) postings in line order."""
+
+    id: str
+    kind: str
+    idempotency_key: str | None
+    occurred_at: dt.datetime
+    recorded_at: dt.datetime
+    actor: str
+    outlet_id: str | None
+    scheme_id: str | None
+    rule_version: int | None
+    reverses_id: str | None
+    metadata_json: str
+    postings: tuple[tuple[str, str, int], ...]
 
 
 class BulkRepository:
@@ -61,39 +81,61 @@ class BulkRepository:
         self.insert_rows(metadata.tables[table_name], rows)
 
     def append(self, drafts: Sequence[TransactionDraft], seal_key: int) -> None:
-        """Insert the headers and postings of balanced drafts."""
-        headers = [
-            {
-                "id": d.id,
-                "kind": d.kind,
-                "idempotency_key": d.idempotency_key,
-                "occurred_at": d.occurred_at,
-                "recorded_at": d.recorded_at,
-                "actor": d.actor,
-                "outlet_id": d.outlet_id,
-                "scheme_id": d.scheme_id,
-                "rule_version": d.rule_version,
-                "reverses_id": d.reverses_id,
-                "metadata_json": canonical_json(dict(d.metadata)).decode() if d.metadata else "{}",
-                "content_hash": d.content_hash,
-                "seal_key": seal_key,
-            }
+        """Insert balanced drafts' headers and postings (see append_rows)."""
+        rows = [
+            JournalRow(
+                d.id,
+                d.kind,
+                d.idempotency_key,
+                d.occurred_at,
+                d.recorded_at,
+                d.actor,
+                d.outlet_id,
+                d.scheme_id,
+                d.rule_version,
+                d.reverses_id,
+                canonical_json(dict(d.metadata)).decode() if d.metadata else "{}",
+                tuple((p.account_id, p.unit.value, p.amount_minor) for p in d.postings),
+            )
             for d in drafts
         ]
-        lines = [
-            {
-                "transaction_id": d.id,
-                "line": line,
-                "account_id": p.account_id,
-                "unit": p.unit.value,
-                "amount_minor": p.amount_minor,
-                "recorded_at": d.recorded_at,
-            }
-            for d in drafts
-            for line, p in enumerate(d.postings)
-        ]
+        hashes = self.append_rows(rows, seal_key)
+        assert not drafts or hashes[0] == drafts[0].content_hash, "fast canonical form drifted from journal"
+
+    def append_rows(self, rows: Sequence[tuple[Any, ...]], seal_key: int) -> list[str]:
+        """Insert already-validated JournalRow tuples; returns content hashes as ledger.journal makes them."""
+        stamps: dict[dt.datetime, str] = {}
+        hashes: list[str] = []
+        headers: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
+        for values in rows:
+            row = JournalRow._make(values)
+            for at in (row.occurred_at, row.recorded_at):
+                if at not in stamps:
+                    stamps[at] = rfc3339(at)
+            fields = (row.id, row.kind, stamps[row.occurred_at], stamps[row.recorded_at], row.actor)
+            fields += (row.idempotency_key, row.outlet_id, row.scheme_id, row.rule_version, row.reverses_id)
+            digest = hashlib.sha256(
+                canonical_transaction(fields, row.metadata_json, row.postings)
+            ).hexdigest()
+            hashes.append(digest)
+            header = row._asdict()
+            del header["postings"]
+            headers.append({**header, "content_hash": digest, "seal_key": seal_key})
+            lines.extend(
+                {
+                    "transaction_id": row.id,
+                    "line": line,
+                    "account_id": account_id,
+                    "unit": unit,
+                    "amount_minor": amount,
+                    "recorded_at": row.recorded_at,
+                }
+                for line, (account_id, unit, amount) in enumerate(row.postings)
+            )
         self.insert_rows(transactions, headers)
         self.insert_rows(postings, lines)
+        return hashes
 
     def store_results(self, scope: str, results: Sequence[tuple[str, str, Any]], now: dt.datetime) -> None:
         """Remember (key, fingerprint, result) for idempotent replays; a key stored meanwhile asks a retry."""
@@ -180,7 +222,9 @@ class BulkRepository:
         """{name: account} for the names that exist."""
         found: dict[str, AccountRecord] = {}
         for chunk in _chunks(names):
-            for row in self.connection.execute(select(accounts).where(_member(accounts.c.name, chunk, self.dialect))):
+            for row in self.connection.execute(
+                select(accounts).where(_member(accounts.c.name, chunk, self.dialect))
+            ):
                 found[row.name] = account_from_row(row)
         return found
 

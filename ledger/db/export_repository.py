@@ -24,7 +24,11 @@ class ExportRepository:
         self.connection = connection
 
     def transactions(
-        self, *, after: dt.datetime | None, up_to: dt.datetime | None, batch_size: int = EXPORT_BATCH_SIZE
+        self,
+        *,
+        after: dt.datetime | None = None,
+        up_to: dt.datetime | None = None,
+        batch_size: int = EXPORT_BATCH_SIZE,
     ) -> Iterator[tuple[TransactionRecord, dict[str, str]]]:
         """Transactions recorded in (after, up_to], in (recorded_at, id) order, each with the names of
         the accounts its postings touch; one batch of headers and postings in memory at a time."""
@@ -64,7 +68,11 @@ class ExportRepository:
             yield transaction_from_row(header, lines), {p.account_id: names[p.account_id] for p in lines}
 
     def accounts_used(
-        self, *, after: dt.datetime | None, up_to: dt.datetime | None, batch_size: int = EXPORT_BATCH_SIZE
+        self,
+        *,
+        after: dt.datetime | None = None,
+        up_to: dt.datetime | None = None,
+        batch_size: int = EXPORT_BATCH_SIZE,
     ) -> Iterator[tuple[str, str, str]]:
         """(id, name, unit) of every account with a posting recorded in (after, up_to], by name."""
         used = exists().where(postings.c.account_id == accounts.c.id)

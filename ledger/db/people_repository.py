@@ -166,10 +166,11 @@ class PeopleRepository:
                 transactions.c.occurred_at,
                 transactions.c.recorded_at,
                 transactions.c.reverses_id,
+                transactions.c.seal_key,
                 lots.c.scheme_id,
                 postings.c.unit,
             )
-            .order_by(transactions.c.recorded_at, transactions.c.id)
+            .order_by(transactions.c.recorded_at, transactions.c.seal_key, transactions.c.id)
             .limit(limit)
         )
         return [

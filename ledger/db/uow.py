@@ -8,7 +8,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from ledger.db.accounts_repository import AccountsRepository
 from ledger.db.activity_repository import ActivityRepository
@@ -126,6 +126,12 @@ def translate(error: DBAPIError) -> Exception:
         return RetryableConflict(f"database asked for a retry ({code})")
     if isinstance(error, OperationalError) and "database is locked" in str(error.orig):
         return RetryableConflict("database is busy")
+    if isinstance(error, IntegrityError) and (
+        code == "23505" or "UNIQUE constraint failed" in str(error.orig)
+    ):
+        # A concurrent transaction inserted the same unique row first (an account by name, a key):
+        # rerunning sees its row and takes the existing-row path.
+        return RetryableConflict("a concurrent write created the same row")
     return error
 
 

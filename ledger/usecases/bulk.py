@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ledger.clock import Clock, rfc3339
@@ -18,6 +20,7 @@ from ledger.usecases.common import check_idempotency_key, new_id
 from ledger.usecases.schemes import get_scheme
 
 BATCH_SIZE = 1_000
+WORKERS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,32 +71,49 @@ def bulk_issue(
     job_key: str,
     progress: Callable[[int], None] | None = None,
     batch_size: int = BATCH_SIZE,
+    workers: int = WORKERS,
 ) -> BulkReport:
     """Issue `amount_minor` to each owner, `batch_size` wallets per database transaction, in bounded memory.
 
     Each wallet gets its own transaction keyed f"{job_key}:{owner_id}", so rerunning the same job after a
     crash skips the wallets already credited. A batch the budget cannot cover is refused whole
-    (BudgetExhausted); the batches before it stay committed.
+    (BudgetExhausted) and the job stops; batches committed before it stay committed. Up to `workers`
+    batches are in flight at once, each in its own database transaction.
     """
     if type(amount_minor) is not int or not 0 < amount_minor <= MAX_AMOUNT_MINOR:
         raise ValidationFailed("amount_minor is a positive integer within limits")
-    if batch_size < 1:
-        raise ValidationFailed("batch_size is at least 1")
+    if batch_size < 1 or workers < 1:
+        raise ValidationFailed("batch_size and workers are at least 1")
     if isinstance(scheme, str):
         slug = scheme
         scheme = run_in_transaction(uow_factory, lambda uow: get_scheme(uow, slug))
     job = _Job(scheme, amount_minor, expires_at, category, actor, job_key)
     owners = iter(owner_ids)
-    issued = skipped = 0
-    while batch := list(itertools.islice(owners, batch_size)):
-        done, already = run_in_transaction(
-            uow_factory, lambda uow: _issue_batch(uow, job, batch, clock.now())
-        )
-        issued += done
-        skipped += already
+    counts = [0, 0]  # issued, skipped
+
+    def run(batch: list[str]) -> tuple[int, int]:
+        return run_in_transaction(uow_factory, lambda uow: _issue_batch(uow, job, batch, clock.now()))
+
+    def collect(future: Future[tuple[int, int]]) -> None:
+        issued, skipped = future.result()
+        counts[0] += issued
+        counts[1] += skipped
         if progress is not None:
-            progress(issued + skipped)
-    return BulkReport(issued, skipped, issued * amount_minor)
+            progress(counts[0] + counts[1])
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-issue") as pool:
+        in_flight: collections.deque[Future[tuple[int, int]]] = collections.deque()
+        try:
+            while batch := list(itertools.islice(owners, batch_size)):
+                in_flight.append(pool.submit(run, batch))
+                if len(in_flight) >= workers:
+                    collect(in_flight.popleft())
+            while in_flight:
+                collect(in_flight.popleft())
+        finally:
+            for future in in_flight:  # a batch failed: let the others finish (or fail) before raising
+                future.exception()
+    return BulkReport(counts[0], counts[1], counts[0] * amount_minor)
 
 
 def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datetime) -> tuple[int, int]:
@@ -114,40 +134,64 @@ def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datet
     if not todo:
         return 0, skipped
     budget = uow.accounts.get(job.scheme["budget_account_id"])
-    # The whole batch's total first, in one conditional UPDATE: all of it or none of it.
+    lot_ids = _open_lots(uow, job, [owner for owner, _ in todo], now)
+    rows = _journal_rows(job, budget.id, todo, lot_ids, now)
+    hashes = uow.bulk.append_rows(rows, uow.journal.next_seal_key())
+    # The whole batch's total in one conditional UPDATE, taken last so the budget row is locked only
+    # until commit: all of the batch or none of it (the transaction rolls back on BudgetExhausted).
     if not uow.bulk.debit_checked(budget, job.amount_minor * len(todo)):
         raise BudgetExhausted(f"the scheme budget cannot cover {len(todo)} more wallets")
-    lot_ids = _open_lots(uow, job, [owner for owner, _ in todo], now)
-    unit = Unit(job.scheme["unit"])
-    drafts = [
-        TransactionDraft(
-            id=new_id(),
-            kind="issue",
-            postings=(Posting(budget.id, unit, -job.amount_minor), Posting(lot_id, unit, job.amount_minor)),
-            occurred_at=now,
-            recorded_at=now,
-            actor=job.actor,
-            idempotency_key=key,
-            scheme_id=job.scheme["id"],
-            rule_version=job.scheme["version"],
-        )
-        for (_, key), lot_id in zip(todo, lot_ids, strict=True)
-    ]
-    uow.bulk.append(drafts, uow.journal.next_seal_key())
+    _check_template(rows[0], hashes[0])
     totals = uow.bulk.wallet_totals([owner for owner, _ in todo], job.scheme["id"])
     recorded_at = rfc3339(now)
     results = [
-        (key, job.fingerprint(owner), _receipt(job, tx, lot_id, totals[owner], recorded_at))
-        for (owner, key), tx, lot_id in zip(todo, drafts, lot_ids, strict=True)
+        (key, job.fingerprint(owner), _receipt(job, row[0], lot_id, totals[owner], recorded_at))
+        for (owner, key), row, lot_id in zip(todo, rows, lot_ids, strict=True)
     ]
     uow.bulk.store_results(job.actor, results, now)
     return len(todo), skipped
 
 
-def _receipt(job: _Job, tx: TransactionDraft, lot_id: str, balance: int, recorded_at: str) -> dict[str, Any]:
+def _journal_rows(
+    job: _Job, budget_id: str, todo: Sequence[tuple[str, str]], lot_ids: Sequence[str], now: dt.datetime
+) -> list[tuple[Any, ...]]:
+    """One issue transaction per wallet, as JournalRow tuples (see ledger.db.bulk_repository)."""
+    unit, amount, scheme_id, version = (
+        job.scheme["unit"],
+        job.amount_minor,
+        job.scheme["id"],
+        job.scheme["version"],
+    )
+    return [
+        (new_id(), "issue", key, now, now, job.actor, None, scheme_id, version, None, "{}",
+         ((budget_id, unit, -amount), (lot_id, unit, amount)))
+        for (_, key), lot_id in zip(todo, lot_ids, strict=True)
+    ]  # fmt: skip
+
+
+def _check_template(row: tuple[Any, ...], stored_hash: str) -> None:
+    """Every row of a batch has one shape: validate it as a TransactionDraft and compare its content hash."""
+    transaction_id, kind, key, occurred, recorded, actor, outlet, scheme_id, version, reverses, _, lines = row
+    draft = TransactionDraft(
+        id=transaction_id,
+        kind=kind,
+        postings=tuple(Posting(account, Unit(unit), amount) for account, unit, amount in lines),
+        occurred_at=occurred,
+        recorded_at=recorded,
+        actor=actor,
+        idempotency_key=key,
+        outlet_id=outlet,
+        scheme_id=scheme_id,
+        rule_version=version,
+        reverses_id=reverses,
+    )
+    assert draft.content_hash == stored_hash, "the bulk path's canonical form drifted from ledger.journal"
+
+
+def _receipt(job: _Job, transaction_id: str, lot_id: str, balance: int, recorded_at: str) -> dict[str, Any]:
     """Receipt(...).to_dict() of what flows.issue returns, built directly (asdict is slow at this volume)."""
     return {
-        "transaction_id": tx.id,
+        "transaction_id": transaction_id,
         "kind": "issue",
         "unit": job.scheme["unit"],
         "amount_minor": job.amount_minor,

@@ -10,6 +10,7 @@ from ledger.cards.token import CardKeyring, CardSigningKey, InvalidCardToken, is
 from ledger.errors import CardBlocked, Conflict, InvalidToken, NotFound
 from ledger.ports import UnitOfWork
 from ledger.usecases.common import new_id
+from ledger.usecases.residents import plausible_id
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,7 +50,7 @@ def issue_first_card(
     uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: dt.datetime, actor: str
 ) -> IssuedCard:
     """Issue a card to a resident who has no active card (a lost card is replaced, not duplicated)."""
-    if not uow.people.lock_resident(resident_id):
+    if not plausible_id(resident_id) or not uow.people.lock_resident(resident_id):
         raise NotFound(f"no resident {resident_id}")
     active = [card["number"] for card in uow.people.cards_of(resident_id) if card["blocked_at"] is None]
     if active:
@@ -59,9 +60,13 @@ def issue_first_card(
     return issued
 
 
-def _log(uow: UnitOfWork, actor: str | None, action: str, number: str, now: dt.datetime, **detail: str) -> None:
+def _log(
+    uow: UnitOfWork, actor: str | None, action: str, number: str, now: dt.datetime, **detail: str
+) -> None:
     if actor is not None:
-        uow.registry.log_action(id=new_id(), actor=actor, action=action, target=number, detail=detail, now=now)
+        uow.registry.log_action(
+            id=new_id(), actor=actor, action=action, target=number, detail=detail, now=now
+        )
 
 
 def printable_card(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> PrintableCard:
@@ -131,3 +136,9 @@ def replace_card(
         uow.people.mark_replaced(number, issued.number)
     _log(uow, actor, "card.replace", number, now, replaced_by=issued.number)
     return issued
+
+
+def revocation_list(uow: UnitOfWork) -> list[str]:
+    """The numbers of every blocked card, for kiosks checking tokens offline."""
+    numbers: list[str] = uow.people.blocked_cards()
+    return numbers

@@ -5,10 +5,19 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection
+from typing import Any
 
 from ledger.clock import rfc3339
 from ledger.journal import canonical_header, content_hash
-from ledger.merkle import MerkleAccumulator, inclusion_proof, leaf_hash
+from ledger.merkle import (
+    EMPTY_ROOT,
+    HASH_SIZE,
+    MerkleAccumulator,
+    inclusion_proof,
+    leaf_hash,
+    node_hash,
+    root_hash,
+)
 from ledger.ports import UnitOfWork
 from ledger.records import CheckpointRecord
 from ledger.signing import SigningKey, tree_head_message, verify_signature
@@ -88,9 +97,19 @@ class VerifyReport:
 
 
 def verify(
-    uow: UnitOfWork, trusted_key_ids: Collection[str], progress: Callable[[int], None] | None = None
+    uow: UnitOfWork,
+    trusted_key_ids: Collection[str],
+    progress: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> VerifyReport:
-    """Recompute every content hash, every checkpoint root and every signature; name the first bad one."""
+    """Recompute every content hash, every checkpoint root and every signature; name the first bad one.
+
+    On PostgreSQL the hashing is spread over `workers` processes (default: one per core) that read one
+    exported snapshot; elsewhere it streams in this process. Either way every transaction's hash is
+    recomputed from its header and postings, and the first bad one in (recorded_at, id) order is named.
+    """
+    if uow.verify.parallel:
+        return _verify_parallel(uow, trusted_key_ids, progress, workers)
     checked = 0
     for record in uow.journal.stream():
         checked += 1
@@ -101,6 +120,107 @@ def verify(
                 checked, 0, record.id, f"transaction {record.id}: content hash does not match"
             )
     return _verify_checkpoints(uow, trusted_key_ids, checked)
+
+
+def _verify_parallel(
+    uow: UnitOfWork,
+    trusted_key_ids: Collection[str],
+    progress: Callable[[int], None] | None,
+    workers: int | None,
+) -> VerifyReport:
+    overview = uow.verify.begin()
+    checkpoints: list[CheckpointRecord] = overview.checkpoints
+    wanted = {c.tree_size - 1 for c in checkpoints if 0 < c.tree_size <= overview.sealed_positions}
+    checked = 0
+    first_bad: tuple[str, str] | None = None
+    blocks: dict[int, Any] = {}
+    for result in uow.verify.run_parallel(overview, wanted, workers):
+        if hasattr(result, "checked"):
+            checked += result.checked
+            if result.first_bad is not None:
+                first_bad = result.first_bad if first_bad is None else min(first_bad, result.first_bad)
+            if progress:
+                progress(checked)
+        else:
+            blocks[result.start] = result
+    if first_bad is not None:
+        return VerifyReport(
+            checked, 0, first_bad[1], f"transaction {first_bad[1]}: content hash does not match"
+        )
+    assert checked == overview.transactions, "every transaction falls in exactly one partition"
+    gaps = [block.gap_at for block in blocks.values() if block.gap_at is not None]
+    if gaps or overview.seals != overview.sealed_positions:
+        at = min(gaps) if gaps else overview.seals
+        return VerifyReport(checked, 0, None, f"seal positions are not consecutive at {at}")
+    return _check_heads(checkpoints, [blocks[start] for start in sorted(blocks)], trusted_key_ids, checked)
+
+
+def _check_heads(
+    checkpoints: list[CheckpointRecord], blocks: list[Any], trusted_key_ids: Collection[str], checked: int
+) -> VerifyReport:
+    """Each checkpoint's root from the blocks' subtree roots and leaves; then its signature."""
+    sealed = sum(len(block.leaves) // HASH_SIZE for block in blocks)
+    accumulator = MerkleAccumulator()  # over whole blocks: their roots are perfect subtrees of equal height
+    previous_size = 0
+    pending = iter(checkpoints)
+    target = next(pending, None)
+    for block in blocks:
+        size = len(block.leaves) // HASH_SIZE
+        while target is not None and target.tree_size <= block.start + size:
+            inside = target.tree_size - block.start
+            if block.root is not None and inside == size:
+                peaks = [*accumulator.peaks, block.root]
+            else:
+                raw = block.leaves[: inside * HASH_SIZE]
+                peaks = [
+                    *accumulator.peaks,
+                    *_peaks([raw[i : i + HASH_SIZE] for i in range(0, len(raw), HASH_SIZE)]),
+                ]
+            if _fold(peaks).hex() != target.root_hash:
+                return VerifyReport(
+                    checked,
+                    0,
+                    block.ids.get(target.tree_size - 1),
+                    (
+                        f"checkpoint {target.tree_size}: root does not match; a transaction sealed at "
+                        f"positions {previous_size}..{target.tree_size - 1} was altered"
+                    ),
+                )
+            if not checkpoint_signature_valid(target, trusted_key_ids):
+                return VerifyReport(
+                    checked, 0, None, f"checkpoint {target.tree_size}: bad or untrusted signature"
+                )
+            previous_size = target.tree_size
+            target = next(pending, None)
+        if block.root is not None:
+            accumulator.append(block.root)
+    if target is not None:
+        return VerifyReport(
+            checked, 0, None, f"checkpoint {target.tree_size} covers transactions that are missing"
+        )
+    assert sealed >= previous_size
+    return VerifyReport(checked, len(checkpoints), None, None)
+
+
+def _peaks(leaves: list[bytes]) -> list[bytes]:
+    """Roots of the perfect subtrees that `leaves` (from an aligned start) decompose into, largest first."""
+    peaks: list[bytes] = []
+    offset = 0
+    for bit in reversed(range(len(leaves).bit_length())):
+        if len(leaves) & (1 << bit):
+            peaks.append(root_hash(leaves[offset : offset + (1 << bit)]))
+            offset += 1 << bit
+    return peaks
+
+
+def _fold(peaks: list[bytes]) -> bytes:
+    """The tree head over peaks, largest (leftmost) first, as MerkleAccumulator.root folds them."""
+    if not peaks:
+        return EMPTY_ROOT
+    node = peaks[-1]
+    for peak in reversed(peaks[:-1]):
+        node = node_hash(peak, node)
+    return node
 
 
 def _verify_checkpoints(uow: UnitOfWork, trusted_key_ids: Collection[str], checked: int) -> VerifyReport:

@@ -46,6 +46,8 @@ CHUNK_CHARACTERS = 64 * 1024
 _UNSAFE_ACCOUNT_CHARACTERS = re.compile(r"[^A-Za-z0-9:_.\-]")
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+Rows = Iterable[tuple[TransactionRecord, dict[str, str]]]
+
 
 @dataclasses.dataclass(frozen=True)
 class ExportPeriod:
@@ -119,7 +121,7 @@ def _bound(value: dt.datetime | None) -> str | None:
     return None if value is None else rfc3339(value)
 
 
-def render_json(rows: Iterable[tuple[TransactionRecord, dict[str, str]]], period: ExportPeriod) -> Iterator[str]:
+def render_json(rows: Rows, period: ExportPeriod) -> Iterator[str]:
     """{"from": ..., "to": ..., "data": [transaction, ...]}, one transaction at a time."""
     head = {"from": _bound(period.after), "to": _bound(period.up_to)}
     yield json.dumps(head, separators=(",", ":"))[:-1] + ',"data":['
@@ -135,7 +137,7 @@ def _cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_PREFIXES) else text
 
 
-def render_csv(rows: Iterable[tuple[TransactionRecord, dict[str, str]]]) -> Iterator[str]:
+def render_csv(rows: Rows) -> Iterator[str]:
     """A header, then one row per posting; amounts are integers in minor units."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
@@ -183,13 +185,14 @@ def _hledger_tag(value: str) -> str:
 
 
 def render_hledger(
-    rows: Iterable[tuple[TransactionRecord, dict[str, str]]],
+    rows: Rows,
     accounts_used: Iterable[tuple[str, str, str]],
     period: ExportPeriod,
 ) -> Iterator[str]:
     """A journal that `hledger check --strict` accepts: commodities and accounts declared first."""
     yield "; Clubcard journal export\n"
-    yield f"; period: after {_bound(period.after) or 'the beginning'}, up to {_bound(period.up_to) or 'now'}\n"
+    start, end = _bound(period.after) or "the beginning", _bound(period.up_to) or "the end"
+    yield f"; transactions recorded after {start}, up to and including {end}\n"
     yield "; GBP in pounds; HOUR as minutes (MIN); POINT in points. Every amount is exact.\n\n"
     yield "decimal-mark .\n"
     yield "commodity 1000.00 GBP\ncommodity 1. MIN\ncommodity 1. POINT\n\n"

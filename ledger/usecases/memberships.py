@@ -6,11 +6,12 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.errors import Conflict, NotEligible, ValidationFailed
+from ledger.errors import Conflict, NotEligible, NotFound, ValidationFailed
 from ledger.ports import UnitOfWork
 from ledger.rules import Eligibility, age_on, parse_rules
 from ledger.usecases.common import new_id
-from ledger.usecases.schemes import get_scheme
+from ledger.usecases.residents import plausible_id
+from ledger.usecases.schemes import SLUG_PATTERN, get_scheme
 
 
 def enrol_member(
@@ -25,7 +26,7 @@ def enrol_member(
     actor: str,
 ) -> dict[str, Any]:
     """Enrol a resident in a scheme if its current rules allow them (NotEligible says why not)."""
-    scheme = get_scheme(uow, slug)
+    scheme = _scheme(uow, slug)
     resident = uow.people.resident(resident_id)
     if resident is None:
         raise ValidationFailed(f"resident_id: no resident {resident_id}")
@@ -54,6 +55,12 @@ def enrol_member(
     )
     membership = uow.people.membership(resident_id, scheme["id"])
     return {**membership_view(membership, scheme), "rule_version": scheme["version"], "eligible_on": on}
+
+
+def _scheme(uow: UnitOfWork, slug: str) -> dict[str, Any]:
+    if not SLUG_PATTERN.fullmatch(slug):
+        raise NotFound("no such scheme")
+    return get_scheme(uow, slug)
 
 
 def _check_collective(uow: UnitOfWork, resident: Mapping[str, Any], collective_id: str) -> None:
@@ -106,8 +113,13 @@ def _compact(postcode: str) -> str:
 
 def list_members(uow: UnitOfWork, *, slug: str, limit: int, after: str) -> list[dict[str, Any]]:
     """A page of a scheme's memberships by resident id."""
-    scheme = get_scheme(uow, slug)
-    return [membership_view(row, scheme) for row in uow.people.members_page(scheme["id"], limit=limit, after=after)]
+    if after and not plausible_id(after, 200):
+        raise ValidationFailed("starting_after: not a cursor")
+    scheme = _scheme(uow, slug)
+    return [
+        membership_view(row, scheme)
+        for row in uow.people.members_page(scheme["id"], limit=limit, after=after)
+    ]
 
 
 def membership_view(row: Mapping[str, Any], scheme: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from ledger.errors import Conflict, NotFound, ValidationFailed
 from ledger.ports import UnitOfWork
 from ledger.usecases.api_keys import NewKey, create_key, revoke_key
 from ledger.usecases.common import new_id
+from ledger.usecases.residents import plausible_id
 
 
 def create_outlet(
@@ -45,7 +46,7 @@ def create_outlet(
 
 def get_outlet(uow: UnitOfWork, outlet_id: str) -> dict[str, Any]:
     """An outlet, or NotFound."""
-    outlet: dict[str, Any] | None = uow.registry.outlet(outlet_id)
+    outlet: dict[str, Any] | None = uow.registry.outlet(outlet_id) if plausible_id(outlet_id) else None
     if outlet is None:
         raise NotFound(f"no outlet {outlet_id}")
     return outlet
@@ -53,6 +54,8 @@ def get_outlet(uow: UnitOfWork, outlet_id: str) -> dict[str, Any]:
 
 def list_outlets(uow: UnitOfWork, *, limit: int, after: str) -> list[dict[str, Any]]:
     """A page of outlets by id."""
+    if after and not plausible_id(after, 200):
+        raise ValidationFailed("starting_after: not a cursor")
     found: list[dict[str, Any]] = uow.registry.outlets(limit=limit, after=after)
     return found
 
@@ -85,14 +88,19 @@ def revoke_device(
 ) -> dict[str, Any]:
     """Revoke one of this outlet's kiosk credentials; it stops working at once."""
     get_outlet(uow, outlet_id)
-    device = uow.registry.api_key(device_id)
+    device = uow.registry.api_key(device_id) if plausible_id(device_id) else None
     if device is None or device["role"] != "device" or device["outlet_id"] != outlet_id:
         raise NotFound(f"outlet {outlet_id} has no device {device_id}")
     if device["revoked_at"] is not None:
         raise Conflict("this device key is already revoked")
     revoke_key(uow, device_id, now)
     uow.registry.log_action(
-        id=new_id(), actor=actor, action="device.revoke", target=device_id, detail={"outlet_id": outlet_id}, now=now
+        id=new_id(),
+        actor=actor,
+        action="device.revoke",
+        target=device_id,
+        detail={"outlet_id": outlet_id},
+        now=now,
     )
     revoked: dict[str, Any] = uow.registry.api_key(device_id)
     return revoked

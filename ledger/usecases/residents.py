@@ -35,7 +35,12 @@ def enrol_resident(
         resident_id = new_id()
         uow.people.add_resident(id=resident_id, kind=kind, details=clean, now=now)
         uow.registry.log_action(
-            id=new_id(), actor=actor, action="resident.enrol", target=resident_id, detail={"kind": kind}, now=now
+            id=new_id(),
+            actor=actor,
+            action="resident.enrol",
+            target=resident_id,
+            detail={"kind": kind},
+            now=now,
         )
         return {"resident_id": resident_id}
 
@@ -75,8 +80,15 @@ def _clean_details(kind: str, details: Mapping[str, Any], today: dt.date) -> dic
     }
 
 
+def plausible_id(text: str, max_length: int = 36) -> bool:
+    """True when text could be a stored id or cursor (printable, short): anything else matches nothing."""
+    return 0 < len(text) <= max_length and text.isprintable()
+
+
 def get_resident(uow: UnitOfWork, resident_id: str) -> dict[str, Any]:
     """A resident with their details (None once erased), or NotFound."""
+    if not plausible_id(resident_id):
+        raise NotFound("no such resident")
     resident: dict[str, Any] | None = uow.people.resident(resident_id)
     if resident is None:
         raise NotFound(f"no resident {resident_id}")
@@ -101,7 +113,9 @@ def resident_view(uow: UnitOfWork, resident_id: str, *, personal: bool) -> dict[
     resident = get_resident(uow, resident_id)
     schemes = _SchemeNames(uow)
     memberships = [_membership(m, schemes, personal) for m in uow.people.memberships_of(resident_id)]
-    scheme_ids = {m["scheme_id"] for m in memberships} | {lot.scheme_id for lot in uow.lots.wallet(resident_id)}
+    scheme_ids = {m["scheme_id"] for m in memberships} | {
+        lot.scheme_id for lot in uow.lots.wallet(resident_id)
+    }
     wallets = [
         {**schemes.summary(scheme_id), "balance_minor": uow.lots.owners_total(resident_id, scheme_id)}
         for scheme_id in sorted(scheme_ids)
@@ -154,7 +168,7 @@ def export_resident(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, acto
 
 def erase_personal_data(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, actor: str) -> None:
     """Delete a resident's personal details; the pseudonymous ledger (and its proofs) stay untouched."""
-    if not uow.people.lock_resident(resident_id):
+    if not plausible_id(resident_id) or not uow.people.lock_resident(resident_id):
         raise NotFound(f"no resident {resident_id}")
     resident = get_resident(uow, resident_id)
     if resident["erased_at"] is not None:
@@ -172,6 +186,7 @@ def _membership(row: Mapping[str, Any], schemes: _SchemeNames, personal: bool) -
         **schemes.summary(row["scheme_id"]),
         "resident_id": row["resident_id"],
         "collective_id": row["collective_id"],
+        "has_referral": row["referral"] is not None,
         "enrolled_at": row["enrolled_at"],
         "enrolled_by": row["enrolled_by"],
     }

@@ -27,7 +27,7 @@ def create_scheme(
     actor: str,
 ) -> dict[str, Any]:
     """Create a scheme and its budget account (never below zero); rules start at version 1."""
-    if not SLUG_PATTERN.match(slug):
+    if not SLUG_PATTERN.fullmatch(slug):
         raise ValidationFailed("a slug is 2-63 lowercase letters, digits and hyphens")
     parse_rules(rules)
     if uow.schemes.get(slug=slug) is not None:

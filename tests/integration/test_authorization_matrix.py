@@ -83,11 +83,12 @@ def api(database_url: str, tmp_path: Path) -> ApiDriver:
 
 
 def test_every_api_route_is_in_the_matrix(api: ApiDriver) -> None:
-    documented = {(method, path) for method, path, _ in MATRIX}
+    # Parameter names are the code's business; the shape of the path is the contract's.
+    documented = {(method, re.sub(r"\{[^}]+\}", "{}", path)) for method, path, _ in MATRIX}
     for rule in api.app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1"):
             continue
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        path = re.sub(r"<[^>]+>", "{}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (method, path) in documented, f"{method} {path} has no row in the authorization matrix"
 

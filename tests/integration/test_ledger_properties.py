@@ -65,11 +65,13 @@ CATEGORIES = ("food", "clothes")
 PLACES: tuple[tuple[str, ...] | None, ...] = (None, (), ("food",), ("clothes",), ("food", "clothes"))
 HOUR_FLOOR = -600
 REVERSIBLE = {"fund", "issue", "redeem", "transfer"}
+# An amount, or one sized at the edge: all that is available, or one minor unit more.
+AMOUNTS = st.integers(1, 3_000) | st.sampled_from(("all", "one more"))
 
 # max_examples x stateful_step_count keeps the file well under a minute on each database.
 MACHINE_SETTINGS = settings(
-    max_examples=60,
-    stateful_step_count=40,
+    max_examples=40,
+    stateful_step_count=35,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow],
@@ -182,7 +184,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def read(self, operation: Callable[[Any], Any]) -> Any:
         return read_only(self.uow, operation)
 
-    def attempt(self, operation: Callable[[Any], Receipt], refusal: type[LedgerError] | None) -> Receipt | None:
+    def attempt(
+        self, operation: Callable[[Any], Receipt], refusal: type[LedgerError] | None
+    ) -> Receipt | None:
         """Run a write; when the model predicts a refusal, it must be exactly that one."""
         if refusal is None:
             receipt: Receipt = self.run(operation)
@@ -215,10 +219,8 @@ class LedgerMachine(RuleBasedStateMachine):
         assert recorded.kind == kind
         assert sorted((p.account_id, p.amount_minor) for p in recorded.postings) == sorted(lines)
 
-    def plan(
-        self, owner: str, scheme: str, amount: int, places: Collection[str] | None
-    ) -> list[tuple[str, int]] | None:
-        """The lots a spend takes from, earliest expiry first; None when they cannot cover it."""
+    def eligible(self, owner: str, scheme: str, places: Collection[str] | None) -> list[Lot]:
+        """The owner's lots a spend here and now may draw on, earliest expiry first."""
         now = self.now
         eligible = [
             lot
@@ -228,19 +230,46 @@ class LedgerMachine(RuleBasedStateMachine):
             and (lot.expires_at is None or lot.expires_at > now)
             and (places is None or lot.category is None or lot.category in places)
         ]
-        eligible.sort(key=lambda lot: (lot.expires_at is None, lot.expires_at or now, lot.created_at, lot.account_id))
+        eligible.sort(
+            key=lambda lot: (lot.expires_at is None, lot.expires_at or now, lot.created_at, lot.account_id)
+        )
+        return eligible
+
+    def available(self, lot: Lot) -> int:
+        account = self.accounts[lot.account_id]
+        assert account.floor is not None
+        return max(0, account.balance - account.floor)
+
+    @staticmethod
+    def sized(amount: int | str, available: int) -> int:
+        """An amount from AMOUNTS, given what is available."""
+        if amount == "all":
+            return max(1, available)
+        if amount == "one more":
+            return available + 1
+        assert isinstance(amount, int)
+        return amount
+
+    def plan(
+        self, owner: str, scheme: str, amount: int, places: Collection[str] | None
+    ) -> list[tuple[str, int]] | None:
+        """The lots a spend takes from, earliest expiry first; None when they cannot cover it."""
         plan: list[tuple[str, int]] = []
         remaining = amount
-        for lot in eligible:
-            account = self.accounts[lot.account_id]
-            assert account.floor is not None
-            take = min(remaining, max(0, account.balance - account.floor))
+        for lot in self.eligible(owner, scheme, places):
+            take = min(remaining, self.available(lot))
             if take:
                 plan.append((lot.account_id, take))
                 remaining -= take
             if not remaining:
                 return plan
         return None
+
+    def pick_hold(self, pick: int, any_hold: bool) -> Hold:
+        """A hold: any at all, or (mostly) one still pending, so captures and voids often succeed."""
+        pending = [hold for hold in self.holds if hold.status == "pending"]
+        candidates = self.holds if any_hold or not pending else pending
+        return candidates[pick % len(candidates)]
 
     def wallet(self, owner: str, scheme: str) -> int:
         return sum(
@@ -249,7 +278,9 @@ class LedgerMachine(RuleBasedStateMachine):
             if lot.owner == owner and lot.scheme == scheme
         )
 
-    def add_lot(self, account_id: str, owner: str, scheme: str, category: str | None, expires_at: Any) -> None:
+    def add_lot(
+        self, account_id: str, owner: str, scheme: str, category: str | None, expires_at: Any
+    ) -> None:
         main = category is None and expires_at is None
         floor = HOUR_FLOOR if main and scheme == "timebank" else 0
         self.accounts[account_id] = Account(AccountKind.LOT, floor)
@@ -321,14 +352,15 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(
         scheme=st.sampled_from(SCHEMES),
         owner=st.sampled_from(OWNERS),
-        amount=st.integers(1, 5_000),
+        amount=st.integers(1, 5_000) | st.sampled_from(("all", "one more")),
         category=st.sampled_from((None, *CATEGORIES)),
         expires_in_hours=st.none() | st.integers(1, 96),
     )
     def issue(
-        self, scheme: str, owner: str, amount: int, category: str | None, expires_in_hours: int | None
+        self, scheme: str, owner: str, amount: int | str, category: str | None, expires_in_hours: int | None
     ) -> None:
         definition = self.schemes[scheme]
+        amount = self.sized(amount, self.accounts[definition["budget_account_id"]].balance)
         expires_at = None if expires_in_hours is None else self.now + dt.timedelta(hours=expires_in_hours)
         key = self.key()
         refusal = self.refusal([(definition["budget_account_id"], -amount)])
@@ -356,18 +388,21 @@ class LedgerMachine(RuleBasedStateMachine):
             self.add_lot(lot_id, owner, scheme, category, expires_at)
         else:
             raise AssertionError("an issue with expiry or category opens a fresh lot")
-        self.post(receipt.transaction_id, "issue", [(definition["budget_account_id"], -amount), (lot_id, amount)])
+        self.post(
+            receipt.transaction_id, "issue", [(definition["budget_account_id"], -amount), (lot_id, amount)]
+        )
         assert receipt.balance_after_minor == self.wallet(owner, scheme)
 
     @rule(
         scheme=st.sampled_from(SCHEMES),
         owner=st.sampled_from(OWNERS),
-        amount=st.integers(1, 3_000),
+        amount=AMOUNTS,
         place=st.sampled_from(PLACES),
     )
-    def spend(self, scheme: str, owner: str, amount: int, place: tuple[str, ...] | None) -> None:
+    def spend(self, scheme: str, owner: str, amount: int | str, place: tuple[str, ...] | None) -> None:
         definition = self.schemes[scheme]
         payable = self.payables[scheme]
+        amount = self.sized(amount, sum(map(self.available, self.eligible(owner, scheme, place))))
         plan = self.plan(owner, scheme, amount, place)
         before = self.wallet(owner, scheme)
         key = self.key()
@@ -390,16 +425,19 @@ class LedgerMachine(RuleBasedStateMachine):
         assert plan is not None
         assert list(receipt.taken) == plan, "earliest-expiring eligible lots are drawn first"
         assert receipt.balance_after_minor == before - amount
-        self.post(receipt.transaction_id, "redeem", [*((lot, -take) for lot, take in plan), (payable, amount)])
+        self.post(
+            receipt.transaction_id, "redeem", [*((lot, -take) for lot, take in plan), (payable, amount)]
+        )
 
     @rule(
         scheme=st.sampled_from(SCHEMES),
         payer=st.sampled_from(OWNERS),
         payee=st.sampled_from(OWNERS),
-        amount=st.integers(1, 3_000),
+        amount=AMOUNTS,
     )
-    def transfer(self, scheme: str, payer: str, payee: str, amount: int) -> None:
+    def transfer(self, scheme: str, payer: str, payee: str, amount: int | str) -> None:
         definition = self.schemes[scheme]
+        amount = self.sized(amount, sum(map(self.available, self.eligible(payer, scheme, None))))
         plan = self.plan(payer, scheme, amount, None)
         refusal: type[LedgerError] | None = None
         if payer == payee:
@@ -425,18 +463,19 @@ class LedgerMachine(RuleBasedStateMachine):
         assert plan is not None
         assert list(receipt.taken) == plan
         target = self.main_lot(payee, scheme)
-        self.post(receipt.transaction_id, "transfer", [*((lot, -take) for lot, take in plan), (target, amount)])
+        self.post(
+            receipt.transaction_id, "transfer", [*((lot, -take) for lot, take in plan), (target, amount)]
+        )
 
     @precondition(lambda self: self.transactions)
-    @rule(pick=st.integers(0, 10_000))
-    def reverse(self, pick: int) -> None:
-        original = self.transactions[pick % len(self.transactions)]
+    @rule(pick=st.integers(0, 10_000), any_kind=st.booleans())
+    def reverse(self, pick: int, any_kind: bool) -> None:
+        """Reverse any transaction at all, or (mostly) one that may still be reversed."""
+        open_ = [t for t in self.transactions if t.kind in REVERSIBLE and not t.reversed]
+        candidates = self.transactions if any_kind or not open_ else open_
+        original = candidates[pick % len(candidates)]
         lines = [(account_id, -amount) for account_id, amount in reversed(original.lines)]
-        refusal: type[LedgerError] | None
-        if original.kind not in REVERSIBLE or original.reversed:
-            refusal = Conflict
-        else:
-            refusal = self.refusal(lines)
+        refusal = Conflict if original.kind not in REVERSIBLE or original.reversed else self.refusal(lines)
         key = self.key()
         receipt = self.attempt(
             lambda uow: flows.reverse(
@@ -453,15 +492,16 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(
         scheme=st.sampled_from(SCHEMES),
         owner=st.sampled_from(OWNERS),
-        amount=st.integers(1, 3_000),
+        amount=AMOUNTS,
         place=st.sampled_from(PLACES),
         timeout_hours=st.sampled_from((1, 6, 24)),
     )
     def hold(
-        self, scheme: str, owner: str, amount: int, place: tuple[str, ...] | None, timeout_hours: int
+        self, scheme: str, owner: str, amount: int | str, place: tuple[str, ...] | None, timeout_hours: int
     ) -> None:
         definition = self.schemes[scheme]
         payable = self.payables[scheme]
+        amount = self.sized(amount, sum(map(self.available, self.eligible(owner, scheme, place))))
         plan = self.plan(owner, scheme, amount, place)
         key = self.key()
         receipt = self.attempt(
@@ -517,10 +557,10 @@ class LedgerMachine(RuleBasedStateMachine):
         return lines
 
     @precondition(lambda self: self.holds)
-    @rule(pick=st.integers(0, 10_000), share=st.integers(0, 101))
-    def capture(self, pick: int, share: int) -> None:
+    @rule(pick=st.integers(0, 10_000), any_hold=st.booleans(), share=st.integers(0, 101))
+    def capture(self, pick: int, any_hold: bool, share: int) -> None:
         """share 100 captures in full, 101 asks for more than was held, below 100 captures a part."""
-        hold = self.holds[pick % len(self.holds)]
+        hold = self.pick_hold(pick, any_hold)
         capture = hold.amount + 1 if share == 101 else hold.amount * share // 100
         refusal: type[LedgerError] | None = None
         if hold.status != "pending":
@@ -549,9 +589,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.post(receipt.transaction_id, "capture", self.resolution(hold, capture))
 
     @precondition(lambda self: self.holds)
-    @rule(pick=st.integers(0, 10_000))
-    def void(self, pick: int) -> None:
-        hold = self.holds[pick % len(self.holds)]
+    @rule(pick=st.integers(0, 10_000), any_hold=st.booleans())
+    def void(self, pick: int, any_hold: bool) -> None:
+        hold = self.pick_hold(pick, any_hold)
         key = self.key()
         receipt = self.attempt(
             lambda uow: holds.resolve_hold(
@@ -564,11 +604,21 @@ class LedgerMachine(RuleBasedStateMachine):
         hold.status = "voided"
         self.post(receipt.transaction_id, "void", self.resolution(hold, 0))
 
-    @rule(hours=st.integers(1, 48))
-    def advance_clock(self, hours: int) -> None:
-        self.clock.advance(dt.timedelta(hours=hours))
+    @rule(hours=st.integers(0, 48) | st.just("to the next deadline"), sweep=st.booleans())
+    def time_passes(self, hours: int | str, sweep: bool) -> None:
+        """Move the clock on (sometimes exactly onto a lot's expiry or a hold's timeout); maybe sweep."""
+        if hours == "to the next deadline":
+            deadlines = [lot.expires_at for lot in self.lots.values() if lot.expires_at is not None]
+            deadlines += [hold.expires_at for hold in self.holds if hold.status == "pending"]
+            upcoming = [deadline for deadline in deadlines if deadline > self.now]
+            if upcoming:
+                self.clock.at = min(upcoming)
+        else:
+            assert isinstance(hours, int)
+            self.clock.advance(dt.timedelta(hours=hours))
+        if sweep:
+            self.expire()
 
-    @rule()
     def expire(self) -> None:
         now = self.now
         known = {t.id for t in self.transactions}
@@ -606,9 +656,11 @@ class LedgerMachine(RuleBasedStateMachine):
                 if transaction_id not in known
             ]
         )
-        assert sorted((t.kind, sorted((p.account_id, p.amount_minor) for p in t.postings)) for t in written) == sorted(
-            (kind, sorted(lines)) for kind, lines in expected
-        ), "one transaction per released hold and per expired lot"
+        assert sorted(
+            (t.kind, sorted((p.account_id, p.amount_minor) for p in t.postings)) for t in written
+        ) == sorted((kind, sorted(lines)) for kind, lines in expected), (
+            "one transaction per released hold and per expired lot"
+        )
         for record in written:
             self.transactions.append(
                 Transaction(record.id, record.kind, [(p.account_id, p.amount_minor) for p in record.postings])
@@ -631,11 +683,6 @@ class LedgerMachine(RuleBasedStateMachine):
                 "check": check(uow),
                 "balances": uow.accounts.all_balances(),
                 "lots": [lot for owner in OWNERS for lot in uow.lots.wallet(owner)],
-                "wallets": {
-                    (owner, slug): uow.lots.owners_total(owner, scheme["id"])
-                    for owner in OWNERS
-                    for slug, scheme in self.schemes.items()
-                },
                 "count": uow.execute_now(select(func.count()).select_from(transactions)).scalar_one(),
             }
 
@@ -647,7 +694,12 @@ class LedgerMachine(RuleBasedStateMachine):
         assert {a: b for a, b in seen["balances"].items() if b} == {
             a: account.balance for a, account in self.accounts.items() if account.balance
         }
-        assert seen["wallets"] == {(owner, slug): self.wallet(owner, slug) for owner, slug in seen["wallets"]}
+        slugs = {scheme["id"]: slug for slug, scheme in self.schemes.items()}
+        wallets: dict[tuple[str, str], int] = defaultdict(int)
+        for lot in seen["lots"]:
+            wallets[(lot.owner_id, slugs[lot.scheme_id])] += lot.balance_minor
+        assert wallets == {(owner, slug): self.wallet(owner, slug) for owner, slug in wallets}
+        assert set(wallets) == {(lot.owner, lot.scheme) for lot in self.lots.values()}
         assert seen["count"] == len(self.transactions)
 
     def teardown(self) -> None:

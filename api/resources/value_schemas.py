@@ -1,0 +1,231 @@
+"""Marshmallow schemas for issuing, earning, transferring and spending value (documented in the OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from api.fields import StrictInteger, amount_field
+from api.resources.common_schemas import ReceiptSchema
+from api.resources.scheme_schemas import SHORT, StrictSchema
+from ledger.usecases.earnings import MAX_QUANTITY
+from ledger.usecases.holds import MAX_HOLD_TIMEOUT_SECONDS
+from ledger.usecases.redemptions import DEFAULT_HOLD_TIMEOUT_SECONDS
+
+ID = validate.Length(min=1, max=64)
+TOKEN = validate.Length(min=1, max=512)
+UNITS = validate.OneOf(["GBP", "HOUR", "POINT"])
+
+
+def _one_of(data: dict[str, Any], *names: str) -> None:
+    if sum(data.get(name) is not None for name in names) != 1:
+        raise ValidationError(f"give exactly one of {', '.join(names)}", names[0])
+
+
+class IssuanceSchema(StrictSchema):
+    """Credit one member; amount, category and expiry default from the scheme's rules."""
+
+    scheme = fields.String(required=True, validate=SHORT)
+    resident_id = fields.String(required=True, validate=ID)
+    amount_minor = amount_field()  # default: rules.issuing (or the series purpose's amount)
+    purpose = fields.String(validate=SHORT, metadata={"description": "series schemes: the voucher's purpose"})
+    category = fields.String(validate=SHORT)
+    expires_at = fields.AwareDateTime(metadata={"description": "RFC 3339; default: rules.expiry"})
+
+
+class BulkIssuanceSchema(StrictSchema):
+    """An allowance to every eligible member of a scheme."""
+
+    scheme = fields.String(required=True, validate=SHORT)
+    amount_minor = amount_field()
+    purpose = fields.String(validate=SHORT)
+    category = fields.String(validate=SHORT)
+    expires_at = fields.AwareDateTime()
+
+
+class JobAcceptedSchema(Schema):
+    """A background job was accepted."""
+
+    job_id = fields.String()
+    total = fields.Integer(metadata={"description": "members enrolled when the job was accepted"})
+    status_url = fields.String()
+
+
+class JobSchema(Schema):
+    """A background job and its progress."""
+
+    id = fields.String()
+    kind = fields.String()
+    status = fields.String(metadata={"description": "running, succeeded or failed"})
+    total = fields.Integer()
+    done = fields.Integer()
+    result = fields.Dict(allow_none=True)
+    created_by = fields.String()
+    created_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+
+
+class EarningSchema(StrictSchema):
+    """An earning event for a resident named by id or by a scanned card."""
+
+    scheme = fields.String(required=True, validate=SHORT)
+    event_type = fields.String(required=True, validate=SHORT)
+    resident_id = fields.String(validate=ID)
+    card_token = fields.String(validate=TOKEN)
+    quantity = StrictInteger(
+        validate=validate.Range(min=1, max=MAX_QUANTITY),
+        metadata={"description": "required when the rule earns per quantity (e.g. minutes volunteered)"},
+    )
+
+    @validates_schema
+    def _who(self, data: dict[str, Any], **kwargs: Any) -> None:
+        _one_of(data, "resident_id", "card_token")
+
+
+class TransferSchema(StrictSchema):
+    """Member to member; each party by resident id or card token."""
+
+    scheme = fields.String(required=True, validate=SHORT)
+    amount_minor = amount_field(required=True)
+    from_resident_id = fields.String(validate=ID)
+    from_card_token = fields.String(validate=TOKEN)
+    to_resident_id = fields.String(validate=ID)
+    to_card_token = fields.String(validate=TOKEN)
+    note = fields.String(validate=validate.Length(max=200))
+
+    @validates_schema
+    def _parties(self, data: dict[str, Any], **kwargs: Any) -> None:
+        _one_of(data, "from_resident_id", "from_card_token")
+        _one_of(data, "to_resident_id", "to_card_token")
+
+
+class SpendSchema(StrictSchema):
+    """A spend at the calling outlet: card, amount, and the scheme or the unit."""
+
+    card_token = fields.String(required=True, validate=TOKEN)
+    amount_minor = amount_field(required=True)
+    scheme = fields.String(validate=SHORT)
+    unit = fields.String(
+        validate=UNITS, metadata={"description": "without scheme: the first scheme (by slug) that can pay"}
+    )
+
+    @validates_schema
+    def _what(self, data: dict[str, Any], **kwargs: Any) -> None:
+        if data.get("scheme") is None and data.get("unit") is None:
+            raise ValidationError("give the scheme or the unit", "scheme")
+
+
+class HoldSchema(SpendSchema):
+    """A two-phase spend: reserve now, capture or void later."""
+
+    timeout_seconds = StrictInteger(
+        load_default=DEFAULT_HOLD_TIMEOUT_SECONDS,
+        validate=validate.Range(min=1, max=MAX_HOLD_TIMEOUT_SECONDS),
+    )
+
+
+class CaptureSchema(StrictSchema):
+    """How much of a hold to take; the rest goes back to the wallet."""
+
+    amount_minor = amount_field(required=True)
+
+
+class RefundSchema(StrictSchema):
+    """Why a redemption is refunded (optional)."""
+
+    reason = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class TakenLotSchema(Schema):
+    """A lot a spend drew on."""
+
+    lot_account_id = fields.String()
+    amount_minor = fields.Integer()
+    category = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True)
+
+
+class IssuanceReceiptSchema(ReceiptSchema):
+    """What an issuance did."""
+
+    scheme = fields.String()
+    resident_id = fields.String()
+    category = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True)
+    rule_version = fields.Integer()
+
+
+class EarningReceiptSchema(IssuanceReceiptSchema):
+    """What an earning event credited, after caps."""
+
+    event_type = fields.String()
+    requested_minor = fields.Integer()
+    credited_minor = fields.Integer()
+    capped = fields.Boolean()
+
+
+class TransferReceiptSchema(ReceiptSchema):
+    """What a transfer did."""
+
+    scheme = fields.String()
+    from_resident_id = fields.String()
+    to_resident_id = fields.String()
+    rule_version = fields.Integer()
+
+
+class SpendReceiptSchema(ReceiptSchema):
+    """What a redemption (or hold) took, from which lots, and what is left."""
+
+    taken = fields.List(fields.Nested(TakenLotSchema))
+    remaining_minor = fields.Integer(allow_none=True, metadata={"description": "wallet balance after"})
+    scheme = fields.String()
+    outlet_id = fields.String()
+    card_number = fields.String()
+    rule_version = fields.Integer()
+    status = fields.String(metadata={"description": "holds: pending"})
+    expires_at = fields.String(metadata={"description": "holds: when the hold times out"})
+
+
+class ResolutionSchema(ReceiptSchema):
+    """A refund, capture or void."""
+
+    status = fields.String()
+    outlet_id = fields.String(allow_none=True)
+    refund_window_days = fields.Integer()
+
+
+class EntitlementLotSchema(Schema):
+    """A lot spendable here."""
+
+    category = fields.String(allow_none=True)
+    expires_at = fields.String(allow_none=True)
+    available_minor = fields.Integer()
+
+
+class SchemeEntitlementSchema(Schema):
+    """What may be spent here from one scheme."""
+
+    scheme = fields.String()
+    name = fields.String()
+    unit = fields.String()
+    rule_version = fields.Integer()
+    available_minor = fields.Integer()
+    max_spend_now_minor = fields.Integer()
+    per_transaction_limit_minor = fields.Integer(allow_none=True)
+    per_day_limit_minor = fields.Integer(allow_none=True)
+    spent_today_minor = fields.Integer()
+    left_today_minor = fields.Integer(allow_none=True)
+    partial_spend = fields.Boolean()
+    offline_floor_limit_minor = fields.Integer()
+    refund_window_days = fields.Integer()
+    lots = fields.List(fields.Nested(EntitlementLotSchema))
+
+
+class EntitlementsSchema(Schema):
+    """What a card may spend at the calling outlet, by scheme."""
+
+    card_number = fields.String()
+    outlet_id = fields.String()
+    at = fields.String()
+    schemes = fields.List(fields.Nested(SchemeEntitlementSchema))

@@ -1,0 +1,1 @@
+"""Benchmarks: each script prints one JSON line of its figures."""

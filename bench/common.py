@@ -1,0 +1,87 @@
+"""What the benchmarks share: arguments, a throwaway database, a funded scheme, one JSON line out."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from ledger.clock import SystemClock
+from ledger.db.bootstrap import open_database
+from ledger.db.engine import normalise_url
+from ledger.db.uow import unit_of_work_factory
+from ledger.service import run_in_transaction
+from ledger.units import Unit
+from ledger.usecases import flows
+from ledger.usecases.schemes import create_scheme
+
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def arguments(description: str) -> argparse.Namespace:
+    """--quick and --database-url (the admin URL: a fresh database is created next to it)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="a short run")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("CLUBCARD_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL),
+        help="admin URL of a PostgreSQL server; the run creates and drops its own database there",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the bench database (for inspection)")
+    return parser.parse_args()
+
+
+@contextlib.contextmanager
+def fresh_database(admin_url: str, label: str, *, keep: bool = False) -> Iterator[Engine]:
+    """A new migrated database clubcard_bench_<label>_<random>, dropped afterwards."""
+    base = make_url(normalise_url(admin_url))
+    name = f"clubcard_bench_{label}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", pool_size=1)
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = open_database(base.set(database=name).render_as_string(hide_password=False))
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        if not keep:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def funded_scheme(engine: Engine, slug: str, amount_minor: int) -> dict[str, Any]:
+    """A GBP scheme whose budget holds `amount_minor`."""
+    factory = unit_of_work_factory(engine)
+    now = SystemClock().now()
+    scheme: dict[str, Any] = run_in_transaction(
+        factory,
+        lambda uow: create_scheme(uow, slug=slug, name=slug, unit=Unit.GBP, rules={}, now=now, actor="bench"),
+    )
+    run_in_transaction(
+        factory,
+        lambda uow: flows.fund(
+            uow, scheme=scheme, amount_minor=amount_minor, now=now, actor="bench", key=f"fund-{slug}"
+        ),
+    )
+    return scheme
+
+
+def emit(figures: dict[str, Any]) -> None:
+    """Print the run's figures as one JSON line on stdout."""
+    sys.stdout.write(json.dumps(figures, sort_keys=True) + "\n")
+    sys.stdout.flush()
+
+
+def log(message: str) -> None:
+    """Progress for people, on stderr (stdout carries only the JSON line)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()

@@ -1,0 +1,202 @@
+"""Single-spend throughput, each spend durably committed before it is acknowledged, vs a PL/pgSQL floor."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import psycopg
+from sqlalchemy import Engine, text
+
+from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from ledger.clock import SystemClock
+from ledger.db.uow import unit_of_work_factory
+from ledger.service import read_only, run_in_transaction
+from ledger.units import AccountKind, Unit
+from ledger.usecases import flows
+from ledger.usecases.audit import check
+from ledger.usecases.bulk import bulk_issue
+from ledger.usecases.common import ensure_account
+
+WALLETS = 10_000
+OUTLETS = 100
+WALLET_MINOR = 10_000_000
+SPEND_MINOR = 100
+CLIENTS = (1, 8, 32)
+
+FLOOR_SQL = """
+CREATE TABLE floor_accounts (id text PRIMARY KEY, balance_minor bigint NOT NULL);
+CREATE TABLE floor_postings (
+    transaction_id uuid NOT NULL, line smallint NOT NULL, account_id text NOT NULL,
+    amount_minor bigint NOT NULL, PRIMARY KEY (transaction_id, line)
+);
+CREATE FUNCTION floor_transfer(debit text, credit text, amount bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    available bigint;
+    tx uuid := gen_random_uuid();
+BEGIN
+    SELECT balance_minor INTO available FROM floor_accounts WHERE id = debit FOR UPDATE;
+    IF available IS NULL OR available < amount THEN
+        RETURN false;
+    END IF;
+    INSERT INTO floor_postings VALUES (tx, 0, debit, -amount), (tx, 1, credit, amount);
+    UPDATE floor_accounts SET balance_minor = balance_minor - amount WHERE id = debit;
+    UPDATE floor_accounts SET balance_minor = balance_minor + amount WHERE id = credit;
+    RETURN true;
+END
+$$;
+"""
+
+Spend = Callable[[int, str, str], None]  # (client, wallet owner, payable account) -> None, or raises
+
+
+def measure(name: str, make_client: Callable[[int], Spend], payables: list[str], clients: int, seconds: float) -> float:
+    """Spends per second over `seconds`, `clients` threads each spending in a loop (after a warm-up)."""
+    counts = [0] * clients
+    errors = [0] * clients
+    start = threading.Barrier(clients + 1)
+    stop = threading.Event()
+    counting = threading.Event()
+
+    def client(number: int) -> None:
+        spend = make_client(number)
+        chooser = random.Random(number)
+        start.wait()
+        while not stop.is_set():
+            owner = f"resident-{chooser.randrange(WALLETS):05d}"
+            try:
+                spend(number, owner, chooser.choice(payables))
+            except Exception as error:  # counted, not hidden: the JSON reports them
+                errors[number] += 1
+                if errors[number] == 1:
+                    log(f"{name}: client {number}: {type(error).__name__}: {error}")
+                continue
+            if counting.is_set():
+                counts[number] += 1
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    time.sleep(min(1.0, seconds / 4))  # warm-up: connections, caches, plans
+    counting.set()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    done = sum(counts)
+    elapsed = time.perf_counter() - began
+    stop.set()
+    for thread in threads:
+        thread.join()
+    tps = done / elapsed
+    log(f"{name} clients={clients}: {tps:.0f} tps ({sum(errors)} errors)")
+    return tps
+
+
+def setup(engine: Engine) -> tuple[dict[str, object], list[str]]:
+    """10,000 funded wallets, 100 outlet payables, and the floor's own tables and function."""
+    factory = unit_of_work_factory(engine)
+    clock = SystemClock()
+    scheme = funded_scheme(engine, "spend-bench", WALLETS * WALLET_MINOR)
+    owners = (f"resident-{i:05d}" for i in range(WALLETS))
+    bulk_issue(factory, clock, scheme, owners, WALLET_MINOR, None, None, "bench", "wallets")
+    payables = [
+        run_in_transaction(
+            factory,
+            lambda uow, n=n: ensure_account(  # type: ignore[misc]
+                uow, name=f"outlet:{n}:payable:GBP", unit=Unit.GBP, kind=AccountKind.PAYABLE,
+                floor_minor=None, now=clock.now(),
+            ),
+        ).id
+        for n in range(OUTLETS)
+    ]  # fmt: skip
+    with engine.begin() as connection:
+        connection.exec_driver_sql(FLOOR_SQL)
+        connection.execute(
+            text(
+                "INSERT INTO floor_accounts SELECT 'resident-' || lpad(n::text, 5, '0'), :minor "
+                "FROM generate_series(0, :wallets - 1) n"
+            ),
+            {"minor": WALLET_MINOR, "wallets": WALLETS},
+        )
+        connection.execute(
+            text("INSERT INTO floor_accounts SELECT unnest(CAST(:ids AS text[])), 0"), {"ids": payables}
+        )
+        connection.exec_driver_sql("VACUUM ANALYZE" if False else "ANALYZE")
+    return scheme, payables
+
+
+def ours(engine: Engine, scheme: dict[str, object]) -> Callable[[int], Spend]:
+    """A client that spends through ledger.usecases.flows.spend, one unit of work per spend."""
+    factory = unit_of_work_factory(engine)
+    clock = SystemClock()
+    run = uuid.uuid4().hex[:8]
+
+    def make(number: int) -> Spend:
+        keys = itertools.count()
+
+        def spend(client: int, owner: str, payable: str) -> None:
+            key = f"{run}-{client}-{next(keys)}"
+            run_in_transaction(
+                factory,
+                lambda uow: flows.spend(
+                    uow, scheme=scheme, owner_id=owner, amount_minor=SPEND_MINOR, payable_account_id=payable,
+                    categories=None, now=clock.now(), actor=f"kiosk-{client}", key=key,
+                ),
+            )  # fmt: skip
+
+        return spend
+
+    return make
+
+
+def floor(conninfo: str) -> Callable[[int], Spend]:
+    """A client that calls the PL/pgSQL floor: one round trip and one durable commit per spend."""
+
+    def make(number: int) -> Spend:
+        connection = psycopg.connect(conninfo, autocommit=True)
+
+        def spend(client: int, owner: str, payable: str) -> None:
+            ok = connection.execute("SELECT floor_transfer(%s, %s, %s)", (owner, payable, SPEND_MINOR)).fetchone()
+            assert ok is not None and ok[0], "the floor refused a spend"
+
+        return spend
+
+    return make
+
+
+def main() -> None:
+    """Measure ours and the floor at 1, 8 and 32 clients, spread over 100 outlets and all at one."""
+    args = arguments(__doc__ or "")
+    seconds = 2.0 if args.quick else 10.0
+    figures: dict[str, object] = {"bench": "ledger_throughput", "quick": args.quick, "clients": "threads"}
+    with fresh_database(args.database_url, "tps", keep=args.keep) as engine:
+        scheme, payables = setup(engine)
+        conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        for label, make in (("ours", ours(engine, scheme)), ("floor", floor(conninfo))):
+            for scenario, targets in (("spread", payables), ("one_outlet", payables[:1])):
+                for clients in CLIENTS:
+                    name = f"tps_{label}_{scenario}_{clients}"
+                    figures[name] = round(measure(name, make, targets, clients, seconds), 1)
+        books = read_only(unit_of_work_factory(engine), check)
+        figures["audit_check_ok"] = books.ok
+    figures["ratio_vs_floor_32_clients"] = round(
+        float(figures["tps_ours_spread_32"]) / float(figures["tps_floor_spread_32"]), 3  # type: ignore[arg-type]
+    )
+    figures["ratio_one_outlet_vs_spread"] = round(
+        float(figures["tps_ours_one_outlet_32"]) / float(figures["tps_ours_spread_32"]), 3  # type: ignore[arg-type]
+    )
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()

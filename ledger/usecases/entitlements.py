@@ -1,0 +1,64 @@
+"""What a scanned card may spend at the calling outlet, scheme by scheme."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from ledger.cards.token import CardKeyring
+from ledger.clock import rfc3339
+from ledger.ports import UnitOfWork
+from ledger.rules import parse_rules, period_start
+from ledger.usecases.cards import resolve_card
+from ledger.usecases.requests import approves, outlet_for
+from ledger.usecases.spending import allowed_here, left_today, lot_categories_here, max_spend_now
+from ledger.wallets import available_to_spend, spend_order, spendable
+
+
+def entitlements(
+    uow: UnitOfWork, *, keyring: CardKeyring, token: str, outlet_id: str, now: dt.datetime
+) -> dict[str, Any]:
+    """Per scheme the outlet accepts and the resident belongs to: what may be spent here, now."""
+    outlet = outlet_for(uow, outlet_id)
+    card = resolve_card(uow, keyring=keyring, token=token)
+    owner_id = str(card["resident_id"])
+    result = []
+    for membership in uow.people.memberships_of(owner_id):
+        scheme = uow.schemes.get(id=membership["scheme_id"])
+        spending = parse_rules(scheme["rules"]).spending
+        if not approves(outlet, scheme) or not allowed_here(spending, outlet["categories"]):
+            continue
+        categories = lot_categories_here(spending, outlet["categories"])
+        lots = uow.lots.wallet(owner_id, scheme["id"])
+        available = available_to_spend(lots, now, categories)
+        spent = uow.activity.spent(owner_id, scheme["id"], period_start("day", now))
+        usable = [
+            lot for lot in spend_order(lots) if spendable(lot, now, categories) and lot.available_minor > 0
+        ]
+        result.append(
+            {
+                "scheme": scheme["slug"],
+                "name": scheme["name"],
+                "unit": scheme["unit"],
+                "rule_version": scheme["version"],
+                "available_minor": available,
+                "max_spend_now_minor": max_spend_now(spending, available, spent),
+                "per_transaction_limit_minor": spending.per_transaction_limit_minor,
+                "per_day_limit_minor": spending.per_day_limit_minor,
+                "spent_today_minor": spent,
+                "left_today_minor": left_today(spending, spent),
+                "partial_spend": spending.partial_spend,
+                "offline_floor_limit_minor": spending.offline_floor_limit_minor,
+                "refund_window_days": spending.refund_window_days,
+                "lots": [
+                    {
+                        "category": lot.category,
+                        "expires_at": lot.expires_at and rfc3339(lot.expires_at),
+                        "available_minor": lot.available_minor,
+                    }
+                    for lot in usable
+                ],
+            }
+        )
+    result.sort(key=lambda item: item["scheme"])
+    return {"card_number": card["number"], "outlet_id": outlet_id, "at": rfc3339(now), "schemes": result}

@@ -1,0 +1,291 @@
+"""Spending at an outlet under the scheme's rules: redeem, refund within the window, and two-phase holds."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from ledger.cards.token import CardKeyring
+from ledger.clock import rfc3339
+from ledger.errors import (
+    Expired,
+    InsufficientFunds,
+    NotAllowedHere,
+    NotFound,
+    RetryableConflict,
+    ValidationFailed,
+)
+from ledger.ports import UnitOfWork
+from ledger.receipts import Receipt
+from ledger.records import LotRecord
+from ledger.rules import Rules, parse_rules, period_start
+from ledger.units import AccountKind, Unit
+from ledger.usecases import flows, holds
+from ledger.usecases.cards import resolve_card
+from ledger.usecases.common import ensure_account
+from ledger.usecases.requests import approves, once, outlet_for, receipt_data
+from ledger.usecases.schemes import get_scheme
+from ledger.usecases.spending import allowed_here, check_limits, check_whole_lots, lot_categories_here
+from ledger.wallets import available_to_spend, plan_spend
+
+DEFAULT_HOLD_TIMEOUT_SECONDS = 900
+
+
+@dataclasses.dataclass(frozen=True)
+class SpendRequest:
+    """A spend asked for at a kiosk: the scanned card, the amount, and the scheme or unit."""
+
+    card_token: str
+    amount_minor: int
+    outlet_id: str
+    scheme: str | None = None
+    unit: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class PreparedSpend:
+    """A spend that passed every rule: whose wallet, which scheme, which lots, paid into which account."""
+
+    owner_id: str
+    card_number: str
+    scheme: dict[str, Any]
+    categories: frozenset[str]
+    plan: list[tuple[str, int]]
+    lots: list[LotRecord]
+    payable_account_id: str
+
+
+def payable_account(uow: UnitOfWork, outlet_id: str, unit: str, now: dt.datetime) -> str:
+    """The outlet's payable account in a unit (no floor: credited lock-free)."""
+    name = f"outlet:{outlet_id}:payable:{unit}"
+    if uow.accounts.by_name(name) is None:  # first spend here: concurrent first spends open it once
+        uow.activity.lock(f"account:{name}")
+    return ensure_account(
+        uow,
+        name=name,
+        unit=Unit(unit),
+        kind=AccountKind.PAYABLE,
+        floor_minor=None,
+        now=now,
+    ).id
+
+
+def _choose_scheme(
+    uow: UnitOfWork, outlet: dict[str, Any], owner_id: str, request: SpendRequest, now: dt.datetime
+) -> dict[str, Any]:
+    if request.scheme is not None:
+        scheme = get_scheme(uow, request.scheme)
+        if request.unit is not None and request.unit != scheme["unit"]:
+            raise ValidationFailed(f"{scheme['slug']} is in {scheme['unit']}, not {request.unit}")
+        return scheme
+    if request.unit is None:
+        raise ValidationFailed("give the scheme or the unit to spend")
+    candidates = []
+    for membership in uow.people.memberships_of(owner_id):
+        scheme = uow.schemes.get(id=membership["scheme_id"])
+        spending = parse_rules(scheme["rules"]).spending
+        usable = scheme["unit"] == request.unit and approves(outlet, scheme)
+        if usable and allowed_here(spending, outlet["categories"]):
+            candidates.append((scheme, lot_categories_here(spending, outlet["categories"])))
+    if not candidates:
+        raise NotAllowedHere(f"nothing in {request.unit} on this card may be spent here")
+    candidates.sort(key=lambda item: item[0]["slug"])
+    for scheme, categories in candidates:  # the first scheme (by slug) that can cover the amount here
+        lots = uow.lots.wallet(owner_id, scheme["id"])
+        if available_to_spend(lots, now, categories) >= request.amount_minor:
+            return scheme
+    return candidates[0][0]
+
+
+def _plan(
+    lots: Sequence[LotRecord], amount_minor: int, now: dt.datetime, categories: Collection[str]
+) -> list[tuple[str, int]]:
+    try:
+        return plan_spend(lots, amount_minor, now, categories)
+    except InsufficientFunds as short_here:
+        try:
+            plan_spend(lots, amount_minor, now, None)
+        except InsufficientFunds:
+            raise short_here from None
+        raise NotAllowedHere("the vouchers that could cover this are for other purposes") from short_here
+
+
+def prepare_spend(
+    uow: UnitOfWork, request: SpendRequest, keyring: CardKeyring, now: dt.datetime
+) -> PreparedSpend:
+    """Check a spend against the card, the outlet and the scheme's spending rules; lock the wallet."""
+    outlet = outlet_for(uow, request.outlet_id)
+    card = resolve_card(uow, keyring=keyring, token=request.card_token)
+    owner_id = str(card["resident_id"])
+    scheme = _choose_scheme(uow, outlet, owner_id, request, now)
+    rules: Rules = parse_rules(scheme["rules"])
+    if not approves(outlet, scheme):
+        raise NotAllowedHere(f"this outlet is not approved for {scheme['slug']}")
+    if not allowed_here(rules.spending, outlet["categories"]):
+        raise NotAllowedHere(f"{scheme['slug']} cannot be spent at this kind of outlet")
+    categories = lot_categories_here(rules.spending, outlet["categories"])
+    uow.activity.lock_wallet(owner_id, scheme["id"])
+    spent = uow.activity.spent(owner_id, scheme["id"], period_start("day", now))
+    check_limits(rules.spending, request.amount_minor, spent)
+    lots = uow.lots.wallet(owner_id, scheme["id"], lock=True)
+    plan = _plan(lots, request.amount_minor, now, categories)
+    check_whole_lots(rules.spending, plan, lots)
+    payable = payable_account(uow, request.outlet_id, scheme["unit"], now)
+    return PreparedSpend(owner_id, card["number"], scheme, categories, plan, lots, payable)
+
+
+def _spend_body(receipt: Receipt, prepared: PreparedSpend, outlet_id: str) -> dict[str, Any]:
+    if list(receipt.taken) != prepared.plan:
+        raise RetryableConflict("the wallet changed while the spend was being checked")
+    lots = {lot.account_id: lot for lot in prepared.lots}
+    taken = []
+    for account_id, amount in receipt.taken:
+        lot = lots[account_id]
+        expires_at = None if lot.expires_at is None else rfc3339(lot.expires_at)
+        taken.append(
+            {
+                "lot_account_id": account_id,
+                "amount_minor": amount,
+                "category": lot.category,
+                "expires_at": expires_at,
+            }
+        )
+    return {
+        **receipt_data(receipt),
+        "taken": taken,
+        "remaining_minor": receipt.balance_after_minor,
+        "scheme": prepared.scheme["slug"],
+        "outlet_id": outlet_id,
+        "card_number": prepared.card_number,
+        "rule_version": prepared.scheme["version"],
+    }
+
+
+def redeem(
+    uow: UnitOfWork, *, request: SpendRequest, keyring: CardKeyring, now: dt.datetime, actor: str, key: str
+) -> dict[str, Any]:
+    """Spend from a card's wallet at the calling outlet, earliest-expiring eligible lots first."""
+
+    def operation() -> dict[str, Any]:
+        prepared = prepare_spend(uow, request, keyring, now)
+        receipt = flows.spend(
+            uow,
+            scheme=prepared.scheme,
+            owner_id=prepared.owner_id,
+            amount_minor=request.amount_minor,
+            payable_account_id=prepared.payable_account_id,
+            categories=prepared.categories,
+            now=now,
+            actor=actor,
+            key=key,
+            outlet_id=request.outlet_id,
+        )
+        return _spend_body(receipt, prepared, request.outlet_id)
+
+    fingerprint = {"op": "redemption", **dataclasses.asdict(request)}
+    return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
+
+
+def refund(
+    uow: UnitOfWork,
+    *,
+    transaction_id: str,
+    outlet_id: str | None,
+    reason: str,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+) -> dict[str, Any]:
+    """Reverse a redemption within its scheme's refund window; a device only at its own outlet."""
+
+    def operation() -> dict[str, Any]:
+        original = uow.journal.get(transaction_id)
+        if original is None or original.kind != "redeem":
+            raise NotFound(f"no redemption {transaction_id}")
+        if outlet_id is not None and original.outlet_id != outlet_id:
+            raise NotFound(f"no redemption {transaction_id} at this outlet")
+        rules = None
+        if original.rule_version is not None:
+            rules = uow.activity.rules_at_version(original.scheme_id, original.rule_version)
+        rules = rules if rules is not None else get_scheme_rules(uow, original.scheme_id)
+        window = parse_rules(rules).spending.refund_window_days
+        if now > original.recorded_at + dt.timedelta(days=window):
+            raise Expired(f"the refund window of {window} days has closed")
+        receipt = flows.reverse(
+            uow, transaction_id=transaction_id, now=now, actor=actor, key=key, reason=reason, kind="refund"
+        )
+        return {**receipt_data(receipt), "outlet_id": original.outlet_id, "refund_window_days": window}
+
+    fingerprint = {"op": "refund", "transaction": transaction_id, "reason": reason}
+    return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
+
+
+def get_scheme_rules(uow: UnitOfWork, scheme_id: str) -> dict[str, Any]:
+    """A scheme's current rules by id."""
+    scheme = uow.schemes.get(id=scheme_id)
+    if scheme is None:
+        raise NotFound(f"no scheme {scheme_id}")
+    return dict(scheme["rules"])
+
+
+def place_hold(
+    uow: UnitOfWork,
+    *,
+    request: SpendRequest,
+    timeout_seconds: int,
+    keyring: CardKeyring,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+) -> dict[str, Any]:
+    """Reserve a spend at the calling outlet under the same rules as a redemption, until capture or void."""
+
+    def operation() -> dict[str, Any]:
+        prepared = prepare_spend(uow, request, keyring, now)
+        receipt = holds.place_hold(
+            uow,
+            scheme=prepared.scheme,
+            owner_id=prepared.owner_id,
+            amount_minor=request.amount_minor,
+            payable_account_id=prepared.payable_account_id,
+            categories=prepared.categories,
+            timeout_seconds=timeout_seconds,
+            now=now,
+            actor=actor,
+            key=key,
+            outlet_id=request.outlet_id,
+        )
+        body = _spend_body(receipt, prepared, request.outlet_id)
+        remaining = uow.lots.owners_total(prepared.owner_id, prepared.scheme["id"])
+        expires = rfc3339(now + dt.timedelta(seconds=timeout_seconds))
+        return {**body, "remaining_minor": remaining, "status": "pending", "expires_at": expires}
+
+    fingerprint = {"op": "hold", "timeout_seconds": timeout_seconds, **dataclasses.asdict(request)}
+    return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
+
+
+def resolve(
+    uow: UnitOfWork,
+    *,
+    hold_id: str,
+    capture_minor: int,
+    outlet_id: str,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+) -> dict[str, Any]:
+    """Capture part or all of a hold (the rest goes back to the wallet), or void it with zero."""
+    outcome = "captured" if capture_minor > 0 else "voided"
+    receipt = holds.resolve_hold(
+        uow,
+        hold_id=hold_id,
+        capture_minor=capture_minor,
+        now=now,
+        actor=actor,
+        key=key,
+        outcome=outcome,
+        outlet_id=outlet_id,
+    )
+    return {**receipt_data(receipt), "status": outcome, "outlet_id": outlet_id}

@@ -1,0 +1,87 @@
+"""Member-to-member transfers (the time bank): only where the scheme makes value transferable."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from ledger.cards.token import CardKeyring
+from ledger.errors import LimitExceeded, RuleViolation
+from ledger.ports import UnitOfWork
+from ledger.usecases import flows
+from ledger.usecases.requests import (
+    once,
+    receipt_data,
+    require_approved,
+    require_member,
+    resident_of,
+    scheme_and_rules,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class TransferRequest:
+    """Who pays whom, in which scheme, how much; each party by resident id or scanned card."""
+
+    scheme: str
+    amount_minor: int
+    from_resident_id: str | None = None
+    from_card_token: str | None = None
+    to_resident_id: str | None = None
+    to_card_token: str | None = None
+    note: str | None = None
+
+
+def transfer(
+    uow: UnitOfWork,
+    *,
+    request: TransferRequest,
+    outlet_id: str | None,
+    keyring: CardKeyring,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+) -> dict[str, Any]:
+    """Pay another member from the payer's lots into the payee's main lot (overdraft floor applies)."""
+
+    def operation() -> dict[str, Any]:
+        scheme, rules = scheme_and_rules(uow, request.scheme)
+        if not rules.spending.transferable:
+            raise RuleViolation(f"{scheme['slug']} value cannot be transferred between members")
+        require_approved(uow, outlet_id, scheme)
+        payer = resident_of(
+            uow, resident_id=request.from_resident_id, card_token=request.from_card_token, keyring=keyring
+        )
+        payee = resident_of(
+            uow, resident_id=request.to_resident_id, card_token=request.to_card_token, keyring=keyring
+        )
+        require_member(uow, payer, scheme)
+        require_member(uow, payee, scheme)
+        limit = rules.spending.per_transaction_limit_minor
+        if limit is not None and request.amount_minor > limit:
+            raise LimitExceeded(f"at most {limit} in one transaction")
+        for owner in sorted({payer, payee}):  # one order, so two opposite transfers cannot deadlock
+            uow.activity.lock_wallet(owner, scheme["id"])
+        flows.main_lot(uow, scheme, payer, now)  # so a new member can use the overdraft
+        receipt = flows.transfer(
+            uow,
+            scheme=scheme,
+            from_owner_id=payer,
+            to_owner_id=payee,
+            amount_minor=request.amount_minor,
+            now=now,
+            actor=actor,
+            key=key,
+            metadata={"note": request.note} if request.note else None,
+        )
+        return {
+            **receipt_data(receipt),
+            "scheme": scheme["slug"],
+            "from_resident_id": payer,
+            "to_resident_id": payee,
+            "rule_version": scheme["version"],
+        }
+
+    fingerprint = {"op": "transfer", **dataclasses.asdict(request)}
+    return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
