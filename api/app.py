@@ -13,7 +13,7 @@ from flask import Flask, Response, request, send_from_directory
 from api.context import LedgerContext, build_context
 from api.limits import init_limiter
 from api.problems import ApiProblem, register_problem_handlers
-from api.spec import ClubcardApi
+from api.spec import ClubcardApi, document_idempotency_keys
 from ledger.settings import Settings
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -48,6 +48,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     )
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     _register_blueprints(api)
+    document_idempotency_keys(api)
     init_limiter(app)
     register_problem_handlers(app)  # after Api, so ours replace flask-smorest's HTTP error handler
     _refuse_control_characters(app)

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from flask import Flask
+import os
+
+from flask import Flask, current_app
 from flask_limiter import Limiter
 
 from api.context import ctx
 
-CARD_LOOKUP_LIMIT = "120 per minute"
+DEFAULT_CARD_LOOKUP_LIMIT = "120 per minute"  # a kiosk scans a card every few seconds at most
+
+
+def card_lookup_limit() -> str:
+    """The per-key card look-up limit: CLUBCARD_CARD_LOOKUP_LIMIT (flask-limiter syntax) or the default."""
+    return str(current_app.config.get("CLUBCARD_CARD_LOOKUP_LIMIT") or DEFAULT_CARD_LOOKUP_LIMIT)
+
 
 limiter = Limiter(key_func=lambda: _caller(), default_limits=[], headers_enabled=True)
 
@@ -27,6 +35,7 @@ def init_limiter(app: Flask) -> None:
     """Attach the limiter, with Redis as storage when CLUBCARD_REDIS_URL is set."""
     redis_url = ctx_settings_redis(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    app.config.setdefault("CLUBCARD_CARD_LOOKUP_LIMIT", os.environ.get("CLUBCARD_CARD_LOOKUP_LIMIT"))
     limiter.init_app(app)
 
 

@@ -36,3 +36,26 @@ class ClubcardApi(Api):
         default: dict[str, object] = {"description": "A problem (RFC 9457)", "schema": self.ERROR_SCHEMA}
         prepare_response(default, self.spec, PROBLEM_CONTENT_TYPE)
         self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Required on every write that changes the ledger (≤ 255 characters, quoted or bare). The same key "
+        "and body replays the original response; the same key with a different body is 422; a key still "
+        "in flight is 409."
+    ),
+    "schema": {"type": "string", "maxLength": 257},
+}
+
+
+def document_idempotency_keys(api: Api) -> None:
+    """Add the Idempotency-Key header to every POST, PATCH and DELETE in the OpenAPI document."""
+    for operations in api.spec._paths.values():
+        for method, operation in operations.items():
+            if method in {"post", "patch", "delete"} and isinstance(operation, dict):
+                parameters = operation.setdefault("parameters", [])
+                if not any(p.get("name") == "Idempotency-Key" for p in parameters if isinstance(p, dict)):
+                    parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))

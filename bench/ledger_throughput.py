@@ -60,7 +60,9 @@ $$;
 Spend = Callable[[int, str, str], None]  # (client, wallet owner, payable account) -> None, or raises
 
 
-def measure(name: str, make_client: Callable[[int], Spend], payables: list[str], clients: int, seconds: float) -> float:
+def measure(
+    name: str, make_client: Callable[[int], Spend], payables: list[str], clients: int, seconds: float
+) -> float:
     """Spends per second over `seconds`, `clients` threads each spending in a loop (after a warm-up)."""
     counts = [0] * clients
     errors = [0] * clients
@@ -166,7 +168,9 @@ def floor(conninfo: str) -> Callable[[int], Spend]:
         connection = psycopg.connect(conninfo, autocommit=True)
 
         def spend(client: int, owner: str, payable: str) -> None:
-            ok = connection.execute("SELECT floor_transfer(%s, %s, %s)", (owner, payable, SPEND_MINOR)).fetchone()
+            ok = connection.execute(
+                "SELECT floor_transfer(%s, %s, %s)", (owner, payable, SPEND_MINOR)
+            ).fetchone()
             assert ok is not None and ok[0], "the floor refused a spend"
 
         return spend
@@ -190,10 +194,12 @@ def main() -> None:
         books = read_only(unit_of_work_factory(engine), check)
         figures["audit_check_ok"] = books.ok
     figures["ratio_vs_floor_32_clients"] = round(
-        float(figures["tps_ours_spread_32"]) / float(figures["tps_floor_spread_32"]), 3  # type: ignore[arg-type]
+        float(figures["tps_ours_spread_32"]) / float(figures["tps_floor_spread_32"]),
+        3,  # type: ignore[arg-type]
     )
     figures["ratio_one_outlet_vs_spread"] = round(
-        float(figures["tps_ours_one_outlet_32"]) / float(figures["tps_ours_spread_32"]), 3  # type: ignore[arg-type]
+        float(figures["tps_ours_one_outlet_32"]) / float(figures["tps_ours_spread_32"]),
+        3,  # type: ignore[arg-type]
     )
     emit(figures)
 

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 
 from api.auth import STAFF, current_principal, idempotency_key, requires
 from api.context import ctx
-from api.limits import CARD_LOOKUP_LIMIT, limiter
+from api.limits import card_lookup_limit, limiter
 from api.pagination import PageQuery, page, page_schema
 from api.resources.people_schemas import (
     CardSchema,
@@ -179,7 +179,7 @@ def _binary(mimetype: str) -> dict[str, Any]:
 class CardPng(MethodView):
     """The QR code as a PNG."""
 
-    decorators = [limiter.limit(CARD_LOOKUP_LIMIT)]
+    decorators = [limiter.limit(card_lookup_limit)]
 
     @requires(*CARD_ROLES)
     @blueprint.doc(**_binary("image/png"))
@@ -192,7 +192,7 @@ class CardPng(MethodView):
 class CardSvg(MethodView):
     """The QR code as an SVG."""
 
-    decorators = [limiter.limit(CARD_LOOKUP_LIMIT)]
+    decorators = [limiter.limit(card_lookup_limit)]
 
     @requires(*CARD_ROLES)
     @blueprint.doc(**_binary("image/svg+xml"))
@@ -205,7 +205,7 @@ class CardSvg(MethodView):
 class CardPdf(MethodView):
     """The printable card."""
 
-    decorators = [limiter.limit(CARD_LOOKUP_LIMIT)]
+    decorators = [limiter.limit(card_lookup_limit)]
 
     @requires(*CARD_ROLES)
     @blueprint.doc(**_binary("application/pdf"))

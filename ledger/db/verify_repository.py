@@ -151,7 +151,7 @@ class VerifyRepository:
             yield from map(_run_task, tasks)  # small ledgers: starting processes would cost more
             return
         count = workers or min(len(tasks), os.cpu_count() or 2)
-        with multiprocessing.get_context("spawn").Pool(count) as pool:
+        with multiprocessing.get_context("fork").Pool(count) as pool:
             yield from pool.imap_unordered(_run_task, tasks)
 
 
