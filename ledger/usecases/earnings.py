@@ -111,6 +111,9 @@ def earn(
         if rule.requires_role and role not in rule.requires_role:
             raise Forbidden(f"{event.event_type} must be confirmed by {' or '.join(rule.requires_role)}")
         require_approved(uow, outlet_id, scheme)
+        if outlet_id is not None and event.card_token is None:
+            # A kiosk credits whoever presents the card, never someone named by id who is not there.
+            raise Forbidden("at a kiosk the resident presents their card (card_token)")
         owner_id = resident_of(
             uow, resident_id=event.resident_id, card_token=event.card_token, keyring=keyring
         )

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from ledger.cards.token import CardKeyring
-from ledger.errors import LimitExceeded, RuleViolation
+from ledger.errors import Forbidden, LimitExceeded, RuleViolation
 from ledger.ports import UnitOfWork
 from ledger.usecases import flows
 from ledger.usecases.requests import (
@@ -50,6 +50,9 @@ def transfer(
         if not rules.spending.transferable:
             raise RuleViolation(f"{scheme['slug']} value cannot be transferred between members")
         require_approved(uow, outlet_id, scheme)
+        if outlet_id is not None and request.from_card_token is None:
+            # At a kiosk the payer is whoever presents the card: an id alone must never move their value.
+            raise Forbidden("at a kiosk the payer presents their card (from_card_token)")
         payer = resident_of(
             uow, resident_id=request.from_resident_id, card_token=request.from_card_token, keyring=keyring
         )
