@@ -10,7 +10,9 @@ from collections.abc import Callable
 from ledger.clock import Clock
 from ledger.errors import Conflict
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.receipts import Receipt
 from ledger.records import LotRecord
+from ledger.service import run_in_transaction
 from ledger.units import Unit
 from ledger.usecases.common import draft, record, transfer_lines
 from ledger.usecases.holds import resolve_hold
@@ -72,9 +74,8 @@ def expire_all(
         if not batch:
             break
         for lot in batch:
-            with uow_factory() as uow:
-                amount = expire_lot(uow, lot.account_id, now, actor)
-                uow.commit()
+            # Each lot is its own retryable unit: a deadlock or a busy database reruns it, not the job.
+            amount = run_in_transaction(uow_factory, _expiring(lot.account_id, now, actor))
             if amount:
                 count += 1
                 returned[lot.scheme_id] += amount
@@ -94,17 +95,23 @@ def release_timed_out_holds(uow_factory: UnitOfWorkFactory, now: dt.datetime, ac
             return released
         for hold_id in hold_ids:
             try:
-                with uow_factory() as uow:
-                    resolve_hold(
-                        uow,
-                        hold_id=hold_id,
-                        capture_minor=0,
-                        now=now,
-                        actor=actor,
-                        key=f"hold-timeout:{hold_id}",
-                        outcome="expired",
-                    )
-                    uow.commit()
+                run_in_transaction(uow_factory, _releasing(hold_id, now, actor))
                 released += 1
             except Conflict:
                 continue  # captured or voided meanwhile: nothing to release
+
+
+def _expiring(lot_account_id: str, now: dt.datetime, actor: str) -> Callable[[UnitOfWork], int]:
+    return lambda uow: expire_lot(uow, lot_account_id, now, actor)
+
+
+def _releasing(hold_id: str, now: dt.datetime, actor: str) -> Callable[[UnitOfWork], Receipt]:
+    return lambda uow: resolve_hold(
+        uow,
+        hold_id=hold_id,
+        capture_minor=0,
+        now=now,
+        actor=actor,
+        key=f"hold-timeout:{hold_id}",
+        outcome="expired",
+    )

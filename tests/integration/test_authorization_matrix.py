@@ -1,4 +1,4 @@
-"""Every endpoint × every role: the allowed roles get past authorization, the others get 403, no key 401.
+"""Every endpoint by every role: the allowed roles get past authorization, the others get 403, no key 401.
 
 The expected roles are written out here from API.md, independently of the code, so a view that forgets its
 role check (or checks the wrong roles) fails this test. Every /api/v1 route must appear in the table.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -123,18 +123,8 @@ def test_a_hot_payable_credited_by_many_concurrent_redemptions_ends_with_the_exa
     books = Books(wide_engine)
     scheme = books.scheme("leisure", funded_minor=1_000_000)
     payable = books.payable("pool")
-    for customer in range(CUSTOMERS):
-        books.run(
-            lambda uow, customer=customer: flows.issue(
-                uow,
-                scheme=scheme,
-                owner_id=f"r{customer}",
-                amount_minor=10_000,
-                now=books.clock.now(),
-                actor="cw",
-                key=f"issue-{customer}",
-            )
-        )
+    for index in range(CUSTOMERS):
+        books.run(issuing(books, scheme, f"r{index}", 10_000))
     barrier = threading.Barrier(CUSTOMERS)
     failures: list[BaseException] = []
 
@@ -173,6 +163,18 @@ def test_a_hot_payable_credited_by_many_concurrent_redemptions_ends_with_the_exa
             amount(index, v) for v in range(REDEMPTIONS_EACH)
         )
     assert books.run(check).ok
+
+
+def issuing(books: Books, scheme: dict[str, Any], owner: str, amount: int) -> Callable[[Any], Receipt]:
+    return lambda uow: flows.issue(
+        uow,
+        scheme=scheme,
+        owner_id=owner,
+        amount_minor=amount,
+        now=books.clock.now(),
+        actor="cw",
+        key=f"issue-{owner}",
+    )
 
 
 def amount(customer: int, visit: int) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ledger.clock import SystemClock
 from ledger.db.tables import transactions
-from ledger.errors import Conflict, Expired, InsufficientFunds
+from ledger.errors import Conflict, Expired, InsufficientFunds, RetryableConflict
 from ledger.receipts import Receipt
 from ledger.units import Unit
 from ledger.usecases import expiry, flows, holds
@@ -311,5 +311,49 @@ def test_a_refund_into_an_expired_lot_expires_on_the_next_run(books: Books) -> N
     assert books.balance(scheme["budget_account_id"]) == 10_000
     assert books.balance(payable) == 0
     assert expiry.expire_all(books.uow, books.clock) == expiry.ExpiryReport(0, {}, 0)
+    assert kinds(books).count("expire") == 2
+    assert books_are_sound(books)
+
+
+class EveryOtherCommitFails:
+    """A unit-of-work factory whose odd-numbered commits fail as a deadlock or a busy database would."""
+
+    def __init__(self, books: Books) -> None:
+        self.books = books
+        self.commits = 0
+        self.refused = 0
+
+    def __call__(self, **options: Any) -> Any:
+        uow = self.books.uow(**options)
+        commit = uow.commit
+
+        def flaky_commit() -> None:
+            self.commits += 1
+            if self.commits % 2:
+                self.refused += 1
+                raise RetryableConflict("simulated deadlock")
+            commit()
+
+        uow.commit = flaky_commit  # type: ignore[method-assign]
+        return uow
+
+
+def test_the_expiry_job_reruns_a_unit_of_work_that_the_database_asked_to_retry(books: Books) -> None:
+    scheme = books.scheme("leisure", funded_minor=10_000)
+    payable = books.payable("pool")
+    for owner in ("r1", "r2"):
+        issue(books, scheme, owner, 100, expires_in=DAY)
+    issue(books, scheme, "r3", 500)
+    held = hold(books, scheme, "r3", 200, payable, timeout_seconds=3_600)
+    books.clock.advance(2 * DAY)
+    flaky = EveryOtherCommitFails(books)
+
+    report = expiry.expire_all(flaky, books.clock)
+
+    assert flaky.refused == 3, "each of the three units failed once"
+    assert report == expiry.ExpiryReport(2, {scheme["id"]: 200}, 1)
+    assert status(books, str(held.hold_id)) == "expired"
+    assert books.wallet("r3", scheme) == 500
+    assert books.balance(scheme["budget_account_id"]) == 10_000 - 500
     assert kinds(books).count("expire") == 2
     assert books_are_sound(books)
