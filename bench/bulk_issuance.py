@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import resource
+import sys
 import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import arguments, emit, fresh_database, funded_scheme, log
 from ledger.clock import SystemClock
@@ -28,6 +33,7 @@ def main() -> None:
         rss_before = _max_rss_mib()
 
         def job() -> BulkReport:
+            """The bulk issuance under test."""
             owners = (f"resident-{i:07d}" for i in range(wallets))  # a stream: never a list in memory
             return bulk_issue(
                 factory, clock, scheme["slug"], owners, AMOUNT_MINOR, expires_at, "leisure", "bench", "job-1",

@@ -67,9 +67,10 @@ class AccountsRepository:
         """The accounts with these ids (all must exist)."""
         wanted = set(account_ids)
         found = {i: _ACCOUNT_CACHE[i] for i in wanted if i in _ACCOUNT_CACHE}
-        missing = wanted - found.keys()
-        if missing:
-            for row in self.connection.execute(select(accounts).where(accounts.c.id.in_(missing))):
+        missing = sorted(wanted - found.keys())
+        for start in range(0, len(missing), 10_000):  # bound parameters per statement are limited
+            chunk = missing[start : start + 10_000]
+            for row in self.connection.execute(select(accounts).where(accounts.c.id.in_(chunk))):
                 found[row.id] = _remember(account_from_row(row))
         if len(found) != len(wanted):
             raise NotFound(f"no account {sorted(wanted - found.keys())[0]}")

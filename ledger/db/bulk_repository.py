@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, String, Table, and_, any_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, String, Table, any_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql
 
 from ledger.clock import rfc3339
@@ -24,8 +24,7 @@ from ledger.db.tables import (
 from ledger.db.verify_repository import canonical_transaction
 from ledger.errors import RetryableConflict
 from ledger.journal import TransactionDraft, canonical_json
-from ledger.records import AccountRecord, LotRecord
-from ledger.units import Unit
+from ledger.records import AccountRecord
 
 UNIQUE_VIOLATION = "23505"
 # Rows per IN (...) list, well under SQLite's 32,766 bound parameters.
@@ -113,8 +112,10 @@ class BulkRepository:
             for at in (row.occurred_at, row.recorded_at):
                 if at not in stamps:
                     stamps[at] = rfc3339(at)
-            fields = (row.id, row.kind, stamps[row.occurred_at], stamps[row.recorded_at], row.actor)
-            fields += (row.idempotency_key, row.outlet_id, row.scheme_id, row.rule_version, row.reverses_id)
+            fields = (
+                *(row.id, row.kind, stamps[row.occurred_at], stamps[row.recorded_at], row.actor),
+                *(row.idempotency_key, row.outlet_id, row.scheme_id, row.rule_version, row.reverses_id),
+            )
             digest = hashlib.sha256(
                 canonical_transaction(fields, row.metadata_json, row.postings)
             ).hexdigest()
@@ -161,20 +162,6 @@ class BulkRepository:
             found.update({row.key: row.fingerprint for row in self.connection.execute(query)})
         return found
 
-    def claim_keys(self, scope: str, keys: Sequence[str]) -> set[str]:
-        """Take each key's in-flight lock as IdempotencyRepository.claim does; returns keys held elsewhere."""
-        if self.dialect != "postgresql" or not keys:
-            return set()  # SQLite writers are already serialised by BEGIN IMMEDIATE
-        names = [f"{len(scope)}:{scope}{key}" for key in keys]
-        held = self.connection.execute(
-            text(
-                "SELECT n.ord FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS n(name, ord) "
-                "WHERE NOT pg_try_advisory_xact_lock(hashtextextended(n.name, 0))"
-            ),
-            {"names": names},
-        ).scalars()
-        return {keys[int(ordinal) - 1] for ordinal in held}
-
     def debit_checked(self, account: AccountRecord, amount_minor: int) -> bool:
         """Debit a constrained account in one conditional UPDATE; False if it would cross its floor."""
         assert account.floor_minor is not None and amount_minor > 0
@@ -201,23 +188,6 @@ class BulkRepository:
         )
         self.connection.execute(statement, [{"a": a, "s": s, "d": d} for (a, s), d in items])
 
-    def move_checked(self, deltas: Mapping[str, int], floors: Mapping[str, int]) -> set[str]:
-        """Move locked constrained balances, each checked against its floor; returns the ones moved."""
-        moved: set[str] = set()
-        for account_id in sorted(deltas):
-            result = self.connection.execute(
-                update(balances)
-                .where(
-                    balances.c.account_id == account_id,
-                    balances.c.shard == 0,
-                    balances.c.balance_minor + deltas[account_id] >= floors[account_id],
-                )
-                .values(balance_minor=balances.c.balance_minor + deltas[account_id])
-            )
-            if result.rowcount == 1:
-                moved.add(account_id)
-        return moved
-
     def accounts_by_name(self, names: Sequence[str]) -> dict[str, AccountRecord]:
         """{name: account} for the names that exist."""
         found: dict[str, AccountRecord] = {}
@@ -240,46 +210,6 @@ class BulkRepository:
             )
             totals.update({row[0]: int(row[1]) for row in self.connection.execute(query)})
         return totals
-
-    def lock_wallets(self, owner_ids: Iterable[str], scheme_id: str) -> dict[str, list[LotRecord]]:
-        """Lock the lots of many wallets in one ordered SELECT FOR UPDATE; {owner: lots}."""
-        wallets: dict[str, list[LotRecord]] = {owner: [] for owner in owner_ids}
-        query = (
-            select(
-                lots.c.account_id,
-                lots.c.owner_id,
-                lots.c.scheme_id,
-                lots.c.category,
-                lots.c.expires_at,
-                lots.c.created_at,
-                accounts.c.unit,
-                accounts.c.floor_minor,
-                balances.c.balance_minor,
-            )
-            .select_from(
-                lots.join(accounts, accounts.c.id == lots.c.account_id).join(
-                    balances, and_(balances.c.account_id == lots.c.account_id, balances.c.shard == 0)
-                )
-            )
-            .where(_member(lots.c.owner_id, sorted(wallets), self.dialect), lots.c.scheme_id == scheme_id)
-            .order_by(lots.c.account_id)
-            .with_for_update(of=balances)
-        )
-        for row in self.connection.execute(query):
-            wallets[row.owner_id].append(
-                LotRecord(
-                    account_id=row.account_id,
-                    owner_id=row.owner_id,
-                    scheme_id=row.scheme_id,
-                    unit=Unit(row.unit),
-                    category=row.category,
-                    expires_at=row.expires_at,
-                    created_at=row.created_at,
-                    balance_minor=int(row.balance_minor),
-                    floor_minor=int(row.floor_minor),
-                )
-            )
-        return wallets
 
 
 def _member(column: Any, values: list[str], dialect: str) -> Any:

@@ -1,14 +1,14 @@
 """Fast reads for `audit verify`: canonical bytes built straight from rows, hashed in parallel workers.
 
-On PostgreSQL the work is split into independent tasks run by a process pool, every task reading the
-same exported snapshot: content-hash tasks (transactions and postings partitioned by a hash of the
-transaction id, joined in the worker) and Merkle tasks (stored content hashes in seal order, one
-aligned block of seal positions each, returning the block's leaf hashes and perfect-subtree root).
-Rows come out of COPY ... TO STDOUT and are parsed as bytes, never as Python objects per column.
+On PostgreSQL the transactions are split into partitions by a hash of their id, each checked by a
+worker process that reads the one snapshot the caller exported: it streams its transactions and their
+postings (sequential scans, joined in the worker), recomputes every content hash and hands back the
+Merkle leaf of each sealed transaction with its seal position, for the caller to build the tree.
 """
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import datetime as dt
 import hashlib
@@ -24,29 +24,27 @@ from sqlalchemy import Connection, text
 
 from ledger.clock import rfc3339
 from ledger.journal import canonical_json
-from ledger.merkle import leaf_hash, root_hash
+from ledger.merkle import leaf_hash
 from ledger.records import CheckpointRecord
 
-BLOCK_LEAVES = 1 << 16  # Merkle tasks cover aligned blocks of this many seal positions
 ROWS_PER_PARTITION = 250_000  # content-hash tasks hold about this many transactions in memory
 INLINE_BELOW = 50_000  # fewer transactions than this: run the tasks in this process, one by one
 HEADER_COLUMNS = (
-    "id, kind, occurred_at, recorded_at, actor, idempotency_key, outlet_id, scheme_id, rule_version, "
-    "reverses_id, metadata_json, content_hash"
+    "t.id, t.kind, t.occurred_at::text, t.recorded_at::text, t.actor, t.idempotency_key, t.outlet_id, "
+    "t.scheme_id, t.rule_version, t.reverses_id, t.metadata_json, t.content_hash"
 )
-# A raw COPY text line whose values need no escaping in JSON: no quote, no control character other
-# than the tab between columns, and no backslash except in a NULL (\N) column.
-_NEEDS_CARE = re.compile(rb'["\x00-\x08\x0a-\x1f]|\\(?!N(?:\t|$))')
-_NULL = b"\\N"
-_COPY_ESCAPES = {b"b": b"\b", b"f": b"\f", b"n": b"\n", b"r": b"\r", b"t": b"\t", b"v": b"\v"}
+FETCH_ROWS = 20_000
+# Characters json.dumps escapes in a str (with ensure_ascii=False); text without them is quoted as is.
+_NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
 
-def _text(value: str | None) -> str:
+def _text(value: Any) -> str:
+    assert value is None or isinstance(value, str)
     return "null" if value is None else encode_basestring(value)
 
 
 def canonical_transaction(
-    header: Sequence[str | int | None], metadata_json: str, lines: Sequence[tuple[str, str, int]]
+    header: Sequence[Any], metadata_json: str, lines: Sequence[tuple[str, str, int]]
 ) -> bytes:
     """ledger.journal.canonical_json({"header": ..., "postings": ...}) from plain column values, fast.
 
@@ -69,21 +67,17 @@ def canonical_transaction(
 
 @dataclasses.dataclass(frozen=True)
 class HashTaskResult:
-    """What one content-hash task found: how many it checked and its first bad (recorded_at, id)."""
+    """One partition: transactions checked, first bad (recorded_at, id), and its sealed leaves.
+
+    `positions` (an array of int64) and `leaves` (32 bytes each) give the Merkle leaf hash of every
+    sealed transaction in the partition; `ids` names the transactions at the positions asked for.
+    """
 
     checked: int
     first_bad: tuple[str, str] | None
-
-
-@dataclasses.dataclass(frozen=True)
-class BlockResult:
-    """One block of seal positions: its leaf hashes (32 bytes each), root if full, ids at asked positions."""
-
-    start: int
+    positions: bytes
     leaves: bytes
-    root: bytes | None
     ids: dict[int, str]
-    gap_at: int | None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,22 +126,16 @@ class VerifyRepository:
 
     def run_parallel(
         self, overview: Overview, wanted: set[int], workers: int | None = None
-    ) -> Iterator[HashTaskResult | BlockResult]:
-        """Run every task on a process pool over the overview's snapshot; results as they finish."""
-        snapshot, transactions, sealed = overview.snapshot, overview.transactions, overview.sealed_positions
+    ) -> Iterator[HashTaskResult]:
+        """Run every partition on a process pool over the overview's snapshot; results as they finish."""
         url = self.connection.engine.url.set(drivername="postgresql")
         conninfo = url.render_as_string(hide_password=False)
         partitions = 1
-        while partitions * ROWS_PER_PARTITION < transactions:
+        while partitions * ROWS_PER_PARTITION < overview.transactions:
             partitions *= 2
-        tasks: list[tuple[Any, ...]] = [
-            ("hash", conninfo, snapshot, partitions, k) for k in range(partitions)
-        ]
-        for start in range(0, sealed, BLOCK_LEAVES):
-            end = min(start + BLOCK_LEAVES, sealed)
-            asked = sorted(p for p in wanted if start <= p < end)
-            tasks.append(("block", conninfo, snapshot, start, end, asked))
-        if workers is None and transactions < INLINE_BELOW:
+        asked = sorted(wanted)
+        tasks = [(conninfo, overview.snapshot, partitions, k, asked) for k in range(partitions)]
+        if workers is None and overview.transactions < INLINE_BELOW:
             yield from map(_run_task, tasks)  # small ledgers: starting processes would cost more
             return
         count = workers or min(len(tasks), os.cpu_count() or 2)
@@ -155,151 +143,99 @@ class VerifyRepository:
             yield from pool.imap_unordered(_run_task, tasks)
 
 
-def _run_task(task: tuple[Any, ...]) -> HashTaskResult | BlockResult:
-    """Worker entry point: open a connection on the shared snapshot and run one task."""
+def _run_task(task: tuple[Any, ...]) -> HashTaskResult:
+    """Worker entry point: open a connection on the shared snapshot and check one partition."""
     import psycopg  # only the worker needs the driver directly
 
-    kind, conninfo, snapshot, *arguments = task
+    conninfo, snapshot, *arguments = task
     with psycopg.connect(conninfo) as connection:
         connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         connection.read_only = True
         connection.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
         connection.execute("SET LOCAL TIME ZONE 'UTC'")
-        if kind == "hash":
-            return _hash_partition(connection, *arguments)
-        return _block(connection, *arguments)
+        # Plan cursors for reading every row (not the first tenth), and hash-join a partition (a large
+        # share of the table, not the few rows the planner guesses for hashtext()) to seals.
+        connection.execute("SET LOCAL cursor_tuple_fraction = 1.0")
+        connection.execute("SET LOCAL enable_nestloop = off")
+        connection.execute("SET LOCAL work_mem = '256MB'")
+        connection.execute("SET LOCAL jit = off")
+        return _hash_partition(connection, *arguments)
 
 
-def _copy_lines(connection: Any, query: str) -> Iterator[bytes]:
-    """The rows of a query as raw COPY text lines (without the newline)."""
-    rest = b""
-    with connection.cursor() as cursor, cursor.copy(f"COPY ({query}) TO STDOUT") as copy:
-        for chunk in copy:
-            lines = (rest + bytes(chunk)).split(b"\n")
-            rest = lines.pop()
-            yield from lines
-    assert not rest, "COPY output ends with a newline"
+def _rows(connection: Any, query: str) -> Iterator[tuple[Any, ...]]:
+    """A query's rows through a server-side cursor, FETCH_ROWS at a time (bounded memory)."""
+    with connection.cursor(name=f"verify_{id(query)}") as cursor:
+        cursor.execute(query)
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            yield from rows
 
 
-def _hash_partition(connection: Any, partitions: int, k: int) -> HashTaskResult:
+def _hash_partition(connection: Any, partitions: int, k: int, asked: list[int]) -> HashTaskResult:
     """Recompute the content hash of every transaction whose id hashes into partition k."""
     where = f"(hashtext(%s) & {partitions - 1}) = {k}"
-    postings: dict[bytes, list[tuple[int, bytes]]] = {}
+    postings: dict[str, list[tuple[int, str, str, int]]] = {}
     query = f"SELECT transaction_id, line, account_id, unit, amount_minor FROM postings WHERE {where}"
-    for line in _copy_lines(connection, query % "transaction_id"):
-        transaction_id, number, rest = line.split(b"\t", 2)
-        postings.setdefault(transaction_id, []).append((int(number), rest))
+    for row in _rows(connection, query % "transaction_id"):
+        found = postings.get(row[0])
+        if found is None:
+            postings[row[0]] = [row[1:]]
+        else:
+            found.append(row[1:])
     checked = 0
     first_bad: tuple[str, str] | None = None
-    stamps: dict[bytes, bytes] = {}
-    for line in _copy_lines(connection, f"SELECT {HEADER_COLUMNS} FROM transactions WHERE {where}" % "id"):
-        fields = line.split(b"\t")
-        lines = [rest for _, rest in sorted(postings.pop(fields[0], ()))]
+    stamps: dict[str, str] = {}
+    positions, leaves, ids, wanted = array.array("q"), bytearray(), {}, set(asked)
+    query = (
+        f"SELECT {HEADER_COLUMNS}, s.position FROM transactions t "
+        f"LEFT JOIN seals s ON s.transaction_id = t.id WHERE {where}"
+    )
+    for row in _rows(connection, query % "t.id"):
+        mine = postings.pop(row[0], [])
+        mine.sort()
+        lines = [line[1:] for line in mine]
         checked += 1
-        if _NEEDS_CARE.search(line) is None and all(_NEEDS_CARE.search(r) is None for r in lines):
-            ok = _fast_check(fields, lines, stamps)
-        else:
-            ok = _careful_check(fields, lines)
-        if not ok:
-            bad = (_stamp(fields[3], stamps).decode(), fields[0].decode())
+        digest = _hash(row, lines, stamps)
+        if digest.hex() != row[11]:
+            bad = (_stamp(row[3], stamps), row[0])
             first_bad = bad if first_bad is None else min(first_bad, bad)
-    return HashTaskResult(checked, first_bad)
+        if row[12] is not None:  # sealed: its leaf, from the stored hash (equal to digest unless bad)
+            positions.append(row[12])
+            leaves += leaf_hash(bytes.fromhex(row[11]))
+            if row[12] in wanted:
+                ids[row[12]] = row[0]
+    return HashTaskResult(checked, first_bad, positions.tobytes(), bytes(leaves), ids)
 
 
-def _stamp(value: bytes, cache: dict[bytes, bytes]) -> bytes:
-    """PostgreSQL's UTC timestamptz text ('2026-11-01 09:00:00.5+00') as ledger.clock.rfc3339 bytes."""
+def _stamp(value: str, cache: dict[str, str]) -> str:
+    """PostgreSQL's UTC timestamptz text ('2026-11-01 09:00:00.5+00') as ledger.clock.rfc3339 text."""
     found = cache.get(value)
     if found is None:
-        found = cache[value] = rfc3339(_parse_stamp(value)).encode()
+        at = dt.datetime.fromisoformat(value.replace(" ", "T") + ":00")
+        found = cache[value] = rfc3339(at)
     return found
 
 
-def _parse_stamp(value: bytes) -> dt.datetime:
-    return dt.datetime.fromisoformat(value.decode().replace(" ", "T") + ":00")
+def _hash(row: tuple[Any, ...], lines: list[tuple[str, str, int]], stamps: dict[str, str]) -> bytes:
+    """The content hash of one transaction row: by plain concatenation when no value needs escaping."""
+    id_, kind, occurred, recorded, actor, key, outlet, scheme, version, reverses, metadata = row[:11]
+    strings = [v for v in (id_, kind, actor, key, outlet, scheme, reverses) if v is not None]
+    strings.extend(a + u for a, u, _ in lines)
+    if metadata != "{}" or _NEEDS_ESCAPE.search("".join(strings)) is not None:
+        metadata = canonical_json(json.loads(metadata)).decode()
+        header = (id_, kind, _stamp(occurred, stamps), _stamp(recorded, stamps), actor, key, outlet, scheme)
+        canonical = canonical_transaction((*header, version, reverses), metadata, lines)
+        return hashlib.sha256(canonical).digest()
 
+    def q(value: str | None) -> str:
+        """A plain string value as JSON (or null)."""
+        return "null" if value is None else f'"{value}"'
 
-def _fast_check(fields: list[bytes], lines: list[bytes], stamps: dict[bytes, bytes]) -> bool:
-    """Canonical bytes by concatenation: every value is plain text, so JSON needs only quotes."""
-    id_, kind, occurred, recorded, actor, key, outlet, scheme, version, reverses, metadata, stored = fields
-    if metadata != b"{}":
-        return _careful_check(fields, lines)
-
-    def q(value: bytes) -> bytes:
-        return b"null" if value == _NULL else b'"' + value + b'"'
-
-    postings = b",".join(
-        b'["' + a + b'","' + u + b'",' + m + b"]" for a, u, m in (r.split(b"\t") for r in lines)
+    postings = ",".join(f'["{a}","{u}",{m!r}]' for a, u, m in lines)
+    canonical_text = (
+        f'{{"header":{{"actor":"{actor}","id":"{id_}","idempotency_key":{q(key)},"kind":"{kind}",'
+        f'"metadata":{{}},"occurred_at":"{_stamp(occurred, stamps)}","outlet_id":{q(outlet)},'
+        f'"recorded_at":"{_stamp(recorded, stamps)}","reverses_id":{q(reverses)},'
+        f'"rule_version":{"null" if version is None else repr(version)},"scheme_id":{q(scheme)}}},'
+        f'"postings":[{postings}]}}'
     )
-    canonical = (
-        b'{"header":{"actor":' + q(actor) + b',"id":' + q(id_) + b',"idempotency_key":' + q(key)
-        + b',"kind":' + q(kind) + b',"metadata":{},"occurred_at":"' + _stamp(occurred, stamps)
-        + b'","outlet_id":' + q(outlet) + b',"recorded_at":"' + _stamp(recorded, stamps)
-        + b'","reverses_id":' + q(reverses) + b',"rule_version":' + (b"null" if version == _NULL else version)
-        + b',"scheme_id":' + q(scheme) + b'},"postings":[' + postings + b"]}"
-    )  # fmt: skip
-    return hashlib.sha256(canonical).hexdigest().encode() == stored
-
-
-def _careful_check(fields: list[bytes], lines: list[bytes]) -> bool:
-    """The general path: unescape COPY text, then the exact canonical form (metadata re-serialised)."""
-    values = [_unescape(f) for f in fields]
-    id_, kind, occurred, recorded, actor, key, outlet, scheme, version, reverses, metadata, stored = values
-    assert id_ is not None and occurred is not None and recorded is not None and metadata is not None
-    parsed = [[_unescape(v) for v in r.split(b"\t")] for r in lines]
-    header = (id_, kind, rfc3339(_parse_stamp(occurred.encode())), rfc3339(_parse_stamp(recorded.encode())))
-    header += (actor, key, outlet, scheme, None if version is None else int(version), reverses)
-    postings = [(str(a), str(u), int(str(m))) for a, u, m in parsed]
-    canonical = canonical_transaction(header, canonical_json(json.loads(metadata)).decode(), postings)
-    return hashlib.sha256(canonical).hexdigest() == stored
-
-
-def _unescape(value: bytes) -> str | None:
-    """One COPY text column as text (None for NULL)."""
-    if value == _NULL:
-        return None
-    if b"\\" not in value:
-        return value.decode()
-    out, i = bytearray(), 0
-    while i < len(value):
-        if value[i : i + 1] != b"\\":
-            out += value[i : i + 1]
-            i += 1
-            continue
-        nxt = value[i + 1 : i + 2]
-        if nxt in _COPY_ESCAPES:
-            out += _COPY_ESCAPES[nxt]
-            i += 2
-        elif nxt.isdigit():  # up to three octal digits
-            digits = re.match(rb"[0-7]{1,3}", value[i + 1 :])
-            assert digits is not None
-            out.append(int(digits.group(), 8))
-            i += 1 + len(digits.group())
-        else:
-            out += nxt
-            i += 2
-    return out.decode()
-
-
-def _block(connection: Any, start: int, end: int, asked: list[int]) -> BlockResult:
-    """Leaf hashes of the stored content hashes at seal positions start..end-1, in order."""
-    query = (
-        "SELECT s.position, s.transaction_id, t.content_hash FROM seals s "
-        f"JOIN transactions t ON t.id = s.transaction_id WHERE s.position >= {start} "
-        f"AND s.position < {end} ORDER BY s.position"
-    )
-    leaves: list[bytes] = []
-    ids: dict[int, str] = {}
-    wanted = set(asked)
-    gap_at: int | None = None
-    for line in _copy_lines(connection, query):
-        position, transaction_id, stored = line.split(b"\t")
-        expected = start + len(leaves)
-        if int(position) != expected and gap_at is None:
-            gap_at = expected
-        if expected in wanted:
-            ids[expected] = transaction_id.decode()
-        leaves.append(leaf_hash(bytes.fromhex(stored.decode())))
-    if len(leaves) != end - start and gap_at is None:
-        gap_at = start + len(leaves)
-    full = len(leaves) == BLOCK_LEAVES and gap_at is None
-    return BlockResult(start, b"".join(leaves), root_hash(leaves) if full else None, ids, gap_at)
+    return hashlib.sha256(canonical_text.encode()).digest()

@@ -42,9 +42,11 @@ class _Job:
     job_key: str
 
     def key(self, owner_id: str) -> str:
+        """The idempotency key of this job's transaction for one wallet."""
         return f"{self.job_key}:{owner_id}"
 
     def fingerprint(self, owner_id: str) -> str:
+        """The request fingerprint stored with that key."""
         # Exactly the request flows.issue fingerprints, so a single issue with the same key replays.
         return request_fingerprint(
             {
@@ -92,9 +94,11 @@ def bulk_issue(
     counts = [0, 0]  # issued, skipped
 
     def run(batch: list[str]) -> tuple[int, int]:
+        """One batch in its own database transaction, retried on a retryable conflict."""
         return run_in_transaction(uow_factory, lambda uow: _issue_batch(uow, job, batch, clock.now()))
 
     def collect(future: Future[tuple[int, int]]) -> None:
+        """Count a finished batch (or raise its error) and report progress."""
         issued, skipped = future.result()
         counts[0] += issued
         counts[1] += skipped

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import array
 import dataclasses
 import datetime as dt
 from collections.abc import Callable, Collection
-from typing import Any
 
 from ledger.clock import rfc3339
 from ledger.journal import canonical_header, content_hash
@@ -20,9 +20,10 @@ from ledger.merkle import (
 )
 from ledger.ports import UnitOfWork
 from ledger.records import CheckpointRecord
-from ledger.signing import SigningKey, tree_head_message, verify_signature
+from ledger.signing import SigningKey, key_id_for, tree_head_message, verify_signature
 
 SEAL_BATCH_LIMIT = 100_000
+MERKLE_BLOCK = 1 << 16  # verify folds whole aligned blocks of leaves into the tree once
 
 
 def seal(
@@ -70,15 +71,18 @@ def checkpoint_signature_valid(checkpoint: CheckpointRecord, trusted_key_ids: Co
     """True when the head is signed by a trusted key over exactly this size, root and time."""
     if checkpoint.key_id not in trusted_key_ids:
         return False
+    # The key id is a hash of the public key: a row that pairs a trusted id with some other key (forged by
+    # anyone able to write the table) must not verify.
+    public_key = bytes.fromhex(checkpoint.public_key)
+    if key_id_for(public_key) != checkpoint.key_id:
+        return False
     message = tree_head_message(
         checkpoint.tree_size,
         bytes.fromhex(checkpoint.root_hash),
         rfc3339(checkpoint.signed_at),
         checkpoint.key_id,
     )
-    return verify_signature(
-        bytes.fromhex(checkpoint.public_key), message, bytes.fromhex(checkpoint.signature)
-    )
+    return verify_signature(public_key, message, bytes.fromhex(checkpoint.signature))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,76 +134,74 @@ def _verify_parallel(
 ) -> VerifyReport:
     overview = uow.verify.begin()
     checkpoints: list[CheckpointRecord] = overview.checkpoints
-    wanted = {c.tree_size - 1 for c in checkpoints if 0 < c.tree_size <= overview.sealed_positions}
-    checked = 0
+    wanted = {c.tree_size - 1 for c in checkpoints if 0 < c.tree_size <= overview.seals}
+    checked = sealed = 0
     first_bad: tuple[str, str] | None = None
-    blocks: dict[int, Any] = {}
+    leaves = bytearray(HASH_SIZE * overview.sealed_positions)
+    ids: dict[int, str] = {}
     for result in uow.verify.run_parallel(overview, wanted, workers):
-        if hasattr(result, "checked"):
-            checked += result.checked
-            if result.first_bad is not None:
-                first_bad = result.first_bad if first_bad is None else min(first_bad, result.first_bad)
-            if progress:
-                progress(checked)
-        else:
-            blocks[result.start] = result
+        checked += result.checked
+        if result.first_bad is not None:
+            first_bad = result.first_bad if first_bad is None else min(first_bad, result.first_bad)
+        ids.update(result.ids)
+        for index, position in enumerate(array.array("q", result.positions)):
+            leaves[position * HASH_SIZE : (position + 1) * HASH_SIZE] = result.leaves[
+                index * HASH_SIZE : (index + 1) * HASH_SIZE
+            ]
+            sealed += 1
+        if progress:
+            progress(checked)
     if first_bad is not None:
         return VerifyReport(
             checked, 0, first_bad[1], f"transaction {first_bad[1]}: content hash does not match"
         )
     assert checked == overview.transactions, "every transaction falls in exactly one partition"
-    gaps = [block.gap_at for block in blocks.values() if block.gap_at is not None]
-    if gaps or overview.seals != overview.sealed_positions:
-        at = min(gaps) if gaps else overview.seals
-        return VerifyReport(checked, 0, None, f"seal positions are not consecutive at {at}")
-    return _check_heads(checkpoints, [blocks[start] for start in sorted(blocks)], trusted_key_ids, checked)
+    if not sealed == overview.seals == overview.sealed_positions:
+        return VerifyReport(checked, 0, None, "seal positions are not consecutive")
+    return _check_heads(checkpoints, bytes(leaves), ids, trusted_key_ids, checked)
 
 
 def _check_heads(
-    checkpoints: list[CheckpointRecord], blocks: list[Any], trusted_key_ids: Collection[str], checked: int
+    checkpoints: list[CheckpointRecord],
+    leaves: bytes,
+    ids: dict[int, str],
+    trusted_key_ids: Collection[str],
+    checked: int,
 ) -> VerifyReport:
-    """Each checkpoint's root from the blocks' subtree roots and leaves; then its signature."""
-    sealed = sum(len(block.leaves) // HASH_SIZE for block in blocks)
-    accumulator = MerkleAccumulator()  # over whole blocks: their roots are perfect subtrees of equal height
-    previous_size = 0
-    pending = iter(checkpoints)
-    target = next(pending, None)
-    for block in blocks:
-        size = len(block.leaves) // HASH_SIZE
-        while target is not None and target.tree_size <= block.start + size:
-            inside = target.tree_size - block.start
-            if block.root is not None and inside == size:
-                peaks = [*accumulator.peaks, block.root]
-            else:
-                raw = block.leaves[: inside * HASH_SIZE]
-                peaks = [
-                    *accumulator.peaks,
-                    *_peaks([raw[i : i + HASH_SIZE] for i in range(0, len(raw), HASH_SIZE)]),
-                ]
-            if _fold(peaks).hex() != target.root_hash:
-                return VerifyReport(
-                    checked,
-                    0,
-                    block.ids.get(target.tree_size - 1),
-                    (
-                        f"checkpoint {target.tree_size}: root does not match; a transaction sealed at "
-                        f"positions {previous_size}..{target.tree_size - 1} was altered"
-                    ),
-                )
-            if not checkpoint_signature_valid(target, trusted_key_ids):
-                return VerifyReport(
-                    checked, 0, None, f"checkpoint {target.tree_size}: bad or untrusted signature"
-                )
-            previous_size = target.tree_size
-            target = next(pending, None)
-        if block.root is not None:
-            accumulator.append(block.root)
-    if target is not None:
-        return VerifyReport(
-            checked, 0, None, f"checkpoint {target.tree_size} covers transactions that are missing"
-        )
-    assert sealed >= previous_size
+    """Each checkpoint's root from the leaves (whole aligned blocks folded in once), then its signature."""
+    accumulator = MerkleAccumulator()  # over block roots: perfect subtrees of one height
+    done = previous_size = 0
+    for target in checkpoints:
+        if target.tree_size * HASH_SIZE > len(leaves):
+            return VerifyReport(
+                checked, 0, None, f"checkpoint {target.tree_size} covers transactions that are missing"
+            )
+        while done + MERKLE_BLOCK <= target.tree_size:
+            accumulator.append(root_hash(_split(leaves, done, done + MERKLE_BLOCK)))
+            done += MERKLE_BLOCK
+        if (
+            _fold([*accumulator.peaks, *_peaks(_split(leaves, done, target.tree_size))]).hex()
+            != target.root_hash
+        ):
+            return VerifyReport(
+                checked,
+                0,
+                ids.get(target.tree_size - 1),
+                (
+                    f"checkpoint {target.tree_size}: root does not match; a transaction sealed at "
+                    f"positions {previous_size}..{target.tree_size - 1} was altered"
+                ),
+            )
+        if not checkpoint_signature_valid(target, trusted_key_ids):
+            return VerifyReport(
+                checked, 0, None, f"checkpoint {target.tree_size}: bad or untrusted signature"
+            )
+        previous_size = target.tree_size
     return VerifyReport(checked, len(checkpoints), None, None)
+
+
+def _split(leaves: bytes, start: int, end: int) -> list[bytes]:
+    return [leaves[i : i + HASH_SIZE] for i in range(start * HASH_SIZE, end * HASH_SIZE, HASH_SIZE)]
 
 
 def _peaks(leaves: list[bytes]) -> list[bytes]:
@@ -258,19 +260,9 @@ def _verify_checkpoints(uow: UnitOfWork, trusted_key_ids: Collection[str], check
 
 def _header(record: object) -> dict[str, object]:
     fields = (
-        "id",
-        "kind",
-        "occurred_at",
-        "recorded_at",
-        "actor",
-        "idempotency_key",
-        "outlet_id",
-        "scheme_id",
-        "rule_version",
-        "reverses_id",
-        "metadata",
+        "id kind occurred_at recorded_at actor idempotency_key outlet_id scheme_id rule_version reverses_id"
     )
-    return canonical_header(**{name: getattr(record, name) for name in fields})
+    return canonical_header(**{name: getattr(record, name) for name in [*fields.split(), "metadata"]})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,13 +11,14 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
+from ledger.clock import rfc3339
 from ledger.db.tables import checkpoints, postings, seals, transactions
 from ledger.journal import Posting, canonical_header, content_hash
 from ledger.merkle import leaf_hash, verify_inclusion
 from ledger.receipts import Receipt
 from ledger.records import CheckpointRecord, TransactionRecord
 from ledger.service import read_only
-from ledger.signing import SigningKey, generate_signing_key
+from ledger.signing import SigningKey, generate_signing_key, tree_head_message
 from ledger.usecases import flows
 from ledger.usecases.audit import check
 from ledger.usecases.checkpoints import checkpoint_signature_valid, prove_inclusion, verify
@@ -310,3 +311,30 @@ def test_verify_fails_when_the_signing_key_is_not_trusted(books: Books) -> None:
         report = verification(books, trusted)
         assert not report.ok
         assert "untrusted signature" in (report.problem or "")
+
+
+def test_a_checkpoint_signed_by_another_key_under_a_trusted_key_id_does_not_verify(books: Books) -> None:
+    trusted, forger = generate_signing_key(), generate_signing_key()
+    root = bytes(32)
+    signed_at = books.clock.now()
+    message = tree_head_message(1, root, rfc3339(signed_at), trusted.key_id)
+    forged = CheckpointRecord(
+        1,
+        root.hex(),
+        signed_at,
+        trusted.key_id,
+        forger.public_key_bytes().hex(),
+        forger.sign(message).hex(),
+        (),
+    )
+    genuine = CheckpointRecord(
+        1,
+        root.hex(),
+        signed_at,
+        trusted.key_id,
+        trusted.public_key_bytes().hex(),
+        trusted.sign(message).hex(),
+        (),
+    )
+    assert checkpoint_signature_valid(genuine, {trusted.key_id})
+    assert not checkpoint_signature_valid(forged, {trusted.key_id})

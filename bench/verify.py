@@ -1,0 +1,56 @@
+"""Audit verify at scale: seconds for checkpoints.verify over 1,000,000 sealed transactions."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from ledger.clock import SystemClock
+from ledger.db.uow import unit_of_work_factory
+from ledger.service import read_only, run_in_transaction
+from ledger.signing import generate_signing_key
+from ledger.usecases import checkpoints
+from ledger.usecases.bulk import bulk_issue
+
+AMOUNT_MINOR = 100
+
+
+def main() -> None:
+    """Bulk-issue N wallets (one transaction each), seal them all, then time a full verify."""
+    args = arguments(__doc__ or "")
+    wallets = 100_000 if args.quick else 1_000_000
+    figures: dict[str, object] = {"bench": "verify", "quick": args.quick}
+    with fresh_database(args.database_url, "verify", keep=args.keep) as engine:
+        scheme = funded_scheme(engine, "verify-bench", wallets * AMOUNT_MINOR)
+        factory = unit_of_work_factory(engine)
+        clock = SystemClock()
+        started = time.perf_counter()
+        owners = (f"resident-{i:07d}" for i in range(wallets))
+        bulk_issue(factory, clock, scheme, owners, AMOUNT_MINOR, None, "leisure", "bench", "verify-job")
+        figures["create_seconds"] = round(time.perf_counter() - started, 1)
+        key = generate_signing_key()
+        started = time.perf_counter()
+        heads = 0
+        while run_in_transaction(factory, lambda uow: checkpoints.seal(uow, key, clock.now())) is not None:
+            heads += 1
+        figures["seal_seconds"] = round(time.perf_counter() - started, 1)
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+        log(f"{wallets} issued and sealed under {heads} checkpoints; verifying")
+        started = time.perf_counter()
+        report = read_only(factory, lambda uow: checkpoints.verify(uow, {key.key_id}))
+        figures["verify_seconds"] = round(time.perf_counter() - started, 2)
+        assert report.ok, report.problem
+        figures["transactions_checked"] = report.transactions_checked
+        figures["checkpoints_checked"] = report.checkpoints_checked
+        figures["transactions_per_s"] = round(report.transactions_checked / figures["verify_seconds"])  # type: ignore[operator]
+    emit(figures)
+
+
+if __name__ == "__main__":
+    main()
