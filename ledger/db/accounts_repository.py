@@ -18,7 +18,7 @@ from ledger.units import AccountKind, Unit
 
 # Unconstrained accounts (an outlet's payable, the bank) spread their balance over shards so that
 # concurrent credits update different rows and never queue behind one row lock.
-UNCONSTRAINED_SHARD_COUNT = 16
+UNCONSTRAINED_SHARD_COUNT = 64
 
 # Accounts never change once opened, so a process-wide cache by id is always correct.
 _ACCOUNT_CACHE: dict[str, AccountRecord] = {}
@@ -111,21 +111,29 @@ class AccountsRepository:
 
     def apply(self, transaction_id: str, lines: Sequence[Posting]) -> None:
         """Move balances by the postings; a constrained account that would cross its floor refuses."""
-        deltas: dict[str, int] = defaultdict(int)
-        for line in lines:
-            deltas[line.account_id] += line.amount_minor
+        self.apply_constrained(lines)
+        self.apply_unconstrained(transaction_id, lines)
+
+    def apply_constrained(self, lines: Sequence[Posting]) -> None:
+        """Move the balances that have a floor, each checked atomically against it."""
+        deltas = _deltas(lines)
         known = self.get_many(deltas)
-        shard_seed = zlib.crc32(transaction_id.encode())
         # Sorted by account id so concurrent transactions take row locks in one global order.
         for account_id in sorted(deltas):
-            delta = deltas[account_id]
-            if delta == 0:
-                continue
             account = known[account_id]
-            if account.floor_minor is None:
-                self._credit_shard(account, shard_seed % account.shard_count, delta)
-            else:
-                self._move_checked(account, delta)
+            if deltas[account_id] != 0 and account.floor_minor is not None:
+                self._move_checked(account, deltas[account_id])
+
+    def apply_unconstrained(self, transaction_id: str, lines: Sequence[Posting]) -> None:
+        """Credit or debit the floorless (hot) accounts on one of their shards; call it last, just before
+        commit, so the shard row stays locked as briefly as possible."""
+        deltas = _deltas(lines)
+        known = self.get_many(deltas)
+        shard_seed = zlib.crc32(transaction_id.encode())
+        for account_id in sorted(deltas):
+            account = known[account_id]
+            if deltas[account_id] != 0 and account.floor_minor is None:
+                self._credit_shard(account, shard_seed % account.shard_count, deltas[account_id])
 
     def _credit_shard(self, account: AccountRecord, shard: int, delta: int) -> None:
         self.connection.execute(
@@ -153,6 +161,18 @@ class AccountsRepository:
             balances.c.account_id
         )
         return {row[0]: int(row[1]) for row in self.connection.execute(query)}
+
+
+def _deltas(lines: Sequence[Posting]) -> dict[str, int]:
+    deltas: dict[str, int] = defaultdict(int)
+    for line in lines:
+        deltas[line.account_id] += line.amount_minor
+    return deltas
+
+
+def remember(account: AccountRecord) -> AccountRecord:
+    """Cache an account record (accounts never change once opened)."""
+    return _remember(account)
 
 
 def _remember(account: AccountRecord) -> AccountRecord:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text
+from sqlalchemy import Connection, func, insert, literal_column, select, text
 
 from ledger.db.rows import transaction_from_row
 from ledger.db.tables import idempotency_keys, postings, transactions
@@ -16,6 +16,7 @@ from ledger.journal import TransactionDraft, canonical_json
 from ledger.records import TransactionRecord
 
 STREAM_BATCH_SIZE = 5_000
+SEAL_KEY_SQL: Any = literal_column("pg_current_xact_id()::text::bigint")
 
 
 class JournalRepository:
@@ -35,8 +36,12 @@ class JournalRepository:
         current = self.connection.execute(select(func.max(transactions.c.seal_key))).scalar_one()
         return int(current or 0) + 1
 
-    def insert(self, draft: TransactionDraft, seal_key: int) -> None:
-        """Insert the header and postings of a balanced draft."""
+    def insert(self, draft: TransactionDraft, seal_key: int | None = None) -> None:
+        """Insert the header and postings of a balanced draft (seal key computed unless given)."""
+        seal: Any = seal_key
+        if seal is None:
+            # On PostgreSQL the transaction id is read inside the INSERT itself: one round trip fewer.
+            seal = SEAL_KEY_SQL if self.dialect == "postgresql" else self.next_seal_key()
         self.connection.execute(
             insert(transactions).values(
                 id=draft.id,
@@ -51,7 +56,7 @@ class JournalRepository:
                 reverses_id=draft.reverses_id,
                 metadata_json=canonical_json(dict(draft.metadata)).decode(),
                 content_hash=draft.content_hash,
-                seal_key=seal_key,
+                seal_key=seal,
             )
         )
         self.connection.execute(
@@ -156,6 +161,26 @@ class IdempotencyRepository:
         ).scalar_one()
         if not acquired:
             raise IdempotencyInFlight("a request with this idempotency key is still in flight")
+
+    def claim_and_find(self, scope: str, key: str) -> tuple[str, Any] | None:
+        """claim() and find() in one round trip on PostgreSQL.
+
+        The lookup may use a snapshot from just before the lock was taken, so a twin that committed in
+        between can be missed; its stored key then makes our insert fail, and the retry replays it."""
+        if self.connection.dialect.name != "postgresql":
+            return self.find(scope, key)
+        row = self.connection.execute(
+            text(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0)) AS acquired, "
+                "stored.fingerprint, stored.result_json FROM (SELECT 1) AS one LEFT JOIN "
+                "(SELECT fingerprint, result_json FROM idempotency_keys WHERE scope = :scope AND key = :key) "
+                "AS stored ON true"
+            ),
+            {"name": f"{len(scope)}:{scope}{key}", "scope": scope, "key": key},
+        ).one()
+        if not row.acquired:
+            raise IdempotencyInFlight("a request with this idempotency key is still in flight")
+        return None if row.fingerprint is None else (row.fingerprint, json.loads(row.result_json))
 
     def find(self, scope: str, key: str) -> tuple[str, Any] | None:
         """(fingerprint, result) stored under this key, if any."""

@@ -7,9 +7,10 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select
 
+from ledger.db.accounts_repository import remember
 from ledger.db.tables import accounts, balances, lots, postings, transactions
-from ledger.records import LotRecord
-from ledger.units import Unit
+from ledger.records import AccountRecord, LotRecord
+from ledger.units import AccountKind, Unit
 
 MAX_LOTS_PER_WALLET = 1_000
 
@@ -52,6 +53,9 @@ class LotsRepository:
             lots.c.created_at,
             accounts.c.unit,
             accounts.c.floor_minor,
+            accounts.c.name,
+            accounts.c.kind,
+            accounts.c.shard_count,
             balances.c.balance_minor,
         ).select_from(
             lots.join(accounts, accounts.c.id == lots.c.account_id).join(
@@ -107,6 +111,17 @@ class LotsRepository:
 
 
 def _lot(row: Any) -> LotRecord:
+    # The wallet query already read the lot's account: cache it so recording the spend needs no lookup.
+    remember(
+        AccountRecord(
+            row.account_id,
+            row.name,
+            Unit(row.unit),
+            AccountKind(row.kind),
+            row.floor_minor,
+            int(row.shard_count),
+        )
+    )
     return LotRecord(
         account_id=row.account_id,
         owner_id=row.owner_id,

@@ -36,12 +36,14 @@ def record(uow: UnitOfWork, draft: TransactionDraft) -> None:
                 f"posting in {posting.unit} to an account in {known[posting.account_id].unit}"
             )
     try:
-        uow.accounts.apply(draft.id, draft.postings)
+        uow.accounts.apply_constrained(draft.postings)
     except InsufficientFunds as error:
         if error.account_kind == AccountKind.BUDGET:
             raise BudgetExhausted("the scheme budget cannot cover this") from error
         raise
-    uow.journal.insert(draft, uow.journal.next_seal_key())
+    uow.journal.insert(draft)
+    # Hot floorless accounts (an outlet's payable) last, so their shard rows are locked only until commit.
+    uow.accounts.apply_unconstrained(draft.id, draft.postings)
 
 
 def draft(
@@ -94,8 +96,7 @@ def idempotent(
     """Run `operation` once per key: a replay returns the stored result; a different request is refused."""
     check_idempotency_key(key)
     fingerprint = request_fingerprint(request)
-    uow.idempotency.claim(scope, key)
-    found = uow.idempotency.find(scope, key)
+    found = uow.idempotency.claim_and_find(scope, key)
     if found is not None:
         stored_fingerprint, result = found
         if stored_fingerprint != fingerprint:
