@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -12,6 +11,7 @@ from flask import Flask, Response, request, send_from_directory
 
 from api.context import LedgerContext, build_context
 from api.limits import init_limiter
+from api.logging_setup import configure_logging
 from api.problems import ApiProblem, register_problem_handlers
 from api.spec import ClubcardApi, document_idempotency_keys
 from ledger.settings import Settings
@@ -41,7 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
         settings = Settings.from_environment(environment or None)
         context = build_context(settings, clock=config.get("CLOCK"))
     app.extensions["clubcard"] = context
-    logging.basicConfig(level=logging.INFO)
+    configure_logging()
 
     api = ClubcardApi(
         app, spec_kwargs={"info": {"description": (Path(__file__).parent / "README.md").read_text()}}
