@@ -203,29 +203,61 @@ def spend(
     }
 
     def operation() -> dict[str, Any]:
-        lots = uow.lots.wallet(owner_id, scheme["id"], lock=True)
-        plan = plan_spend(lots, amount_minor, now, categories)
-        lines = transfer_lines(Unit(scheme["unit"]), plan, payable_account_id)
-        tx = draft(
+        return _draw(
+            uow,
+            scheme,
+            owner_id,
+            amount_minor,
+            payable_account_id,
+            categories,
+            now,
             kind=kind,
-            postings=lines,
-            now=now,
             actor=actor,
-            idempotency_key=key,
+            key=key,
             outlet_id=outlet_id,
-            scheme_id=scheme["id"],
-            rule_version=scheme["version"],
             metadata=metadata,
         )
-        record(uow, tx)
-        before = sum(lot.balance_minor for lot in lots)
-        return Receipt(
-            tx.id, kind, scheme["unit"], amount_minor, rfc3339(now), tuple(plan), before - amount_minor
-        ).to_dict()
 
     return Receipt.from_dict(
         idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
     )
+
+
+def _draw(
+    uow: UnitOfWork,
+    scheme: Mapping[str, Any],
+    owner_id: str,
+    amount_minor: int,
+    to_account_id: str,
+    categories: Collection[str] | None,
+    now: dt.datetime,
+    *,
+    kind: str,
+    actor: str,
+    key: str,
+    outlet_id: str | None,
+    metadata: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Lock the wallet, take from its eligible lots (earliest expiry first) and pay one account."""
+    lots = uow.lots.wallet(owner_id, scheme["id"], lock=True)
+    plan = plan_spend(lots, amount_minor, now, categories)
+    lines = transfer_lines(Unit(scheme["unit"]), plan, to_account_id)
+    tx = draft(
+        kind=kind,
+        postings=lines,
+        now=now,
+        actor=actor,
+        idempotency_key=key,
+        outlet_id=outlet_id,
+        scheme_id=scheme["id"],
+        rule_version=scheme["version"],
+        metadata=metadata,
+    )
+    record(uow, tx)
+    before = sum(lot.balance_minor for lot in lots)
+    return Receipt(
+        tx.id, kind, scheme["unit"], amount_minor, rfc3339(now), tuple(plan), before - amount_minor
+    ).to_dict()
 
 
 def transfer(
@@ -254,24 +286,20 @@ def transfer(
 
     def operation() -> dict[str, Any]:
         target = main_lot(uow, scheme, to_owner_id, now)
-        lots = uow.lots.wallet(from_owner_id, scheme["id"], lock=True)
-        plan = plan_spend(lots, amount_minor, now, None)
-        lines = transfer_lines(Unit(scheme["unit"]), plan, target)
-        tx = draft(
+        return _draw(
+            uow,
+            scheme,
+            from_owner_id,
+            amount_minor,
+            target,
+            None,
+            now,
             kind="transfer",
-            postings=lines,
-            now=now,
             actor=actor,
-            idempotency_key=key,
-            scheme_id=scheme["id"],
-            rule_version=scheme["version"],
+            key=key,
+            outlet_id=None,
             metadata=metadata,
         )
-        record(uow, tx)
-        before = sum(lot.balance_minor for lot in lots)
-        return Receipt(
-            tx.id, "transfer", scheme["unit"], amount_minor, rfc3339(now), tuple(plan), before - amount_minor
-        ).to_dict()
 
     return Receipt.from_dict(
         idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
