@@ -49,6 +49,16 @@ def fresh_database(admin_url: str) -> str:
     return admin_url.rsplit("/", 1)[0] + "/" + name
 
 
+def drop_database(admin_url: str, url: str) -> None:
+    """Drop the database this run created."""
+    engine = create_engine(
+        admin_url.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
+    engine.dispose()
+
+
 def seed(settings: Settings, wallets: int) -> dict[str, Any]:
     """A funded scheme, one outlet with a device key, and `wallets` residents with cards and £100 each."""
     context = build_context(settings)
@@ -276,6 +286,7 @@ def main() -> None:
         server.wait(timeout=30)
     inprocess_figures = drive(CLIENTS, seconds, inprocess_redeemer(seeded, "inprocess"))
     seeded["context"].engine.dispose()
+    drop_database(arguments.database_url, url)
     result = {
         "benchmark": "api_redeem",
         "clients": CLIENTS,
