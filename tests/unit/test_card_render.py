@@ -31,7 +31,8 @@ def _tokens() -> list[str]:
 
 
 def _decode_one(image: Image.Image) -> Any:
-    results = zxingcpp.read_barcodes(image)
+    # Only QR codes, as a kiosk scans: a 1-D reader can hallucinate a Codabar inside the QR modules.
+    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)
     assert len(results) == 1, "exactly one QR code should be found"
     return results[0]
 
