@@ -18,6 +18,10 @@ from ledger.usecases import flows
 from ledger.usecases.audit import TrialBalanceLine, check, trial_balance
 from tests.integration.conftest import Books
 
+# These tests open up to 66 PostgreSQL connections at once: keep them on one xdist worker so two
+# of them never run together against the server's 100-connection limit.
+pytestmark = pytest.mark.xdist_group("many-connections")
+
 HOUR = dt.timedelta(hours=1)
 CUSTOMERS = 24
 REDEMPTIONS_EACH = 5

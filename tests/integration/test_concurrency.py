@@ -17,6 +17,10 @@ from ledger.usecases import flows
 from ledger.usecases.audit import check, trial_balance
 from tests.integration.conftest import Books
 
+# These tests open up to 66 PostgreSQL connections at once: keep them on one xdist worker so two
+# of them never run together against the server's 100-connection limit.
+pytestmark = pytest.mark.xdist_group("many-connections")
+
 THREADS = 64
 SPENDS_AVAILABLE = 20
 SPEND_MINOR = 100
