@@ -7,8 +7,6 @@ import os
 from flask import Flask, current_app
 from flask_limiter import Limiter
 
-from api.context import ctx
-
 DEFAULT_CARD_LOOKUP_LIMIT = "120 per minute"  # a kiosk scans a card every few seconds at most
 
 
@@ -33,13 +31,7 @@ def _caller() -> str:
 
 def init_limiter(app: Flask) -> None:
     """Attach the limiter, with Redis as storage when CLUBCARD_REDIS_URL is set."""
-    redis_url = ctx_settings_redis(app)
+    redis_url = app.extensions["clubcard"].settings.redis_url
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
     app.config.setdefault("CLUBCARD_CARD_LOOKUP_LIMIT", os.environ.get("CLUBCARD_CARD_LOOKUP_LIMIT"))
     limiter.init_app(app)
-
-
-def ctx_settings_redis(app: Flask) -> str | None:
-    """The configured Redis URL, if any."""
-    with app.app_context():
-        return ctx().settings.redis_url

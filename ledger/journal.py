@@ -56,19 +56,7 @@ class TransactionDraft:
 
     def canonical_header(self) -> dict[str, Any]:
         """The header fields covered by the content hash."""
-        return canonical_header(
-            id=self.id,
-            kind=self.kind,
-            occurred_at=self.occurred_at,
-            recorded_at=self.recorded_at,
-            actor=self.actor,
-            idempotency_key=self.idempotency_key,
-            outlet_id=self.outlet_id,
-            scheme_id=self.scheme_id,
-            rule_version=self.rule_version,
-            reverses_id=self.reverses_id,
-            metadata=self.metadata,
-        )
+        return header_of(self)
 
 
 def check_postings(postings: Sequence[Posting]) -> None:
@@ -115,6 +103,26 @@ def canonical_header(
         "reverses_id": reverses_id,
         "metadata": dict(metadata),
     }
+
+
+HEADER_FIELDS = [
+    "id",
+    "kind",
+    "occurred_at",
+    "recorded_at",
+    "actor",
+    "idempotency_key",
+    "outlet_id",
+    "scheme_id",
+    "rule_version",
+    "reverses_id",
+    "metadata",
+]
+
+
+def header_of(transaction: Any) -> dict[str, Any]:
+    """The canonical header of a draft or a recorded transaction (anything with the header fields)."""
+    return canonical_header(**{name: getattr(transaction, name) for name in HEADER_FIELDS})
 
 
 def canonical_json(value: Any) -> bytes:

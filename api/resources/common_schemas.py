@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from marshmallow import Schema, fields
-
-from ledger.receipts import Receipt
 
 
 class ReceiptSchema(Schema):
@@ -24,11 +20,3 @@ class ReceiptSchema(Schema):
     lot_account_id = fields.String(allow_none=True)
     reverses_id = fields.String(allow_none=True)
     hold_id = fields.String(allow_none=True)
-
-
-def receipt_body(receipt: Receipt, **extra: Any) -> dict[str, Any]:
-    """A receipt as the API shows it."""
-    data = receipt.to_dict()
-    data["taken"] = [{"lot_account_id": lot, "amount_minor": amount} for lot, amount in receipt.taken]
-    data.update(extra)
-    return data

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 from api.auth import STAFF, current_principal, idempotency_key, requires
 from api.context import ctx
 from api.pagination import PageQuery, page, page_schema
-from api.resources.common_schemas import ReceiptSchema, receipt_body
+from api.resources.common_schemas import ReceiptSchema
 from api.resources.scheme_schemas import (
     FundingSchema,
     RulesSchema,
@@ -23,6 +23,7 @@ from ledger.errors import ValidationFailed
 from ledger.rules import parse_rules
 from ledger.units import Unit
 from ledger.usecases import flows
+from ledger.usecases.requests import receipt_data
 from ledger.usecases.schemes import create_scheme, get_scheme, update_rules
 
 blueprint = Blueprint("schemes", __name__, description="Units, schemes, rules and budgets")
@@ -156,6 +157,6 @@ class Funding(MethodView):
                 key=key,
                 metadata=metadata,
             )
-            return receipt_body(receipt)
+            return receipt_data(receipt)
 
         return ctx().write(operation)

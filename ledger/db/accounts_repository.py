@@ -99,21 +99,6 @@ class AccountsRepository:
         ).scalar_one()
         return int(total)
 
-    def lock_balances(self, account_ids: Sequence[str]) -> dict[str, int]:
-        """Lock constrained accounts' balance rows (sorted, so no deadlocks) and return their balances."""
-        query = (
-            select(balances.c.account_id, balances.c.balance_minor)
-            .where(balances.c.account_id.in_(sorted(set(account_ids))), balances.c.shard == 0)
-            .order_by(balances.c.account_id)
-            .with_for_update()
-        )
-        return {row.account_id: int(row.balance_minor) for row in self.connection.execute(query)}
-
-    def apply(self, transaction_id: str, lines: Sequence[Posting]) -> None:
-        """Move balances by the postings; a constrained account that would cross its floor refuses."""
-        self.apply_constrained(lines)
-        self.apply_unconstrained(transaction_id, lines)
-
     def apply_constrained(self, lines: Sequence[Posting]) -> None:
         """Move the balances that have a floor, each checked atomically against it."""
         deltas = _deltas(lines)

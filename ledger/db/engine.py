@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-DEFAULT_DATA_DIRECTORY = Path(os.environ.get("CLUBCARD_DATA_DIR", "var"))
 SQLITE_BUSY_TIMEOUT_MILLISECONDS = 30_000
 POOL_SIZE = 40
-
-
-def default_database_url() -> str:
-    """CLUBCARD_DATABASE_URL, or an SQLite file in the data directory."""
-    url = os.environ.get("CLUBCARD_DATABASE_URL")
-    if url:
-        return url
-    DEFAULT_DATA_DIRECTORY.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{DEFAULT_DATA_DIRECTORY / 'clubcard.sqlite3'}"
 
 
 def normalise_url(url: str) -> str:
@@ -64,8 +52,3 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
-
-
-def is_sqlite(engine: Engine) -> bool:
-    """True when the engine talks to SQLite."""
-    return engine.dialect.name == "sqlite"

@@ -151,19 +151,10 @@ class IdempotencyRepository:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def claim(self, scope: str, key: str) -> None:
-        """Make sure no other transaction is running this key right now (PostgreSQL), else 409."""
-        if self.connection.dialect.name != "postgresql":
-            return  # SQLite writers are already serialised by BEGIN IMMEDIATE
-        acquired = self.connection.execute(
-            text("SELECT pg_try_advisory_xact_lock(hashtextextended(:name, 0))"),
-            {"name": f"{len(scope)}:{scope}{key}"},  # length-prefixed: unambiguous
-        ).scalar_one()
-        if not acquired:
-            raise IdempotencyInFlight("a request with this idempotency key is still in flight")
-
     def claim_and_find(self, scope: str, key: str) -> tuple[str, Any] | None:
-        """claim() and find() in one round trip on PostgreSQL.
+        """Refuse a key still in flight (409) and return its stored result, in one round trip on PostgreSQL.
+
+        SQLite needs no claim: its writers are already serialised by BEGIN IMMEDIATE.
 
         The lookup may use a snapshot from just before the lock was taken, so a twin that committed in
         between can be missed; its stored key then makes our insert fail, and the retry replays it."""

@@ -8,7 +8,7 @@ import datetime as dt
 from collections.abc import Callable, Collection
 
 from ledger.clock import rfc3339
-from ledger.journal import canonical_header, content_hash
+from ledger.journal import content_hash, header_of
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -119,7 +119,7 @@ def verify(
         checked += 1
         if progress and checked % 10_000 == 0:
             progress(checked)
-        if content_hash(_header(record), record.postings) != record.content_hash:
+        if content_hash(header_of(record), record.postings) != record.content_hash:
             return VerifyReport(
                 checked, 0, record.id, f"transaction {record.id}: content hash does not match"
             )
@@ -256,13 +256,6 @@ def _verify_checkpoints(uow: UnitOfWork, trusted_key_ids: Collection[str], check
             checked, 0, None, f"checkpoint {target.tree_size} covers transactions that are missing"
         )
     return VerifyReport(checked, len(checkpoints), None, None)
-
-
-def _header(record: object) -> dict[str, object]:
-    fields = (
-        "id kind occurred_at recorded_at actor idempotency_key outlet_id scheme_id rule_version reverses_id"
-    )
-    return canonical_header(**{name: getattr(record, name) for name in [*fields.split(), "metadata"]})
 
 
 @dataclasses.dataclass(frozen=True)

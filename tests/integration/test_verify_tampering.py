@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine, text
 
+from ledger.journal import header_of
 from ledger.signing import SigningKey, generate_signing_key
 from ledger.usecases import checkpoints, flows
 from ledger.usecases.bulk import bulk_issue
@@ -122,7 +123,7 @@ def test_a_rehashed_forgery_breaks_the_signed_root(books: Books, workers: int | 
     )
     record = books.run(lambda uow: uow.journal.get(victim))
     forged = checkpoints.content_hash(
-        {**checkpoints._header(record), "actor": "mallory"},  # what a forger would store
+        {**header_of(record), "actor": "mallory"},  # what a forger would store
         record.postings,
     )
     tamper(
