@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from ledger.db.accounts_repository import AccountsRepository
 from ledger.db.activity_repository import ActivityRepository
@@ -22,7 +21,7 @@ from ledger.db.people_repository import PeopleRepository
 from ledger.db.registry_repository import RegistryRepository
 from ledger.db.schemes_repository import SchemesRepository
 from ledger.db.verify_repository import VerifyRepository
-from ledger.errors import RetryableConflict
+from ledger.errors import RetryableConflict, ValidationFailed
 
 # SQLSTATEs after which PostgreSQL guarantees nothing was applied and the transaction may simply rerun.
 RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
@@ -120,12 +119,15 @@ def _read_only(connection: Connection) -> Connection:
 
 
 def translate(error: DBAPIError) -> Exception:
-    """Turn a retryable database failure into RetryableConflict; leave others as they are."""
+    """Turn retryable failures into RetryableConflict and NUL-in-text into ValidationFailed; others stay."""
     code = getattr(error.orig, "sqlstate", None)
     if code in RETRYABLE_SQLSTATES:
         return RetryableConflict(f"database asked for a retry ({code})")
     if isinstance(error, OperationalError) and "database is locked" in str(error.orig):
         return RetryableConflict("database is busy")
+    if isinstance(error, DataError) and "NUL (0x00)" in str(error.orig):
+        # Any text input, from a URL or a JSON body, reaches PostgreSQL this way; it is bad input, not a bug.
+        return ValidationFailed("text may not contain NUL characters")
     if isinstance(error, IntegrityError) and (
         code == "23505" or "UNIQUE constraint failed" in str(error.orig)
     ):
@@ -142,10 +144,3 @@ def unit_of_work_factory(engine: Engine) -> Callable[..., SqlUnitOfWork]:
         return SqlUnitOfWork(engine, read_only=read_only)
 
     return make
-
-
-@contextmanager
-def connection_for(engine: Engine) -> Iterator[Connection]:
-    """A plain connection, for scripts and tests."""
-    with engine.connect() as connection:
-        yield connection

@@ -86,3 +86,26 @@ def test_bad_input_gets_a_problem_and_changes_nothing(
         assert problem["type"].startswith("https://clubcard.example/problems/")
         assert problem["detail"] and "Traceback" not in problem["detail"]
     assert _counts(api) == before, f"{method} {path}: bad input changed the ledger"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "role", "body"),
+    [
+        (
+            "POST",
+            "/api/v1/issuances",
+            "caseworker",
+            {"scheme": "\u0000", "resident_id": "r", "amount_minor": 1},
+        ),
+        ("POST", "/api/v1/issuances/bulk", "scheme_manager", {"scheme": "le\u0000isure"}),
+        ("POST", "/api/v1/schemes/leisure/members", "caseworker", {"resident_id": "\u0000"}),
+    ],
+)
+def test_a_nul_character_in_a_json_body_is_a_validation_problem(
+    api: ApiDriver, method: str, path: str, role: str, body: dict[str, Any]
+) -> None:
+    before = _counts(api)
+    response = api.client.open(path, method=method, json=body, headers=api.headers(role))
+    assert 400 <= response.status_code < 500, response.get_data(as_text=True)
+    assert response.content_type == "application/problem+json"
+    assert _counts(api) == before
