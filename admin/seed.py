@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from admin.demo_schemes import DEMO_OUTLETS, FIVE_SCHEMES, LEISURE_WARDS
-from api.context import LedgerContext
+from clubcard.context import LedgerContext
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows
 from ledger.usecases.api_keys import create_key

@@ -9,11 +9,11 @@ from urllib.parse import unquote
 import swagger_ui_bundle
 from flask import Flask, Response, request, send_from_directory
 
-from api.context import LedgerContext, build_context
 from api.limits import init_limiter
 from api.logging_setup import configure_logging
 from api.problems import ApiProblem, register_problem_handlers
 from api.spec import ClubcardApi, document_idempotency_keys
+from clubcard.context import LedgerContext, build_context
 from ledger.settings import Settings
 
 MAX_REQUEST_BYTES = 1024 * 1024

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
-from api.context import build_context
+from clubcard.context import build_context
 from ledger.settings import Settings
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows

@@ -18,7 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from api.app import create_app
-from api.context import LedgerContext
+from clubcard.context import LedgerContext
 from api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from ledger.clock import FixedClock
 from ledger.units import AccountKind, Unit

@@ -14,7 +14,7 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from api.app import create_app
-from api.context import LedgerContext
+from clubcard.context import LedgerContext
 from ledger.clock import FixedClock
 from ledger.units import Unit
 from ledger.usecases import flows

@@ -11,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api.app import create_app
-from api.context import LedgerContext
+from clubcard.context import LedgerContext
 from ledger.clock import FixedClock
 from ledger.usecases.api_keys import create_key
 

@@ -1,0 +1,1 @@
+"""The `clubcard` subcommands, one module per group."""

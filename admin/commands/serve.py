@@ -1,0 +1,51 @@
+"""`clubcard serve` and `clubcard migrate`: run the service, create or upgrade the schema."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from admin.commands.common import open_context
+from ledger.settings import Settings
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes")
+@click.option("--no-demo", is_flag=True, help="do not seed the demo council on first run")
+def serve(host: str, port: int, workers: int, no_demo: bool) -> None:
+    """Run the service (migrating the database, seeding the demo council on first run)."""
+    from admin.seed import is_seeded, seed_demo
+    from admin.server import run_server
+
+    context = open_context()
+    keys_path = context.settings.data_directory / "demo-keys.json"
+    if not no_demo and not is_seeded(context):
+        click.echo("Seeding the demo council (five schemes, ten outlets, fifty residents)...")
+        seed_demo(context, keys_path)
+    base = f"http://{host}:{port}"
+    click.echo(f"\nClubcard is running on {context.settings.database_url}")
+    click.echo(f"  API:          {base}/api/v1")
+    click.echo(f"  API docs:     {base}/api/docs")
+    click.echo(f"  OpenAPI:      {base}/api/openapi.json")
+    click.echo(f"  Card keys:    {base}/.well-known/clubcard-keys")
+    if keys_path.exists():
+        keys = json.loads(keys_path.read_text())["keys"]
+        click.echo(f"\nDemo keys (also in {keys_path}):")
+        for role in ("admin", "scheme_manager", "caseworker", "finance", "auditor"):
+            click.echo(f"  {role:15} {keys[role]}")
+        for name, device in list(keys["devices"].items())[:3]:
+            click.echo(f"  device         {device['key']}  ({name})")
+    context.engine.dispose()
+    run_server(host, port, workers)
+
+
+@click.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from ledger.db.bootstrap import open_database
+
+    engine = open_database(Settings.from_environment().database_url)
+    click.echo(f"database at the latest schema: {engine.url.render_as_string(hide_password=True)}")
