@@ -13,6 +13,7 @@ from api.limits import init_limiter
 from api.logging_setup import configure_logging
 from api.problems import ApiProblem, register_problem_handlers
 from api.spec import ClubcardApi, document_idempotency_keys
+from clubcard.assets import register_assets
 from clubcard.context import LedgerContext, build_context
 from ledger.settings import Settings
 
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     register_problem_handlers(app)  # after Api, so ours replace flask-smorest's HTTP error handler
     _refuse_control_characters(app)
     _register_static(app)
+    register_assets(app)
     return app
 
 
