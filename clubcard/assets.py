@@ -1,4 +1,4 @@
-"""Front-end assets vendored from npm (see frontend/refresh-assets), served from our own origin at /assets/."""
+"""Front-end assets vendored from npm (frontend/refresh-assets), served from our own origin at /assets/."""
 
 from __future__ import annotations
 

@@ -18,8 +18,8 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from api.app import create_app
-from clubcard.context import LedgerContext
 from api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
+from clubcard.context import LedgerContext
 from ledger.clock import FixedClock
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows
