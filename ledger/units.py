@@ -42,3 +42,19 @@ class AccountKind(enum.StrEnum):
 # Largest absolute amount accepted in one posting: well inside a signed 64-bit column even when summed
 # over millions of postings, and far beyond any voucher (£10 billion in pence).
 MAX_AMOUNT_MINOR = 10**12
+
+
+def format_amount(amount_minor: int, unit: Unit | str) -> str:
+    """An amount as people read it: £5.50, -£0.05, 1 h 30 min, 45 min, 1 point, 40 points."""
+    unit = Unit(unit)
+    sign = "-" if amount_minor < 0 else ""
+    magnitude = abs(amount_minor)
+    if unit is Unit.GBP:
+        pounds, pence = divmod(magnitude, 100)
+        return f"{sign}£{pounds:,}.{pence:02d}"
+    if unit is Unit.HOUR:
+        hours, minutes = divmod(magnitude, 60)
+        if hours and minutes:
+            return f"{sign}{hours:,} h {minutes} min"
+        return f"{sign}{hours:,} h" if hours else f"{sign}{minutes} min"
+    return f"{sign}{magnitude:,} point" + ("" if magnitude == 1 else "s")
