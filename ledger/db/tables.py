@@ -297,5 +297,38 @@ staff_actions = Table(
     Column("detail_json", Text, nullable=False),
 )
 
+# Staff who log in to the web UI: argon2id password, mandatory TOTP, hashed one-use recovery codes.
+staff_users = Table(
+    "staff_users",
+    metadata,
+    _id(primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(24), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("totp_secret", String(64), nullable=False),
+    Column("totp_confirmed_at", UtcDateTime, nullable=True),
+    # The last TOTP time step accepted: a code is never accepted twice.
+    Column("last_totp_step", BigInteger, nullable=True),
+    Column("recovery_codes_json", Text, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime, nullable=True),
+)
+
+# Server-side sessions: the cookie carries a random token; only its SHA-256 is stored, so a copy of the
+# database cannot be replayed as a login. Revoking a row signs that browser out at once.
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(36), ForeignKey("staff_users.id"), nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("remote_address", String(64), nullable=False),
+    Column("user_agent", String(200), nullable=False),
+)
+
+
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = ("transactions", "postings", "seals", "checkpoints", "staff_actions")
