@@ -60,7 +60,9 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(LedgerError)
     def ledger_error(error: LedgerError) -> Response:
-        return problem_response(error.status, error.problem, _title(error.problem), error.detail)
+        return problem_response(
+            error.status, error.problem, _title(error.problem), error.detail, **error.extra
+        )
 
     @app.errorhandler(ApiProblem)
     def api_problem(error: ApiProblem) -> Response:

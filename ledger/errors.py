@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class LedgerError(Exception):
-    """Base of every expected failure; `problem` is the stable problem type slug."""
+    """Base of every expected failure; `problem` is the stable problem type slug.
+
+    `extra` holds machine-readable members (integer amounts, the unit) that a problem body carries
+    beside the detail written for people.
+    """
 
     problem = "ledger-error"
     status = 400
 
-    def __init__(self, detail: str = "") -> None:
+    def __init__(self, detail: str = "", **extra: Any) -> None:
         super().__init__(detail or self.__class__.__doc__ or self.problem)
         self.detail = detail or (self.__class__.__doc__ or self.problem)
+        self.extra = extra
 
 
 class ValidationFailed(LedgerError):
@@ -34,8 +41,15 @@ class InsufficientFunds(LedgerError):
     problem = "insufficient-funds"
     status = 402
 
-    def __init__(self, detail: str = "", *, account_id: str | None = None, account_kind: str | None = None):
-        super().__init__(detail)
+    def __init__(
+        self,
+        detail: str = "",
+        *,
+        account_id: str | None = None,
+        account_kind: str | None = None,
+        **extra: Any,
+    ):
+        super().__init__(detail, **extra)
         self.account_id = account_id
         self.account_kind = account_kind
 
