@@ -59,9 +59,19 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
 
 
 def _register_blueprints(api: ClubcardApi) -> None:
-    from api.resources import audit, outlets, people, redemptions, schemes, value, well_known
+    from api.resources import (
+        audit,
+        kiosk_cards,
+        offline,
+        outlets,
+        people,
+        redemptions,
+        schemes,
+        value,
+        well_known,
+    )
 
-    for module in (schemes, people, outlets, value, redemptions, audit):
+    for module in (schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline):
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
     api.register_blueprint(well_known.blueprint)
 

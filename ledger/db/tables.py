@@ -330,5 +330,28 @@ staff_sessions = Table(
 )
 
 
+# What a kiosk's offline redemptions could not take from the wallet when they synced: the outlet is still
+# paid, the difference comes from the scheme's offline-risk account, and staff see each one here.
+offline_shortfalls = Table(
+    "offline_shortfalls",
+    metadata,
+    _id(primary_key=True),
+    Column("idempotency_key", String(300), nullable=False),
+    Column("actor", String(120), nullable=False),
+    Column("outlet_id", String(36), nullable=False),
+    Column("scheme_id", String(36), nullable=False),
+    Column("card_number", String(32), nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("covered_minor", BigInteger, nullable=False),
+    Column("shortfall_minor", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("redemption_transaction_id", String(36), nullable=True),
+    Column("shortfall_transaction_id", String(36), ForeignKey("transactions.id"), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False, index=True),
+)
+
+
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = ("transactions", "postings", "seals", "checkpoints", "staff_actions")

@@ -17,6 +17,7 @@ from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
 from ledger.db.lots_repository import LotsRepository
+from ledger.db.offline_shortfalls_repository import OfflineShortfallsRepository
 from ledger.db.people_repository import PeopleRepository
 from ledger.db.registry_repository import RegistryRepository
 from ledger.db.schemes_repository import SchemesRepository
@@ -77,6 +78,7 @@ class SqlUnitOfWork:
         self.registry = RegistryRepository(connection)
         self.people = PeopleRepository(connection)
         self.activity = ActivityRepository(connection)
+        self.offline_shortfalls = OfflineShortfallsRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
