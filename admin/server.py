@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -19,6 +21,11 @@ class _Server(BaseApplication):
     def load_config(self) -> None:
         for key, value in self.options.items():
             self.cfg.set(key, value)
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn ≥ 25 opens a control socket at one path per user (~/.gunicorn/gunicorn.ctl), so a
+            # second instance takes over the first one's and stopping either deletes it for both. Nothing
+            # here uses it: each instance runs without one.
+            self.cfg.set("control_socket_disable", True)
 
     def load(self) -> Any:
         from api.wsgi import app
@@ -26,11 +33,31 @@ class _Server(BaseApplication):
         return app
 
 
+def port_problem(host: str, port: int) -> str | None:
+    """Why gunicorn could not listen on host:port, in one line naming the option to change; None if it can."""
+    address = host.strip("[]")
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET  # as gunicorn chooses
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As gunicorn does: a port a stopped server left in TIME_WAIT may be used again at once.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((address, port))
+        except socket.gaierror as error:
+            return f"cannot listen on {host} ({error.strerror}); choose another with --host"
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is in use; choose another with --port"
+            if error.errno == errno.EACCES:
+                return f"port {port} on {host} needs administrator rights; choose one above 1023 with --port"
+            return f"cannot listen on {host} port {port} ({error.strerror}); choose another with --host"
+    return None
+
+
 def run_server(host: str, port: int, workers: int) -> None:
     """Serve until interrupted."""
     _Server(
         {
-            "bind": f"{host}:{port}",
+            "bind": f"[{host.strip('[]')}]:{port}" if ":" in host else f"{host}:{port}",
             "workers": workers,
             "threads": THREADS_PER_WORKER,
             "worker_class": "gthread",

@@ -61,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
 def _register_blueprints(api: ClubcardApi) -> None:
     from api.resources import (
         audit,
+        index,
         kiosk_cards,
         offline,
         outlets,
@@ -71,7 +72,7 @@ def _register_blueprints(api: ClubcardApi) -> None:
         well_known,
     )
 
-    for module in (schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline):
+    for module in (index, schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline):
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
     api.register_blueprint(well_known.blueprint)
 

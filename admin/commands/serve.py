@@ -9,24 +9,31 @@ import click
 from admin.commands.common import open_context
 from ledger.settings import Settings
 
+FIRST_ADMIN_KEY_HINT = (
+    "\nThe database is empty. Create the first admin key (shown once), with the same CLUBCARD_* settings:\n"
+    '  clubcard keys create --role admin --label "first admin"'
+)
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--no-demo", is_flag=True, help="do not seed the demo council on first run")
 def serve(host: str, port: int, workers: int, no_demo: bool) -> None:
     """Run the service (migrating the database, seeding the demo council on first run)."""
     from admin.seed import is_seeded, seed_demo
-    from admin.server import run_server
+    from admin.server import port_problem, run_server
 
+    if busy := port_problem(host, port):  # before anything is printed, created or seeded
+        raise click.ClickException(busy)
     context = open_context()
     keys_path = context.settings.data_directory / "demo-keys.json"
     if not no_demo and not is_seeded(context):
         click.echo("Seeding the demo council (five schemes, ten outlets, fifty residents)...")
         seed_demo(context, keys_path)
     base = f"http://{host}:{port}"
-    click.echo(f"\nClubcard is running on {context.settings.database_url}")
+    click.echo(f"\nClubcard is running on {context.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"  API:          {base}/api/v1")
     click.echo(f"  API docs:     {base}/api/docs")
     click.echo(f"  OpenAPI:      {base}/api/openapi.json")
@@ -38,6 +45,8 @@ def serve(host: str, port: int, workers: int, no_demo: bool) -> None:
             click.echo(f"  {role:15} {keys[role]}")
         for name, device in list(keys["devices"].items())[:3]:
             click.echo(f"  device         {device['key']}  ({name})")
+    if no_demo and not is_seeded(context):
+        click.echo(FIRST_ADMIN_KEY_HINT)
     context.engine.dispose()
     run_server(host, port, workers)
 
