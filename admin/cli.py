@@ -9,6 +9,7 @@ import click
 from admin.commands.audit import audit
 from admin.commands.expire import expire
 from admin.commands.keys import keys
+from admin.commands.kiosk import kiosk
 from admin.commands.serve import migrate, serve
 
 
@@ -19,6 +20,7 @@ def cli() -> None:
 
 for command in (serve, migrate, keys, audit, expire):
     cli.add_command(command)
+cli.add_command(kiosk)
 
 
 def main() -> None:

@@ -1,0 +1,60 @@
+"""`clubcard kiosk`: the counter screen of one outlet, on 127.0.0.1, talking to the Clubcard API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+@click.command()
+@click.option(
+    "--api", "api_url", required=True, help="the Clubcard API, e.g. https://clubcard.example.gov.uk"
+)
+@click.option("--device-key", default=None, help="the kiosk's device key (prefer the file or the variable)")
+@click.option(
+    "--device-key-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a file holding the device key, readable by its owner only (chmod 600)",
+)
+@click.option("--port", default=8100, show_default=True, type=int)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/kiosk"),
+    show_default=True,
+    help="where the offline outbox and caches live",
+)
+@click.option("--time-zone", default="Europe/London", show_default=True, help="the council's time zone")
+@click.option("--sync-interval", default=5.0, show_default=True, type=float, help="seconds between syncs")
+def kiosk(
+    api_url: str,
+    device_key: str | None,
+    device_key_file: Path | None,
+    port: int,
+    data_dir: Path,
+    time_zone: str,
+    sync_interval: float,
+) -> None:
+    """Serve the counter screen (camera or USB scanner), keep working offline, sync when back.
+
+    The device key can also come from the CLUBCARD_DEVICE_KEY environment variable."""
+    from kiosk.runtime import DeviceKeyProblem, build_kiosk, read_device_key, serve_kiosk
+
+    try:
+        key = read_device_key(device_key, device_key_file)
+    except DeviceKeyProblem as problem:
+        raise click.UsageError(str(problem)) from problem
+    running = build_kiosk(api_url, key, data_dir, zone=time_zone, sync_interval_seconds=sync_interval)
+    reached = running.counter.refresh_caches()
+    server = serve_kiosk(running, port)
+    running.syncer.start()
+    click.echo(f"Kiosk for {running.counter.outlet_name()} on http://127.0.0.1:{port}/")
+    if not reached:
+        click.echo(f"  The API at {api_url} does not answer yet: the kiosk works offline until it does.")
+    click.echo(f"  Outbox: {running.outbox.path}")
+    try:
+        server.serve_forever()
+    finally:
+        running.close()
