@@ -1,4 +1,4 @@
-"""`GET /api/v1`: what the API offers and where to read about it, so the URL `clubcard serve` prints answers."""
+"""`GET /api/v1`: the API index, so the URL that `clubcard serve` prints answers in a browser."""
 
 from __future__ import annotations
 
