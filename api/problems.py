@@ -12,6 +12,7 @@ from ledger.errors import LedgerError
 
 PROBLEM_BASE = "https://clubcard.example/problems/"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+RETRY_AFTER_SECONDS = 2  # a PostgreSQL restart takes a few seconds; so does a busy SQLite writer
 
 log = structlog.get_logger("clubcard.api")
 
@@ -60,9 +61,12 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(LedgerError)
     def ledger_error(error: LedgerError) -> Response:
-        return problem_response(
+        response = problem_response(
             error.status, error.problem, _title(error.problem), error.detail, **error.extra
         )
+        if error.status == 503:  # the database is away or busy: say when to come back
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
 
     @app.errorhandler(ApiProblem)
     def api_problem(error: ApiProblem) -> Response:

@@ -143,3 +143,10 @@ class Forbidden(LedgerError):
 
     problem = "forbidden"
     status = 403
+
+
+class DatabaseUnavailable(LedgerError):
+    """The database cannot be reached or is too busy to answer now; try again in a few seconds."""
+
+    problem = "unavailable"
+    status = 503

@@ -19,7 +19,11 @@ BACKOFF_CAP_SECONDS = 0.2
 def run_in_transaction(
     uow_factory: UnitOfWorkFactory, operation: Callable[[UnitOfWork], T], *, attempts: int = MAX_ATTEMPTS
 ) -> T:
-    """Run `operation` in a fresh unit of work and commit; rerun it on a retryable conflict."""
+    """Run `operation` in a fresh unit of work and commit; rerun it on a retryable conflict.
+
+    DatabaseUnavailable is never rerun here: a connection lost during COMMIT may have lost the answer to a
+    write that was applied, and after a restart the database needs seconds, not milliseconds. The caller
+    retries with the same idempotency key, which replays the write if it was recorded."""
     for attempt in range(attempts):
         try:
             with uow_factory() as uow:

@@ -7,7 +7,8 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from ledger.db.accounts_repository import AccountsRepository
 from ledger.db.activity_repository import ActivityRepository
@@ -22,10 +23,14 @@ from ledger.db.people_repository import PeopleRepository
 from ledger.db.registry_repository import RegistryRepository
 from ledger.db.schemes_repository import SchemesRepository
 from ledger.db.verify_repository import VerifyRepository
-from ledger.errors import RetryableConflict, ValidationFailed
+from ledger.errors import DatabaseUnavailable, RetryableConflict, ValidationFailed
 
 # SQLSTATEs after which PostgreSQL guarantees nothing was applied and the transaction may simply rerun.
 RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
+COMMIT_OUTCOME_UNKNOWN = (
+    "the database went away while this write was being committed, so it may or may not have been recorded: "
+    "repeat it with the same Idempotency-Key, which replays it if it was"
+)
 
 
 class SqlUnitOfWork:
@@ -49,20 +54,34 @@ class SqlUnitOfWork:
         self._depth += 1
         if self._depth > 1:
             return self
-        connection = self.engine.connect()
-        if self.read_only:
-            connection = _read_only(connection)
+        try:
+            connection = self._begin()
+        except BaseException:
+            self._depth = 0
+            raise
         self._connection = connection
         self._committed = False
-        try:
-            connection.begin()
-        except DBAPIError as error:
-            connection.close()
-            self._connection = None
-            self._depth = 0
-            raise translate(error) from error
         self._bind_repositories(connection)
         return self
+
+    def _begin(self) -> Connection:
+        """A pooled connection with its transaction begun; DatabaseUnavailable when there is none to have."""
+        try:
+            connection = self.engine.connect()
+        except PoolTimeoutError as error:
+            raise DatabaseUnavailable(
+                "every database connection is in use; try again in a few seconds"
+            ) from error
+        try:
+            if self.read_only:
+                connection = _read_only(connection)
+            connection.begin()
+        except BaseException as error:
+            connection.close()
+            if isinstance(error, DBAPIError):
+                raise translate(error) from error
+            raise
+        return connection
 
     def _bind_repositories(self, connection: Connection) -> None:
         self.accounts = AccountsRepository(connection)
@@ -91,6 +110,8 @@ class SqlUnitOfWork:
         try:
             if not self._committed:
                 connection.rollback()
+        except DatabaseUnavailable:
+            pass  # a connection that is gone has no transaction left: the server aborted it
         finally:
             connection.close()
         if isinstance(error, DBAPIError):
@@ -102,6 +123,9 @@ class SqlUnitOfWork:
             return
         try:
             self.connection.commit()
+        except DatabaseUnavailable as error:
+            # The COMMIT may have been applied before the connection went: never rerun it here.
+            raise DatabaseUnavailable(COMMIT_OUTCOME_UNKNOWN) from error
         except DBAPIError as error:
             raise translate(error) from error
         self._committed = True
@@ -121,12 +145,12 @@ def _read_only(connection: Connection) -> Connection:
 
 
 def translate(error: DBAPIError) -> Exception:
-    """Turn retryable failures into RetryableConflict and NUL-in-text into ValidationFailed; others stay."""
+    """Turn retryable failures into RetryableConflict and NUL-in-text into ValidationFailed; others stay.
+
+    An unreachable, restarting or locked database never gets here: the engine raises DatabaseUnavailable."""
     code = getattr(error.orig, "sqlstate", None)
     if code in RETRYABLE_SQLSTATES:
         return RetryableConflict(f"database asked for a retry ({code})")
-    if isinstance(error, OperationalError) and "database is locked" in str(error.orig):
-        return RetryableConflict("database is busy")
     if isinstance(error, DataError) and "NUL (0x00)" in str(error.orig):
         # Any text input, from a URL or a JSON body, reaches PostgreSQL this way; it is bad input, not a bug.
         return ValidationFailed("text may not contain NUL characters")
