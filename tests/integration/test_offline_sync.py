@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
+import httpx
+
+from kiosk import outcomes as kiosk_outcomes
+from kiosk.client import ApiClient
+from kiosk.counter import Counter
+from kiosk.outbox import Outbox
+from kiosk.screens import CardView, ReceiptView
+from kiosk.spending import Spend, refund, spend
+from kiosk.sync import Syncer
 from ledger.usecases import flows
+from ledger.usecases.offline_sync import SHORTFALL_KIND
 from tests.integration.value_support import START, World, problem, world
 
 __all__ = ["world"]
@@ -238,3 +249,150 @@ def test_a_typed_number_of_a_blocked_card_says_the_card_is_blocked(world: World)
     world.block(setup["number"])
     path = f"/api/v1/cards/by-number/{setup['number']}/entitlements"
     problem(world.get(path, setup["device"]), 403, "card-blocked")
+
+
+class Switchable(httpx.BaseTransport):
+    """The real app in-process, with a network that can be cut, or lose answers after the API applied them."""
+
+    def __init__(self, app: Any) -> None:
+        self.inner = httpx.WSGITransport(app=app)
+        self.down = False
+        self.lose_answers = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Forward, fail or forward-then-fail."""
+        if self.down:
+            raise httpx.ConnectError("network cut", request=request)
+        response = self.inner.handle_request(request)
+        if self.lose_answers and request.method == "POST":
+            response.read()
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return response
+
+
+def _kiosk(world: World, setup: dict[str, Any], tmp_path: Path) -> tuple[Counter, Switchable]:
+    network = Switchable(world.app)
+    client = ApiClient("http://api", setup["device"], transport=network)
+    counter = Counter(client, Outbox(tmp_path / "kiosk"), now=world.clock.now)
+    assert counter.refresh_caches()
+    return counter, network
+
+
+def _take(counter: Counter, setup: dict[str, Any], amount_minor: int, key: str | None = None) -> Any:
+    request = Spend(key or counter.new_key(), setup["token"], setup["number"], "leisure", "GBP", amount_minor)
+    return spend(counter, request)
+
+
+def _offline_transactions(world: World) -> int:
+    return int(
+        world.context.read(
+            lambda uow: sum(
+                1
+                for record in uow.journal.stream()
+                if record.kind in {"redeem", SHORTFALL_KIND} and record.metadata.get("offline")
+            )
+        )
+    )
+
+
+def test_a_kiosk_cut_off_takes_spends_within_the_floor_and_syncs_them_exactly_once(
+    world: World, tmp_path: Path
+) -> None:
+    setup = _setup(world)
+    counter, network = _kiosk(world, setup, tmp_path)
+    network.down = True
+    assert isinstance(_take(counter, setup, 300), ReceiptView)
+    assert isinstance(_take(counter, setup, 200), ReceiptView)
+    assert _take(counter, setup, 1) is kiosk_outcomes.OVER_OFFLINE_LIMIT
+    assert world.wallet(setup["teen"], setup["scheme"]) == 1000  # nothing reached the ledger yet
+    network.down = False
+    network.lose_answers = True  # the first sync's answers are lost: each spend applied, none marked
+    Syncer(counter).run_once()
+    network.lose_answers = False
+    report = Syncer(counter).run_once()
+    assert (report.synced, report.remaining) == (2, 0)
+    Syncer(counter).run_once()
+    assert world.wallet(setup["teen"], setup["scheme"]) == 500
+    assert _payable(world, setup) == 500
+    assert _offline_transactions(world) == 2
+    world.assert_audit_ok()
+
+
+def test_a_card_emptied_elsewhere_while_the_kiosk_was_offline_is_paid_and_flagged(
+    world: World, tmp_path: Path
+) -> None:
+    setup = _setup(world, wallet_minor=500)
+    counter, network = _kiosk(world, setup, tmp_path)
+    network.down = True
+    assert isinstance(_take(counter, setup, 400), ReceiptView)
+    emptied = world.post(
+        "/api/v1/redemptions",
+        {"card_token": setup["token"], "scheme": "leisure", "amount_minor": 300},
+        world.outlet(["leisure-centre"], ["leisure"])[1],
+    )
+    assert emptied.status_code == 201
+    network.down = False
+    assert Syncer(counter).run_once().synced == 1
+    [synced] = counter.outbox.rows("synced")
+    assert synced.response is not None and synced.response["shortfall_minor"] == 200
+    [flagged] = world.get(SHORTFALLS, world.staff("finance")).get_json()["data"]
+    assert (flagged["covered_minor"], flagged["shortfall_minor"]) == (200, 200)
+    assert world.wallet(setup["teen"], setup["scheme"]) == 0
+    world.assert_audit_ok()
+
+
+def test_an_answer_lost_on_the_way_back_is_charged_once(world: World, tmp_path: Path) -> None:
+    setup = _setup(world)
+    counter, network = _kiosk(world, setup, tmp_path)
+    network.lose_answers = True
+    accepted = _take(counter, setup, 450)
+    assert isinstance(accepted, ReceiptView) and accepted.outcome is kiosk_outcomes.ACCEPTED_OFFLINE
+    network.lose_answers = False
+    Syncer(counter).run_once()
+    [synced] = counter.outbox.rows("synced")
+    assert synced.response is not None and synced.response["outcome"] == "applied-online"
+    assert world.wallet(setup["teen"], setup["scheme"]) == 550
+
+
+def test_the_kiosk_puts_each_refusal_in_plain_words(world: World, tmp_path: Path) -> None:
+    setup = _setup(world, wallet_minor=600)
+    counter, _ = _kiosk(world, setup, tmp_path)
+    assert _take(counter, setup, 700) is kiosk_outcomes.NOT_ENOUGH
+    world.run(
+        lambda uow: flows.issue(
+            uow,
+            scheme=setup["scheme"],
+            owner_id=setup["teen"],
+            amount_minor=3000,
+            now=world.clock.now(),
+            actor="caseworker:test",
+            key="top-up",
+        )
+    )
+    assert _take(counter, setup, 2500) is kiosk_outcomes.DAILY_LIMIT
+    assert counter.scan("C1.not.a-card") is kiosk_outcomes.NOT_A_CLUBCARD
+    assert counter.look_up_number("CC-0000-0000-0000-0000") is kiosk_outcomes.NOT_A_CLUBCARD  # no such card
+    typo = setup["number"][:-1] + ("1" if setup["number"][-1] != "1" else "2")
+    assert counter.look_up_number(typo) is kiosk_outcomes.NUMBER_TYPO
+    _, library = world.outlet(["library"], ["leisure"])
+    elsewhere = Counter(
+        ApiClient("http://api", library, transport=httpx.WSGITransport(app=world.app)),
+        Outbox(tmp_path / "library"),
+        now=world.clock.now,
+    )
+    wrong_place = Spend(elsewhere.new_key(), setup["token"], setup["number"], "leisure", "GBP", 100)
+    assert spend(elsewhere, wrong_place) is kiosk_outcomes.NOT_ACCEPTED_HERE
+    world.block(setup["number"])
+    assert counter.scan(setup["token"]) is kiosk_outcomes.BLOCKED
+
+
+def test_a_typed_card_number_is_redeemed_through_the_kiosk(world: World, tmp_path: Path) -> None:
+    setup = _setup(world)
+    counter, _ = _kiosk(world, setup, tmp_path)
+    card = counter.look_up_number(setup["number"].replace("-", "").lower())
+    assert isinstance(card, CardView) and card.schemes[0].available == "£10.00"
+    receipt = spend(counter, Spend(counter.new_key(), card.token, card.card_number, "leisure", "GBP", 250))
+    assert isinstance(receipt, ReceiptView) and receipt.remaining_in_scheme == "£7.50"
+    refunded = refund(counter, receipt.key)
+    assert isinstance(refunded, ReceiptView)
+    assert world.wallet(setup["teen"], setup["scheme"]) == 1000
