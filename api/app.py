@@ -40,7 +40,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     if context is None:
         environment = {k: str(v) for k, v in config.items() if k.startswith("CLUBCARD_")}
         settings = Settings.from_environment(environment or None)
-        context = build_context(settings, clock=config.get("CLOCK"))
+        context = build_context(settings, clock=config.get("CLOCK"), create_missing_keys=True)
     app.extensions["clubcard"] = context
     configure_logging()
 

@@ -61,7 +61,7 @@ def drop_database(admin_url: str, url: str) -> None:
 
 def seed(settings: Settings, wallets: int) -> dict[str, Any]:
     """A funded scheme, one outlet with a device key, and `wallets` residents with cards and £100 each."""
-    context = build_context(settings)
+    context = build_context(settings, create_missing_keys=True)
     now = context.clock.now()
     scheme = context.write(
         lambda uow: create_scheme(

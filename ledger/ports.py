@@ -24,6 +24,7 @@ class UnitOfWork(Protocol):
     registry: Any
     people: Any
     activity: Any
+    keys: Any
     offline_shortfalls: Any
 
     def __enter__(self) -> UnitOfWork:

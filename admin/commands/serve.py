@@ -27,7 +27,7 @@ def serve(host: str, port: int, workers: int, no_demo: bool) -> None:
 
     if busy := port_problem(host, port):  # before anything is printed, created or seeded
         raise click.ClickException(busy)
-    context = open_context()
+    context = open_context(create_missing_keys=True)
     keys_path = context.settings.data_directory / "demo-keys.json"
     if not no_demo and not is_seeded(context):
         click.echo("Seeding the demo council (five schemes, ten outlets, fifty residents)...")

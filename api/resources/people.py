@@ -163,7 +163,7 @@ class ResidentCards(MethodView):
 
 def _render(number: str, draw: Callable[[PrintableCard], bytes], mimetype: str, suffix: str) -> Response:
     context = ctx()
-    card = context.read(lambda uow: printable_card(uow, number=_card_number(number), key=context.card_key))
+    card = context.read(lambda uow: printable_card(uow, number=_card_number(number), keys=context.card_keys))
     response = Response(draw(card), mimetype=mimetype)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Disposition"] = f'inline; filename="{card.number}.{suffix}"'

@@ -87,12 +87,10 @@ def load_or_create_card_key(path: str | os.PathLike[str]) -> tuple[CardSigningKe
     """Load the PEM (PKCS#8) card key at ``path``, creating it if absent; return (key, created)."""
     target = Path(path)
     if target.exists():
-        return _load_card_key(target), False
+        return load_card_key(target), False
     target.parent.mkdir(parents=True, exist_ok=True)
     key = generate_card_key()
-    pem = key.private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = card_key_pem(key)
     # mkstemp creates the file 0o600, so the key is never readable by others, not even briefly.
     fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=".card-key-")
     try:
@@ -105,13 +103,22 @@ def load_or_create_card_key(path: str | os.PathLike[str]) -> tuple[CardSigningKe
             # link() refuses to overwrite, so two processes racing here agree on one key.
             os.link(tmp_name, target)
         except FileExistsError:
-            return _load_card_key(target), False
+            return load_card_key(target), False
     finally:
         os.unlink(tmp_name)
     return key, True
 
 
-def _load_card_key(path: Path) -> CardSigningKey:
+def card_key_pem(key: CardSigningKey) -> bytes:
+    """Serialise a card key as unencrypted PKCS#8 PEM, the form the key files hold."""
+    return key.private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def load_card_key(path: str | os.PathLike[str]) -> CardSigningKey:
+    """Read the PEM (PKCS#8) card key at ``path``; OSError if it cannot be read, ValueError if not Ed25519."""
+    path = Path(path)
     private_key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     if not isinstance(private_key, Ed25519PrivateKey):
         raise ValueError(f"{path} does not hold an Ed25519 private key")

@@ -243,10 +243,19 @@ cards = Table(
     metadata,
     Column("number", String(32), primary_key=True),
     Column("resident_id", String(36), ForeignKey("residents.id"), nullable=False, index=True),
-    Column("key_id", String(32), nullable=False),
+    Column("key_id", String(32), nullable=False, index=True),
     Column("issued_at", UtcDateTime, nullable=False),
     Column("blocked_at", UtcDateTime, nullable=True),
     Column("replaced_by", String(32), nullable=True),
+)
+
+# Card keys withdrawn because they leaked: every token they signed is refused, online and offline.
+distrusted_card_keys = Table(
+    "distrusted_card_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("distrusted_at", UtcDateTime, nullable=False),
+    Column("distrusted_by", String(120), nullable=False),
 )
 
 outlets = Table(

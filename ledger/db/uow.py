@@ -17,6 +17,7 @@ from ledger.db.bulk_repository import BulkRepository
 from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
+from ledger.db.keys_repository import KeysRepository
 from ledger.db.lots_repository import LotsRepository
 from ledger.db.offline_shortfalls_repository import OfflineShortfallsRepository
 from ledger.db.people_repository import PeopleRepository
@@ -97,6 +98,7 @@ class SqlUnitOfWork:
         self.registry = RegistryRepository(connection)
         self.people = PeopleRepository(connection)
         self.activity = ActivityRepository(connection)
+        self.keys = KeysRepository(connection)
         self.offline_shortfalls = OfflineShortfallsRepository(connection)
 
     def __exit__(

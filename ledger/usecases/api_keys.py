@@ -7,9 +7,10 @@ import datetime as dt
 import hashlib
 import secrets
 
-from ledger.errors import NotFound, ValidationFailed
+from ledger.errors import Conflict, NotFound, ValidationFailed
 from ledger.ports import UnitOfWork
 from ledger.usecases.common import new_id
+from ledger.usecases.residents import plausible_id
 
 ROLES = ("admin", "scheme_manager", "caseworker", "finance", "auditor", "device")
 KEY_RANDOM_BYTES = 24  # 192 bits: hashing with SHA-256 is enough for a key this random (no need for argon2)
@@ -47,9 +48,11 @@ def create_key(uow: UnitOfWork, *, role: str, outlet_id: str | None, label: str,
     """Create a key for a role; a device key must name its outlet, other roles must not."""
     if role not in ROLES:
         raise ValidationFailed(f"role is one of {', '.join(ROLES)}")
-    if (role == "device") != (outlet_id is not None):
-        raise ValidationFailed("a device key is bound to exactly one outlet; staff keys to none")
-    if outlet_id is not None and uow.registry.outlet(outlet_id) is None:
+    if role == "device" and outlet_id is None:
+        raise ValidationFailed("a device key is bound to one outlet: name the outlet its kiosk stands in")
+    if role != "device" and outlet_id is not None:
+        raise ValidationFailed(f"only a device key is bound to an outlet; {with_article(role)} key is not")
+    if outlet_id is not None and (not plausible_id(outlet_id) or uow.registry.outlet(outlet_id) is None):
         raise NotFound(f"no outlet {outlet_id}")
     secret = f"cc_{role[:3]}_{secrets.token_urlsafe(KEY_RANDOM_BYTES)}"
     key_id = new_id()
@@ -74,6 +77,44 @@ def authenticate(uow: UnitOfWork, secret: str) -> Principal | None:
 
 
 def revoke_key(uow: UnitOfWork, key_id: str, now: dt.datetime) -> None:
-    """Revoke a key; it stops working at once."""
+    """Revoke a key; it stops working at once. NotFound if there is no such key, Conflict if revoked."""
+    key = uow.registry.api_key(key_id) if plausible_id(key_id) else None
+    if key is None:
+        raise NotFound(f"no API key {key_id} (`clubcard keys list` shows every key id)")
+    if key["revoked_at"] is not None:
+        raise Conflict(f"API key {key_id} was already revoked at {key['revoked_at']:%Y-%m-%d %H:%M} UTC")
     if not uow.registry.revoke_api_key(key_id, now):
-        raise NotFound(f"no active key {key_id}")
+        raise Conflict(f"API key {key_id} was revoked by someone else just now")
+
+
+@dataclasses.dataclass(frozen=True)
+class KeySummary:
+    """An API key as staff may see it: never its secret or its hash."""
+
+    key_id: str
+    role: str
+    outlet_id: str | None
+    label: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+def list_keys(uow: UnitOfWork) -> list[KeySummary]:
+    """Every API key, oldest first, revoked ones included."""
+    return [
+        KeySummary(
+            row["id"], row["role"], row["outlet_id"], row["label"], row["created_at"], row["revoked_at"]
+        )
+        for row in uow.keys.api_keys()
+    ]
+
+
+def outlet_choices(uow: UnitOfWork, limit: int = 5) -> tuple[list[tuple[str, str]], bool]:
+    """Up to ``limit`` outlets as (id, name), and whether there are more: a hint for a missing outlet."""
+    outlets = uow.registry.outlets(limit=limit + 1)
+    return [(outlet["id"], outlet["name"]) for outlet in outlets[:limit]], len(outlets) > limit
+
+
+def with_article(role: str) -> str:
+    """A role with its indefinite article, as a sentence reads it: "an admin", "a device"."""
+    return f"{'an' if role[0] in 'aeiou' else 'a'} {role}"

@@ -6,11 +6,21 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from ledger.cards.token import CardKeyring, CardSigningKey, InvalidCardToken, issue_token, new_card_number
+from ledger.cards.keys import CardKeySet
+from ledger.cards.token import (
+    CardClaims,
+    CardKeyring,
+    CardSigningKey,
+    InvalidCardToken,
+    issue_token,
+    new_card_number,
+)
 from ledger.errors import CardBlocked, Conflict, InvalidToken, NotFound
 from ledger.ports import UnitOfWork
 from ledger.usecases.common import new_id
 from ledger.usecases.residents import plausible_id
+
+REVOCATION_LIST_LIMIT = 100_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,9 +79,9 @@ def _log(
         )
 
 
-def printable_card(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> PrintableCard:
+def printable_card(uow: UnitOfWork, *, number: str, keys: CardKeySet) -> PrintableCard:
     """An active card's token and the names of its resident's schemes, for printing."""
-    card, token = card_token(uow, number=number, key=key)
+    card, token = card_token(uow, number=number, keys=keys)
     if card["blocked_at"] is not None:
         raise CardBlocked("this card is blocked: print its replacement instead")
     names = []
@@ -82,12 +92,25 @@ def printable_card(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> Prin
     return PrintableCard(number, token, tuple(sorted(names)))
 
 
-def card_token(uow: UnitOfWork, *, number: str, key: CardSigningKey) -> tuple[dict[str, Any], str]:
-    """An existing card and its token (re-signed with the same number and issue time)."""
-    card = uow.people.card(number)
+def card_token(uow: UnitOfWork, *, number: str, keys: CardKeySet) -> tuple[dict[str, Any], str]:
+    """An existing card and the very token it was issued (same key, number and issue time)."""
+    card = uow.keys.card_for_token(number)
     if card is None:
         raise NotFound(f"no card {number}")
-    return card, issue_token(number, int(card["issued_at"].timestamp()), key)
+    if card["key_distrusted"]:
+        raise Conflict(f"card key {card['key_id']} that signed this card was distrusted: replace the card")
+    # Signing with the card's own key, not the current one: a token under another key is refused.
+    key = keys.signing_key(card["key_id"])
+    if key is None:
+        raise Conflict(
+            f"card key {card['key_id']} that signed this card is not on this server: replace the card"
+        )
+    return card, issue_token(number, issued_at_seconds(card), key)
+
+
+def issued_at_seconds(card: dict[str, Any]) -> int:
+    """The issue time a card's token carries: whole Unix seconds."""
+    return int(card["issued_at"].timestamp())
 
 
 def resolve_card(uow: UnitOfWork, *, keyring: CardKeyring, token: str) -> dict[str, Any]:
@@ -96,12 +119,23 @@ def resolve_card(uow: UnitOfWork, *, keyring: CardKeyring, token: str) -> dict[s
         claims = keyring.verify(token)
     except InvalidCardToken as error:
         raise InvalidToken(f"the card token is not valid ({error.reason})") from error
-    card = uow.people.card(claims.card_number)
+    card = uow.keys.card_for_token(claims.card_number)
     if card is None:
         raise InvalidToken("the card token names no card")
+    if not is_issued_token(card, claims):
+        # A genuine signature is not enough: a retired or leaked key could sign any card number.
+        raise InvalidToken("the card token is not the one issued for this card")
     if card["blocked_at"] is not None:
         raise CardBlocked("this card is blocked; the resident's balance is on their replacement card")
-    return dict(card)
+    if card["key_distrusted"]:
+        raise InvalidToken("this card was signed by a distrusted card key: the resident needs a new card")
+    card.pop("key_distrusted")
+    return card
+
+
+def is_issued_token(card: dict[str, Any], claims: CardClaims) -> bool:
+    """Whether verified claims are those recorded when the card's token was issued (key id, issue time)."""
+    return claims.key_id == card["key_id"] and claims.issued_at == issued_at_seconds(card)
 
 
 def block_card(uow: UnitOfWork, *, number: str, now: dt.datetime, actor: str | None = None) -> dict[str, Any]:
@@ -139,6 +173,7 @@ def replace_card(
 
 
 def revocation_list(uow: UnitOfWork) -> list[str]:
-    """The numbers of every blocked card, for kiosks checking tokens offline."""
-    numbers: list[str] = uow.people.blocked_cards()
-    return numbers
+    """Numbers of cards kiosks must refuse offline: blocked cards and cards signed by a distrusted key."""
+    blocked: list[str] = uow.people.blocked_cards()
+    distrusted: list[str] = uow.keys.cards_under_distrusted_keys(limit=REVOCATION_LIST_LIMIT)
+    return sorted({*blocked, *distrusted})
