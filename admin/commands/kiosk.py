@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -58,3 +64,33 @@ def kiosk(
         server.serve_forever()
     finally:
         running.close()
+
+
+def demo_kiosk(context: Any, keys_path: Path, api_url: str, port: int, *, start: bool) -> None:
+    """Say how to get a demo card to scan; with `start`, run a kiosk for a demo outlet beside the API."""
+    from ledger.cards.render import qr_png
+
+    demo = json.loads(keys_path.read_text())
+    name, card = next((n, c) for n, c in demo["cards"].items() if "leisure-vouchers" in c["schemes"])
+    number = context.keyring.verify(card["token"]).card_number
+    picture = context.settings.data_directory / "demo-card.png"
+    picture.write_bytes(qr_png(card["token"]))
+    outlet_name, device = next(iter(demo["keys"]["devices"].items()))
+    if not start:
+        click.echo(f"\nThe counter screen for {outlet_name}: clubcard serve --kiosk")
+    else:
+        directory = context.settings.data_directory / "kiosk"
+        directory.mkdir(parents=True, exist_ok=True)
+        key_file = directory / "device.key"
+        # Created 0600 from the start: the kiosk refuses a key file others can read.
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(device["key"])
+        arguments = ["--api", api_url, "--device-key-file", str(key_file), "--port", str(port)]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "admin.cli", "kiosk", *arguments, "--data-dir", str(directory)]
+        )
+        atexit.register(process.terminate)
+        click.echo(f"\nKiosk for {outlet_name}: http://127.0.0.1:{port}/")
+    click.echo(f"  Demo card to scan ({name}): {picture}")
+    click.echo(f"  Show it to the camera, or type its number: {number}")

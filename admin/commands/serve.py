@@ -20,7 +20,8 @@ FIRST_ADMIN_KEY_HINT = (
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--no-demo", is_flag=True, help="do not seed the demo council on first run")
-def serve(host: str, port: int, workers: int, no_demo: bool) -> None:
+@click.option("--kiosk", "with_kiosk", is_flag=True, help="also start a demo kiosk on port + 100")
+def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool) -> None:
     """Run the service (migrating the database, seeding the demo council on first run)."""
     from admin.seed import is_seeded, seed_demo
     from admin.server import port_problem, run_server
@@ -47,6 +48,10 @@ def serve(host: str, port: int, workers: int, no_demo: bool) -> None:
             click.echo(f"  device         {device['key']}  ({name})")
     if no_demo and not is_seeded(context):
         click.echo(FIRST_ADMIN_KEY_HINT)
+    if keys_path.exists():
+        from admin.commands.kiosk import demo_kiosk
+
+        demo_kiosk(context, keys_path, base, port + 100, start=with_kiosk)
     context.engine.dispose()
     run_server(host, port, workers)
 

@@ -96,15 +96,18 @@ class ApiServer:
         self.port = free_port()
         self._server: BaseWSGIServer | None = None
         self.offline_syncs = 0
+        self._count_lock = threading.Lock()
         # Called after the API applied the n-th offline redemption, before its answer leaves.
         self.after_offline_sync: Callable[[int], None] | None = None
 
     def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
         body = list(self.app(environ, start_response))
         if environ["PATH_INFO"] == "/api/v1/offline-redemptions" and environ["REQUEST_METHOD"] == "POST":
-            self.offline_syncs += 1
+            with self._count_lock:
+                self.offline_syncs += 1
+                count = self.offline_syncs
             if self.after_offline_sync is not None:
-                self.after_offline_sync(self.offline_syncs)
+                self.after_offline_sync(count)
         return body
 
     @property
@@ -171,10 +174,10 @@ class KioskProcess:
 
     def kill(self, how: int = signal.SIGKILL) -> None:
         """Stop the kiosk process (SIGKILL by default: no chance to tidy up)."""
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, how)
-            self.process.wait(timeout=30)
-        self.process = None
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, how)
+            process.wait(timeout=30)
 
     def status(self) -> dict[str, Any]:
         """The kiosk's /status.json."""
