@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http
+import re
 
 from flask_smorest import Api
 from flask_smorest.utils import prepare_response
@@ -38,24 +39,103 @@ class ClubcardApi(Api):
         self.spec.components.response("DEFAULT_ERROR", default, lazy=True)
 
 
-IDEMPOTENCY_KEY_PARAMETER = {
-    "name": "Idempotency-Key",
-    "in": "header",
-    "required": False,
-    "description": (
-        "Required on every write that changes the ledger (≤ 255 characters, quoted or bare). The same key "
-        "and body replays the original response; the same key with a different body is 422; a key still "
-        "in flight is 409."
+# Which writes honour an Idempotency-Key, by method and path (path parameters as {}). A write in none of
+# these sets is not documented with the header; tests/integration/test_idempotent_staff_writes.py makes
+# every write of the API appear in exactly one, so a new write cannot slip by undecided.
+KEY_REQUIRED = frozenset(
+    {
+        ("post", "/api/v1/schemes/{}/funding"),
+        ("post", "/api/v1/issuances"),
+        ("post", "/api/v1/issuances/bulk"),
+        ("post", "/api/v1/earnings"),
+        ("post", "/api/v1/transfers"),
+        ("post", "/api/v1/redemptions"),
+        ("post", "/api/v1/redemptions/{}/refund"),
+        ("post", "/api/v1/holds"),
+        ("post", "/api/v1/holds/{}/capture"),
+        ("post", "/api/v1/holds/{}/void"),
+        ("post", "/api/v1/offline-redemptions"),
+    }
+)
+KEY_OPTIONAL = frozenset(
+    {
+        ("post", "/api/v1/schemes"),
+        ("patch", "/api/v1/schemes/{}"),
+        ("post", "/api/v1/schemes/{}/members"),
+        ("post", "/api/v1/residents"),
+        ("post", "/api/v1/residents/{}/cards"),
+        ("post", "/api/v1/cards/{}/block"),
+        ("post", "/api/v1/cards/{}/replace"),
+        ("post", "/api/v1/outlets"),
+        ("patch", "/api/v1/outlets/{}"),
+        ("post", "/api/v1/audit/checkpoints"),
+    }
+)
+# The result holds a secret that is never stored: a retry makes nothing new and is refused.
+KEY_REFUSES_REPLAY = frozenset({("post", "/api/v1/outlets/{}/devices")})
+# Repeating these changes nothing and says so (409 already revoked, 404 already erased): no key taken.
+KEY_NOT_TAKEN = frozenset(
+    {
+        ("post", "/api/v1/outlets/{}/devices/{}/revoke"),
+        ("delete", "/api/v1/residents/{}/personal-data"),
+    }
+)
+WRITE_METHODS = frozenset({"post", "put", "patch", "delete"})
+
+_KEY_SCHEMA = {"type": "string", "maxLength": 257}
+_REPLAYS = (
+    "The same key and body replays the original status and body; the same key with a different body is "
+    "422 idempotency-mismatch; a key still in flight is 409 idempotency-conflict. Keys are per API key."
+)
+KEY_DESCRIPTIONS = {
+    "required": "Required (≤ 255 characters, quoted or bare; missing → 400). " + _REPLAYS,
+    "optional": "Optional (≤ 255 characters, quoted or bare); when sent, this write happens once. "
+    + _REPLAYS,
+    "refuses-replay": (
+        "Optional (≤ 255 characters, quoted or bare). The new key's secret is shown once and never "
+        "stored, so a retry with the same key and body creates nothing and is refused with 409 conflict "
+        "naming the device key made (revoke it and create another); a different body is 422 "
+        "idempotency-mismatch."
     ),
-    "schema": {"type": "string", "maxLength": 257},
 }
 
 
+def path_shape(path: str) -> str:
+    """A path with its parameters as {}: the shape the tables above are written in."""
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def idempotency_treatment(method: str, path: str) -> str | None:
+    """How a write treats an Idempotency-Key: required, optional, refuses-replay, not-taken, or None
+    when undecided (a read, or a write nobody has classified yet)."""
+    operation = (method.lower(), path_shape(path))
+    for treatment, operations in (
+        ("required", KEY_REQUIRED),
+        ("optional", KEY_OPTIONAL),
+        ("refuses-replay", KEY_REFUSES_REPLAY),
+        ("not-taken", KEY_NOT_TAKEN),
+    ):
+        if operation in operations:
+            return treatment
+    return None
+
+
 def document_idempotency_keys(api: Api) -> None:
-    """Add the Idempotency-Key header to every POST, PATCH and DELETE in the OpenAPI document."""
-    for operations in api.spec._paths.values():
+    """Add the Idempotency-Key header, described as each write treats it, to exactly the writes that
+    honour it in the OpenAPI document."""
+    for path, operations in api.spec._paths.items():
         for method, operation in operations.items():
-            if method in {"post", "patch", "delete"} and isinstance(operation, dict):
-                parameters = operation.setdefault("parameters", [])
-                if not any(p.get("name") == "Idempotency-Key" for p in parameters if isinstance(p, dict)):
-                    parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+            treatment = idempotency_treatment(method, path) if method in WRITE_METHODS else None
+            if treatment not in KEY_DESCRIPTIONS or not isinstance(operation, dict):
+                continue
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in parameters if isinstance(p, dict)):
+                parameters.append(
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": treatment == "required",
+                        "description": KEY_DESCRIPTIONS[str(treatment)],
+                        "schema": dict(_KEY_SCHEMA),
+                    }
+                )

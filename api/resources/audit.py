@@ -20,6 +20,7 @@ from typing import Any
 from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from api.auth import ANY, STAFF, current_principal, idempotency_key, requires
 from api.context import LedgerContext, ctx
@@ -37,11 +38,14 @@ from api.resources.audit_schemas import (
     ProofSchema,
     SealRequestSchema,
     SealResultSchema,
+    StaffLogPageSchema,
+    StaffLogQuery,
     TransactionSchema,
     TrialBalanceSchema,
     checkpoint_body,
     entry_body,
     proof_body,
+    staff_action_body,
     trial_balance_body,
 )
 from ledger.clock import rfc3339
@@ -52,10 +56,12 @@ from ledger.usecases import journal_export
 from ledger.usecases.audit import trial_balance
 from ledger.usecases.checkpoints import prove_inclusion, seal
 from ledger.usecases.common import idempotent, new_id
+from ledger.usecases.staff_log import StaffLogFilter, staff_log_page
 
 blueprint = Blueprint("audit", __name__, description="Accounts, transactions, proofs and audit reports")
 
 AUDIT_READERS = ("auditor", "finance")
+STAFF_LOG_READERS = ("auditor", "admin")
 SEALERS = ("admin", "finance")  # never auditor: auditors do not write
 
 
@@ -277,3 +283,29 @@ class Checkpoints(MethodView):
 
         outcome = context.write(operation)
         return outcome["body"], int(outcome["status"])
+
+
+@blueprint.route("/audit/staff-log")
+class StaffLog(MethodView):
+    """The staff action log."""
+
+    @requires(*STAFF_LOG_READERS)
+    @blueprint.arguments(StaffLogQuery, location="query", unknown=RAISE)
+    @blueprint.response(200, StaffLogPageSchema)
+    def get(self, query: dict[str, Any]) -> dict[str, Any]:
+        """Who did what, to what, when and from where (key id and address), newest first; filter by exact
+        actor, action or target and by time (after `from`, up to and including `to`); `starting_after` is
+        the id of the last entry of the previous page."""
+        where = StaffLogFilter(
+            actor=query["actor"],
+            action=query["action"],
+            target=query["target"],
+            after=query["from_"],
+            up_to=query["to"],
+        )
+
+        def fetch(uow: UnitOfWork, limit: int, after: str) -> list[dict[str, Any]]:
+            entries = staff_log_page(uow, where=where, limit=limit, starting_after=after)
+            return [staff_action_body(entry) for entry in entries]
+
+        return ctx().read(lambda uow: page(lambda limit, after: fetch(uow, limit, after), query))

@@ -17,6 +17,7 @@ from ledger.units import Unit
 from ledger.usecases.audit import TrialBalance
 from ledger.usecases.checkpoints import InclusionProof, checkpoint_signature_valid
 from ledger.usecases.journal_export import FORMATS
+from ledger.usecases.staff_log import MAX_FILTER_LENGTH, StaffAction
 
 TIMESTAMP = "RFC 3339 UTC timestamp with microseconds, e.g. 2026-11-01T09:00:00.000000Z"
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
@@ -208,6 +209,66 @@ class JournalSchema(Schema):
     from_ = timestamp(data_key="from", allow_none=True)
     to = timestamp(allow_none=True)
     data = fields.List(fields.Nested(TransactionSchema), required=True)
+
+
+def _filter(description: str) -> fields.String:
+    return fields.String(
+        load_default=None,
+        validate=validate.Length(min=1, max=MAX_FILTER_LENGTH),
+        metadata={"description": description},
+    )
+
+
+class StaffLogQuery(PageQuery):
+    """?actor=&action=&target=&from=&to=&limit=&starting_after=<entry id>, newest first."""
+
+    class Meta:
+        """Refuse unknown parameters: a misspelt filter must not silently list everything."""
+
+        unknown = RAISE
+
+    actor = _filter("exactly this actor, e.g. caseworker:<key id>")
+    action = _filter("exactly this action, e.g. resident.lookup, card.block, outlet.update")
+    target = _filter("exactly this target: a resident id, card number, outlet id, scheme slug...")
+    from_ = Rfc3339(
+        data_key="from",
+        load_default=None,
+        metadata={"description": "exclusive lower bound; default: beginning"},
+    )
+    to = Rfc3339(load_default=None, metadata={"description": "inclusive upper bound; default: now"})
+
+
+class StaffActionSchema(Schema):
+    """One staff action: who did what, to what, when and from where."""
+
+    id = fields.String(required=True)
+    at = timestamp(required=True)
+    actor = fields.String(required=True, metadata={"description": "role:key id (or the staff user)"})
+    action = fields.String(required=True)
+    target = fields.String(required=True)
+    detail = fields.Dict(required=True, metadata={"description": "what else was recorded (never a name)"})
+    key_id = fields.String(allow_none=True, metadata={"description": "the API key the request carried"})
+    remote_address = fields.String(
+        allow_none=True,
+        metadata={"description": "the caller's address (behind a trusted proxy: the client's)"},
+    )
+
+
+StaffLogPageSchema = page_schema(StaffActionSchema, "StaffLogPage")
+
+
+def staff_action_body(action: StaffAction) -> dict[str, Any]:
+    """A staff log entry with its time as `ledger.clock.rfc3339` text."""
+    return {
+        "id": action.id,
+        "at": rfc3339(action.at),
+        "actor": action.actor,
+        "action": action.action,
+        "target": action.target,
+        "detail": dict(action.detail),
+        "key_id": action.key_id,
+        "remote_address": action.remote_address,
+    }
 
 
 def entry_body(record: TransactionRecord, net: int, unit: Unit) -> dict[str, Any]:

@@ -6,13 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.auth import STAFF, current_principal, requires
+from api.auth import STAFF, requires
 from api.context import ctx
 from api.pagination import PageQuery, page, page_schema
 from api.resources.people_schemas import text
 from api.resources.scheme_schemas import StrictSchema
+from api.staff_requests import current_actor, optional_idempotency_key
 from ledger.usecases.outlets import (
     add_device,
     create_outlet,
@@ -20,28 +21,55 @@ from ledger.usecases.outlets import (
     list_devices,
     list_outlets,
     revoke_device,
+    update_outlet,
 )
 
 blueprint = Blueprint("outlets", __name__, description="Partner outlets and their kiosk credentials")
 SLUG = validate.Regexp(r"^[a-z0-9][a-z0-9-]{1,62}$", error="not a scheme slug")
 
 
+CATEGORIES = "outlet categories that schemes' spending rules refer to"
+SCHEMES = "slugs of the schemes this outlet may take (each must exist)"
+
+
+def _categories(**kwargs: Any) -> fields.List:
+    return fields.List(
+        fields.String(validate=text(1, 64)),
+        validate=validate.Length(max=100),
+        metadata={"description": CATEGORIES},
+        **kwargs,
+    )
+
+
+def _schemes(**kwargs: Any) -> fields.List:
+    return fields.List(
+        fields.String(validate=SLUG),
+        validate=validate.Length(max=500),
+        metadata={"description": SCHEMES},
+        **kwargs,
+    )
+
+
 class OutletCreateSchema(StrictSchema):
     """A new partner outlet."""
 
     name = fields.String(required=True, validate=text(1, 200))
-    categories = fields.List(
-        fields.String(validate=text(1, 64)),
-        load_default=list,
-        validate=validate.Length(max=100),
-        metadata={"description": "outlet categories that schemes' spending rules refer to"},
-    )
-    schemes = fields.List(
-        fields.String(validate=SLUG),
-        load_default=list,
-        validate=validate.Length(max=500),
-        metadata={"description": "slugs of the schemes this outlet may take (each must exist)"},
-    )
+    categories = _categories(load_default=list)
+    schemes = _schemes(load_default=list)
+
+
+class OutletUpdateSchema(StrictSchema):
+    """Changes to an outlet: any of name, categories and schemes; a list given replaces the old one."""
+
+    name = fields.String(validate=text(1, 200))
+    categories = _categories()
+    schemes = _schemes()
+
+    @validates_schema
+    def changes_something(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """An empty change is a mistake, not a no-op."""
+        if not data:
+            raise ValidationError("give at least one of name, categories and schemes")
 
 
 class OutletSchema(Schema):
@@ -101,17 +129,11 @@ class Outlets(MethodView):
     @blueprint.arguments(OutletCreateSchema)
     @blueprint.response(201, OutletSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Register an outlet with its categories and approved schemes (unknown scheme → 422)."""
-        principal = current_principal()
+        """Register an outlet with its categories and approved schemes (unknown scheme → 422); with an
+        Idempotency-Key a retry gets the outlet first made, never a second one."""
+        actor, key = current_actor(), optional_idempotency_key()
         return ctx().write(
-            lambda uow: create_outlet(
-                uow,
-                name=body["name"],
-                categories=body["categories"],
-                schemes=body["schemes"],
-                now=ctx().clock.now(),
-                actor=principal.actor,
-            )
+            lambda uow: create_outlet(uow, **body, now=ctx().clock.now(), actor=actor, idempotency_key=key)
         )
 
 
@@ -124,6 +146,19 @@ class OutletItem(MethodView):
     def get(self, id: str) -> dict[str, Any]:
         """Read an outlet with its categories and approved schemes."""
         return ctx().read(lambda uow: get_outlet(uow, id))
+
+    @requires("admin")
+    @blueprint.arguments(OutletUpdateSchema)
+    @blueprint.response(200, OutletSchema)
+    def patch(self, body: dict[str, Any], id: str) -> dict[str, Any]:
+        """Change the name, categories or approved schemes (a list replaces the old one; unknown scheme →
+        422); the staff log keeps the old values. With an Idempotency-Key, once."""
+        actor, key = current_actor(), optional_idempotency_key()
+        return ctx().write(
+            lambda uow: update_outlet(
+                uow, outlet_id=id, **body, now=ctx().clock.now(), actor=actor, idempotency_key=key
+            )
+        )
 
 
 @blueprint.route("/outlets/<id>/devices")
@@ -140,11 +175,14 @@ class OutletDevices(MethodView):
     @blueprint.arguments(DeviceCreateSchema)
     @blueprint.response(201, NewDeviceSchema)
     def post(self, body: dict[str, Any], id: str) -> dict[str, Any]:
-        """Create a kiosk credential bound to this outlet; the key is shown once."""
-        principal = current_principal()
-        now = ctx().clock.now()
+        """Create a kiosk credential bound to this outlet; the key is shown once. Its secret is never
+        stored, not even for an Idempotency-Key: a retry with the same key makes no second credential but
+        is refused (409 conflict, naming the device made); revoke that one and create another."""
+        actor, key, now = current_actor(), optional_idempotency_key(), ctx().clock.now()
         created = ctx().write(
-            lambda uow: add_device(uow, outlet_id=id, label=body["label"], now=now, actor=principal.actor)
+            lambda uow: add_device(
+                uow, outlet_id=id, label=body["label"], now=now, actor=actor, idempotency_key=key
+            )
         )
         return {
             "id": created.principal.key_id,
@@ -165,11 +203,11 @@ class DeviceRevoke(MethodView):
     @requires("admin")
     @blueprint.response(200, DeviceSchema)
     def post(self, id: str, device_id: str) -> dict[str, Any]:
-        """Revoke a kiosk credential; it stops working at once (401)."""
-        principal = current_principal()
+        """Revoke a kiosk credential; it stops working at once (401). Again → 409, changing nothing."""
+        actor = current_actor()
         revoked = ctx().write(
             lambda uow: revoke_device(
-                uow, outlet_id=id, device_id=device_id, now=ctx().clock.now(), actor=principal.actor
+                uow, outlet_id=id, device_id=device_id, now=ctx().clock.now(), actor=actor
             )
         )
         return _device(revoked)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, request
+from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
-from api.auth import STAFF, current_principal, idempotency_key, requires
+from api.auth import STAFF, current_principal, requires
 from api.context import ctx
 from api.limits import card_lookup_limit, limiter
 from api.pagination import PageQuery, page, page_schema
@@ -21,8 +22,11 @@ from api.resources.people_schemas import (
     MemberCreateSchema,
     MemberSchema,
     ResidentCreateSchema,
+    ResidentLookupQuery,
+    ResidentMatchesSchema,
     ResidentSchema,
 )
+from api.staff_requests import current_actor, optional_idempotency_key
 from ledger.cards.render import card_pdf, qr_png, qr_svg
 from ledger.cards.token import normalize_card_number
 from ledger.errors import NotFound
@@ -31,26 +35,22 @@ from ledger.usecases.cards import (
     PrintableCard,
     block_card,
     issue_first_card,
+    look_up_card,
     printable_card,
     replace_card,
 )
 from ledger.usecases.memberships import enrol_member, list_members
 from ledger.usecases.residents import (
-    card_view,
     enrol_resident,
     erase_personal_data,
     export_resident,
+    look_up_residents,
     resident_view,
 )
 
 blueprint = Blueprint("people", __name__, description="Residents, their cards and scheme membership")
 PERSONAL_DATA_ROLES = ("caseworker", "admin")
 CARD_ROLES = ("caseworker", "admin")
-
-
-def _optional_idempotency_key() -> str | None:
-    """The Idempotency-Key when one was sent (these writes do not touch the ledger, so it is optional)."""
-    return idempotency_key() if request.headers.get("Idempotency-Key", "").strip() else None
 
 
 def _card_number(text: str) -> str:
@@ -77,15 +77,28 @@ def _issued(card: IssuedCard, replaces: str | None = None) -> dict[str, Any]:
 
 @blueprint.route("/residents")
 class Residents(MethodView):
-    """Enrolment: a pseudonymous resident, personal details kept apart."""
+    """Enrolment, and looking a resident up: a pseudonymous resident, personal details kept apart."""
+
+    @limiter.limit(card_lookup_limit)
+    @requires(*PERSONAL_DATA_ROLES)
+    @blueprint.arguments(ResidentLookupQuery, location="query", unknown=RAISE)
+    @blueprint.response(200, ResidentMatchesSchema)
+    def get(self, query: dict[str, Any]) -> Any:
+        """Find residents by `card_number` (any of their cards), or by `name` and `date_of_birth` together
+        (exact matches only, case and spacing aside; erased residents are never found by name). Each
+        look-up is recorded in the staff log, never with the name searched for. Draws from the caller's
+        card look-up rate limit."""
+        actor, now = current_actor(), ctx().clock.now()
+        return ctx().write(lambda uow: look_up_residents(uow, **query, now=now, actor=actor))
 
     @requires(*PERSONAL_DATA_ROLES)
     @blueprint.arguments(ResidentCreateSchema)
     @blueprint.response(201, ResidentSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Enrol a resident (optional Idempotency-Key); the ledger only sees the returned pseudonymous id."""
-        principal = current_principal()
-        key = _optional_idempotency_key()
+        """Enrol a resident (optional Idempotency-Key); the ledger only sees the returned pseudonymous id.
+        A replay reads the resident back as they are now: personal details are never kept with the key."""
+        actor = current_actor()
+        key = optional_idempotency_key()
         details = {k: v for k, v in body.items() if k != "kind"}
 
         def operation(uow: Any) -> dict[str, Any]:
@@ -94,7 +107,7 @@ class Residents(MethodView):
                 kind=body["kind"],
                 details=details,
                 now=ctx().clock.now(),
-                actor=principal.actor,
+                actor=actor,
                 idempotency_key=key,
             )
             return resident_view(uow, created["id"], personal=True)
@@ -122,8 +135,8 @@ class ResidentExport(MethodView):
     @blueprint.response(200, ExportSchema)
     def get(self, id: str) -> dict[str, Any]:
         """Export everything held about a resident: details, memberships, cards, lots, transactions."""
-        principal = current_principal()
-        return ctx().write(lambda uow: export_resident(uow, id, now=ctx().clock.now(), actor=principal.actor))
+        actor = current_actor()
+        return ctx().write(lambda uow: export_resident(uow, id, now=ctx().clock.now(), actor=actor))
 
 
 @blueprint.route("/residents/<id>/personal-data")
@@ -135,8 +148,8 @@ class PersonalData(MethodView):
     @blueprint.alt_response(404, description="no such resident, or already erased")
     def delete(self, id: str) -> None:
         """Erase personal details (again → 404 not-found); the ledger, balances and proofs stay valid."""
-        principal = current_principal()
-        ctx().write(lambda uow: erase_personal_data(uow, id, now=ctx().clock.now(), actor=principal.actor))
+        actor = current_actor()
+        ctx().write(lambda uow: erase_personal_data(uow, id, now=ctx().clock.now(), actor=actor))
 
 
 @blueprint.route("/residents/<id>/cards")
@@ -146,16 +159,17 @@ class ResidentCards(MethodView):
     @requires(*CARD_ROLES)
     @blueprint.response(201, IssuedCardSchema)
     def post(self, id: str) -> dict[str, Any]:
-        """Issue a card → number and signed QR token; 409 if the resident already has an active card."""
-        principal = current_principal()
-        context = ctx()
+        """Issue a card → number and signed QR token; 409 if the resident already has an active card.
+        With an Idempotency-Key a retry gets the same card (its token is signed again, never stored)."""
+        actor, key, context = current_actor(), optional_idempotency_key(), ctx()
         issued = context.write(
             lambda uow: issue_first_card(
                 uow,
                 resident_id=id,
                 key=context.card_key,
                 now=context.clock.now(),
-                actor=principal.actor,
+                actor=actor,
+                idempotency_key=key,
             )
         )
         return _issued(issued)
@@ -220,6 +234,23 @@ class CardPdf(MethodView):
         )
 
 
+@blueprint.route("/cards/<number>")
+class CardItem(MethodView):
+    """One card."""
+
+    decorators = [limiter.limit(card_lookup_limit)]
+
+    @requires(*CARD_ROLES)
+    @blueprint.response(200, CardSchema)
+    def get(self, number: str) -> dict[str, Any]:
+        """A card's status (active, blocked or replaced), resident, issue and block times and replacement;
+        recorded in the staff log. Draws from the caller's card look-up rate limit."""
+        actor, card_number = current_actor(), _card_number(number)
+        return ctx().write(
+            lambda uow: look_up_card(uow, number=card_number, now=ctx().clock.now(), actor=actor)
+        )
+
+
 @blueprint.route("/cards/<number>/block")
 class CardBlock(MethodView):
     """A lost card."""
@@ -227,13 +258,14 @@ class CardBlock(MethodView):
     @requires(*CARD_ROLES)
     @blueprint.response(200, CardSchema)
     def post(self, number: str) -> dict[str, Any]:
-        """Block a lost card (it joins the revocation list); the balance stays with the resident."""
-        principal = current_principal()
-        card_number = _card_number(number)
-        blocked = ctx().write(
-            lambda uow: block_card(uow, number=card_number, now=ctx().clock.now(), actor=principal.actor)
+        """Block a lost card (it joins the revocation list); the balance stays with the resident. Already
+        blocked → 409, unless it is a retry with the same Idempotency-Key (then the first answer)."""
+        actor, key, card_number = current_actor(), optional_idempotency_key(), _card_number(number)
+        return ctx().write(
+            lambda uow: block_card(
+                uow, number=card_number, now=ctx().clock.now(), actor=actor, idempotency_key=key
+            )
         )
-        return card_view(blocked)
 
 
 @blueprint.route("/cards/<number>/replace")
@@ -243,13 +275,18 @@ class CardReplace(MethodView):
     @requires(*CARD_ROLES)
     @blueprint.response(201, IssuedCardSchema)
     def post(self, number: str) -> dict[str, Any]:
-        """Block the card (if not already) and issue a new one with its token; wallets stay put."""
-        principal = current_principal()
-        context = ctx()
+        """Block the card (if not already) and issue a new one with its token; wallets stay put. Already
+        replaced → 409, unless it is a retry with the same Idempotency-Key (then the same new card)."""
+        actor, key, context = current_actor(), optional_idempotency_key(), ctx()
         card_number = _card_number(number)
         issued = context.write(
             lambda uow: replace_card(
-                uow, number=card_number, key=context.card_key, now=context.clock.now(), actor=principal.actor
+                uow,
+                number=card_number,
+                key=context.card_key,
+                now=context.clock.now(),
+                actor=actor,
+                idempotency_key=key,
             )
         )
         return _issued(issued, replaces=card_number)
@@ -274,8 +311,9 @@ class SchemeMembers(MethodView):
     @blueprint.arguments(MemberCreateSchema)
     @blueprint.response(201, EnrolledSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
-        """Enrol a resident if the scheme's current eligibility rules allow (else 422 not-eligible)."""
-        principal = current_principal()
+        """Enrol a resident if the scheme's current eligibility rules allow (else 422 not-eligible);
+        already a member → 409, unless it is a retry with the same Idempotency-Key."""
+        actor, key = current_actor(), optional_idempotency_key()
         return ctx().write(
             lambda uow: enrol_member(
                 uow,
@@ -285,6 +323,7 @@ class SchemeMembers(MethodView):
                 collective_id=body.get("collective_id"),
                 as_of=body.get("as_of"),
                 now=ctx().clock.now(),
-                actor=principal.actor,
+                actor=actor,
+                idempotency_key=key,
             )
         )

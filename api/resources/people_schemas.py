@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from api.pagination import page_schema
 from api.resources.scheme_schemas import StrictSchema
 from ledger.usecases.residents import RESIDENT_KINDS
 
@@ -58,6 +59,10 @@ class CardSchema(Schema):
     """A card (never its token)."""
 
     number = fields.String()
+    status = fields.String(
+        validate=validate.OneOf(("active", "blocked", "replaced")),
+        metadata={"description": "active; blocked (lost, not replaced yet); or replaced (see replaced_by)"},
+    )
     resident_id = fields.String()
     key_id = fields.String()
     issued_at = fields.DateTime()
@@ -173,6 +178,30 @@ class MovementSchema(Schema):
     amount_minor = fields.Integer(metadata={"description": "net amount on this resident's lots"})
 
 
+class ResidentLookupQuery(StrictSchema):
+    """?card_number=, or ?name=&date_of_birth= together: exact matches only, never a partial name."""
+
+    card_number = fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "a card number as printed (spaces, hyphens and the CC- prefix optional)"},
+    )
+    name = fields.String(
+        validate=text(1, 200),
+        metadata={"description": "the full name, matched exactly apart from case and spacing"},
+    )
+    date_of_birth = fields.Date(metadata={"description": "YYYY-MM-DD; required with name"})
+
+    @validates_schema
+    def one_way_of_looking_up(self, data: dict[str, Any], **kwargs: Any) -> None:
+        """A card number alone, or a name with a date of birth: nothing looser."""
+        by_card = "card_number" in data
+        by_name = "name" in data or "date_of_birth" in data
+        if by_card == by_name:
+            raise ValidationError("give card_number, or name and date_of_birth (not both ways at once)")
+        if by_name and not ("name" in data and "date_of_birth" in data):
+            raise ValidationError("a look-up by name needs date_of_birth too, and the other way round")
+
+
 class ExportSchema(ResidentSchema):
     """A subject access export."""
 
@@ -180,3 +209,6 @@ class ExportSchema(ResidentSchema):
     wallets = fields.List(fields.Nested(ExportWalletSchema))
     transactions = fields.List(fields.Nested(MovementSchema))
     transactions_truncated = fields.Boolean()
+
+
+ResidentMatchesSchema = page_schema(ResidentSchema, "ResidentMatches")

@@ -19,12 +19,13 @@ from api.resources.scheme_schemas import (
     SchemeUpdateSchema,
     UnitSchema,
 )
+from api.staff_requests import current_actor, optional_idempotency_key
 from ledger.errors import ValidationFailed
 from ledger.rules import parse_rules
 from ledger.units import Unit
 from ledger.usecases import flows
 from ledger.usecases.requests import receipt_data
-from ledger.usecases.schemes import create_scheme, get_scheme, update_rules
+from ledger.usecases.schemes import create_scheme, get_scheme, list_schemes, scheme_view, update_rules
 
 blueprint = Blueprint("schemes", __name__, description="Units, schemes, rules and budgets")
 
@@ -48,10 +49,6 @@ class Units(MethodView):
         ]
 
 
-def _with_budget(uow: Any, scheme: dict[str, Any]) -> dict[str, Any]:
-    return {**scheme, "budget_balance_minor": uow.accounts.balance(scheme["budget_account_id"])}
-
-
 def _rules_data(rules: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = RulesSchema().dump(rules)
     parse_rules(data)  # semantic checks (contradictions) beyond the schema
@@ -68,33 +65,27 @@ class Schemes(MethodView):
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
         """List schemes with their current rule version and budget balance."""
         return ctx().read(
-            lambda uow: page(
-                lambda limit, after: [
-                    _with_budget(uow, s) for s in uow.schemes.list(limit=limit, after_slug=after)
-                ],
-                query,
-            )
+            lambda uow: page(lambda limit, after: list_schemes(uow, limit=limit, after=after), query)
         )
 
     @requires("admin", "scheme_manager")
     @blueprint.arguments(SchemeCreateSchema)
     @blueprint.response(201, SchemeSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Create a scheme from data: unit and rules (eligibility, issuing, earning, spending, expiry)."""
-        principal = current_principal()
+        """Create a scheme from data: unit and rules (eligibility, issuing, earning, spending, expiry).
+        The slug taken → 409, unless it is a retry with the same Idempotency-Key (then the first answer)."""
+        actor, key = current_actor(), optional_idempotency_key()
         rules = _rules_data(body["rules"])
         return ctx().write(
-            lambda uow: _with_budget(
+            lambda uow: create_scheme(
                 uow,
-                create_scheme(
-                    uow,
-                    slug=body["slug"],
-                    name=body["name"],
-                    unit=Unit(body["unit"]),
-                    rules=rules,
-                    now=ctx().clock.now(),
-                    actor=principal.actor,
-                ),
+                slug=body["slug"],
+                name=body["name"],
+                unit=Unit(body["unit"]),
+                rules=rules,
+                now=ctx().clock.now(),
+                actor=actor,
+                idempotency_key=key,
             )
         )
 
@@ -107,26 +98,25 @@ class SchemeItem(MethodView):
     @blueprint.response(200, SchemeSchema)
     def get(self, slug: str) -> dict[str, Any]:
         """Read a scheme with its current rules and budget balance."""
-        return ctx().read(lambda uow: _with_budget(uow, get_scheme(uow, slug)))
+        return ctx().read(lambda uow: scheme_view(uow, get_scheme(uow, slug)))
 
     @requires("admin", "scheme_manager")
     @blueprint.arguments(SchemeUpdateSchema)
     @blueprint.response(200, SchemeSchema)
     def patch(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
-        """Make a new rule version current; past transactions keep the version they were checked against."""
-        principal = current_principal()
+        """Make a new rule version current; past transactions keep the version they were checked against.
+        With an Idempotency-Key a retry gets the version it made, never one more."""
+        actor, key = current_actor(), optional_idempotency_key()
         rules = _rules_data(body["rules"])
         return ctx().write(
-            lambda uow: _with_budget(
+            lambda uow: update_rules(
                 uow,
-                update_rules(
-                    uow,
-                    slug=slug,
-                    rules=rules,
-                    name=body.get("name"),
-                    now=ctx().clock.now(),
-                    actor=principal.actor,
-                ),
+                slug=slug,
+                rules=rules,
+                name=body.get("name"),
+                now=ctx().clock.now(),
+                actor=actor,
+                idempotency_key=key,
             )
         )
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import unicodedata
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -23,6 +25,13 @@ from ledger.errors import Conflict
 from ledger.journal import canonical_json
 
 MAX_MEMBERS_LISTED = 100_000
+DETAIL_COLUMNS = ("name", "date_of_birth", "postcode", "ward", "contact")
+
+
+def name_lookup_hash(name: str) -> str:
+    """How a name is matched: Unicode-normalised, case-folded, runs of spaces as one, then SHA-256."""
+    normalised = " ".join(unicodedata.normalize("NFKC", name).casefold().split())
+    return hashlib.sha256(normalised.encode()).hexdigest()
 
 
 class PeopleRepository:
@@ -32,10 +41,28 @@ class PeopleRepository:
         self.connection = connection
 
     def add_resident(self, *, id: str, kind: str, details: dict[str, Any] | None, now: dt.datetime) -> None:
-        """Insert a resident and, apart, their personal details."""
+        """Insert a resident and, apart, their personal details (findable by exact name and birth date)."""
         self.connection.execute(insert(residents).values(id=id, kind=kind, created_at=now))
         if details is not None:
-            self.connection.execute(insert(personal_details).values(resident_id=id, **details))
+            self.connection.execute(
+                insert(personal_details).values(
+                    resident_id=id, name_lookup_hash=name_lookup_hash(details["name"]), **details
+                )
+            )
+
+    def residents_named(self, name: str, date_of_birth: str, *, limit: int) -> list[str]:
+        """Ids of residents with exactly this name (case and spacing aside) and birth date; an erased
+        resident's details are gone, so they are never found."""
+        query = (
+            select(personal_details.c.resident_id)
+            .where(
+                personal_details.c.name_lookup_hash == name_lookup_hash(name),
+                personal_details.c.date_of_birth == date_of_birth,
+            )
+            .order_by(personal_details.c.resident_id)
+            .limit(limit)
+        )
+        return list(self.connection.execute(query).scalars())
 
     def resident(self, resident_id: str) -> dict[str, Any] | None:
         """A resident with their personal details (None where erased) and erasure time."""
@@ -52,7 +79,7 @@ class PeopleRepository:
         if row is None:
             return None
         data = dict(row._mapping)
-        details = {k: data.get(k) for k in ("name", "date_of_birth", "postcode", "ward", "contact")}
+        details = {k: data.get(k) for k in DETAIL_COLUMNS}
         return {
             "id": data["id"],
             "kind": data["kind"],

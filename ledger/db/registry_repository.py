@@ -6,10 +6,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, and_, insert, or_, select, update
 
 from ledger.db.tables import api_keys, jobs, outlets, staff_actions
 from ledger.journal import canonical_json
+
+MAX_STAFF_ACTIONS_LISTED = 1_000
 
 
 class RegistryRepository:
@@ -36,6 +38,26 @@ class RegistryRepository:
         """One outlet."""
         row = self.connection.execute(select(outlets).where(outlets.c.id == outlet_id)).first()
         return None if row is None else _outlet(row)
+
+    def update_outlet(
+        self,
+        outlet_id: str,
+        *,
+        name: str | None = None,
+        categories: list[str] | None = None,
+        schemes: list[str] | None = None,
+    ) -> bool:
+        """Change the given fields of an outlet (the others stay as they are); False if there is none."""
+        values: dict[str, Any] = {}
+        if name is not None:
+            values["name"] = name
+        if categories is not None:
+            values["categories_json"] = json.dumps(sorted(categories))
+        if schemes is not None:
+            values["schemes_json"] = json.dumps(sorted(schemes))
+        assert values, "an outlet update changes something"
+        result = self.connection.execute(update(outlets).where(outlets.c.id == outlet_id).values(**values))
+        return result.rowcount == 1
 
     def outlets(self, *, limit: int, after: str = "") -> list[dict[str, Any]]:
         """Outlets by id after a cursor."""
@@ -135,9 +157,18 @@ class RegistryRepository:
         return data
 
     def log_action(
-        self, *, id: str, actor: str, action: str, target: str, detail: dict[str, Any], now: dt.datetime
+        self,
+        *,
+        id: str,
+        actor: str,
+        action: str,
+        target: str,
+        detail: dict[str, Any],
+        now: dt.datetime,
+        key_id: str | None = None,
+        remote_address: str | None = None,
     ) -> None:
-        """Append to the staff action log (who did what, to what, when)."""
+        """Append to the staff action log: who did what, to what, when, and from where."""
         self.connection.execute(
             insert(staff_actions).values(
                 id=id,
@@ -146,8 +177,43 @@ class RegistryRepository:
                 action=action,
                 target=target,
                 detail_json=canonical_json(detail).decode(),
+                key_id=key_id,
+                remote_address=remote_address,
             )
         )
+
+    def staff_action(self, action_id: str) -> dict[str, Any] | None:
+        """One staff action by id."""
+        row = self.connection.execute(select(staff_actions).where(staff_actions.c.id == action_id)).first()
+        return None if row is None else _staff_action(row)
+
+    def staff_actions(
+        self,
+        *,
+        filters: dict[str, str],
+        after: dt.datetime | None,
+        up_to: dt.datetime | None,
+        before: tuple[dt.datetime, str] | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """Staff actions newest first: exact `filters` on actor, action or target, recorded after
+        `after` up to and including `up_to`, older than the `before` (at, id) cursor."""
+        assert set(filters) <= {"actor", "action", "target"}, "filters are on actor, action or target"
+        query = select(staff_actions).where(
+            *(staff_actions.c[name] == value for name, value in filters.items())
+        )
+        if after is not None:
+            query = query.where(staff_actions.c.at > after)
+        if up_to is not None:
+            query = query.where(staff_actions.c.at <= up_to)
+        if before is not None:
+            at, action_id = before
+            query = query.where(
+                or_(staff_actions.c.at < at, and_(staff_actions.c.at == at, staff_actions.c.id < action_id))
+            )
+        query = query.order_by(staff_actions.c.at.desc(), staff_actions.c.id.desc())
+        rows = self.connection.execute(query.limit(min(limit, MAX_STAFF_ACTIONS_LISTED)))
+        return [_staff_action(row) for row in rows]
 
 
 _KEY_COLUMNS = (
@@ -168,4 +234,17 @@ def _outlet(row: Any) -> dict[str, Any]:
         "categories": json.loads(row.categories_json),
         "schemes": json.loads(row.schemes_json),
         "created_at": row.created_at,
+    }
+
+
+def _staff_action(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": row.at,
+        "actor": row.actor,
+        "action": row.action,
+        "target": row.target,
+        "detail": json.loads(row.detail_json),
+        "key_id": row.key_id,
+        "remote_address": row.remote_address,
     }

@@ -215,6 +215,9 @@ personal_details = Table(
     Column("postcode", String(16), nullable=True),
     Column("ward", String(64), nullable=True),
     Column("contact", String(200), nullable=True),
+    # SHA-256 of the case- and space-normalised name: staff find a person by exact name and birth date.
+    Column("name_lookup_hash", String(64), nullable=False),
+    Index("ix_personal_details_name_lookup", "name_lookup_hash", "date_of_birth"),
 )
 
 resident_erasures = Table(
@@ -304,6 +307,11 @@ staff_actions = Table(
     Column("action", String(64), nullable=False),
     Column("target", String(200), nullable=False),
     Column("detail_json", Text, nullable=False),
+    # From where: the API key the request carried and the caller's address (None outside a request).
+    Column("key_id", String(36), nullable=True),
+    Column("remote_address", String(64), nullable=True),
+    Index("ix_staff_actions_actor_at", "actor", "at"),
+    Index("ix_staff_actions_target_at", "target", "at"),
 )
 
 # Staff who log in to the web UI: argon2id password, mandatory TOTP, hashed one-use recovery codes.

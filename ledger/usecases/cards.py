@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from ledger.actors import Actor
 from ledger.cards.keys import CardKeySet
 from ledger.cards.token import (
     CardClaims,
@@ -17,8 +18,9 @@ from ledger.cards.token import (
 )
 from ledger.errors import CardBlocked, Conflict, InvalidToken, NotFound
 from ledger.ports import UnitOfWork
-from ledger.usecases.common import new_id
-from ledger.usecases.residents import plausible_id
+from ledger.usecases.replays import once_per_key
+from ledger.usecases.residents import card_view, plausible_id
+from ledger.usecases.staff_log import record_action
 
 REVOCATION_LIST_LIMIT = 100_000
 
@@ -57,26 +59,61 @@ def issue_card(uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: d
 
 
 def issue_first_card(
-    uow: UnitOfWork, *, resident_id: str, key: CardSigningKey, now: dt.datetime, actor: str
+    uow: UnitOfWork,
+    *,
+    resident_id: str,
+    key: CardSigningKey,
+    now: dt.datetime,
+    actor: Actor | str,
+    idempotency_key: str | None = None,
 ) -> IssuedCard:
-    """Issue a card to a resident who has no active card (a lost card is replaced, not duplicated)."""
-    if not plausible_id(resident_id) or not uow.people.lock_resident(resident_id):
-        raise NotFound(f"no resident {resident_id}")
-    active = [card["number"] for card in uow.people.cards_of(resident_id) if card["blocked_at"] is None]
-    if active:
-        raise Conflict(f"this resident already has card {active[0]}: block or replace it instead")
-    issued = issue_card(uow, resident_id=resident_id, key=key, now=now)
-    _log(uow, actor, "card.issue", issued.number, now, resident_id=resident_id)
-    return issued
+    """Issue a card to a resident who has no active card (a lost card is replaced, not duplicated);
+    with an idempotency key, once."""
+
+    def operation() -> dict[str, Any]:
+        if not plausible_id(resident_id) or not uow.people.lock_resident(resident_id):
+            raise NotFound(f"no resident {resident_id}")
+        active = [card["number"] for card in uow.people.cards_of(resident_id) if card["blocked_at"] is None]
+        if active:
+            raise Conflict(f"this resident already has card {active[0]}: block or replace it instead")
+        issued = issue_card(uow, resident_id=resident_id, key=key, now=now)
+        _log(uow, actor, "card.issue", issued.number, now, resident_id=resident_id)
+        return {"number": issued.number}
+
+    request = {"op": "card.issue", "resident_id": resident_id}
+    made = once_per_key(uow, actor=actor, key=idempotency_key, request=request, now=now, operation=operation)
+    return _signed_again(uow, made["number"], key)
+
+
+def _signed_again(uow: UnitOfWork, number: str, key: CardSigningKey) -> IssuedCard:
+    """A card just made, with its token signed again exactly as issued: an idempotency record keeps the
+    card's number, never its token (a bearer credential), so a replay shows the very same card."""
+    card = uow.people.card(number)
+    assert card is not None, "an idempotent card write names a card it made"
+    if card["key_id"] != key.key_id:
+        raise Conflict(
+            f"card {number} was issued under card key {card['key_id']}, which no longer signs new cards: "
+            f"print it from /api/v1/cards/{number}/card.pdf"
+        )
+    token = issue_token(number, issued_at_seconds(card), key)
+    return IssuedCard(number, card["resident_id"], token, card["key_id"], card["issued_at"])
 
 
 def _log(
-    uow: UnitOfWork, actor: str | None, action: str, number: str, now: dt.datetime, **detail: str
+    uow: UnitOfWork, actor: Actor | str | None, action: str, number: str, now: dt.datetime, **detail: str
 ) -> None:
     if actor is not None:
-        uow.registry.log_action(
-            id=new_id(), actor=actor, action=action, target=number, detail=detail, now=now
-        )
+        record_action(uow, actor=actor, action=action, target=number, detail=detail, now=now)
+
+
+def look_up_card(uow: UnitOfWork, *, number: str, now: dt.datetime, actor: Actor | str) -> dict[str, Any]:
+    """A card's status (active, blocked or replaced), its resident and replacement; recorded in the staff
+    log, since it tells staff whose card it is."""
+    card = uow.people.card(number)
+    if card is None:
+        raise NotFound(f"no card {number}")
+    _log(uow, actor, "card.lookup", number, now, resident_id=card["resident_id"])
+    return card_view(card)
 
 
 def printable_card(uow: UnitOfWork, *, number: str, keys: CardKeySet) -> PrintableCard:
@@ -138,38 +175,69 @@ def is_issued_token(card: dict[str, Any], claims: CardClaims) -> bool:
     return claims.key_id == card["key_id"] and claims.issued_at == issued_at_seconds(card)
 
 
-def block_card(uow: UnitOfWork, *, number: str, now: dt.datetime, actor: str | None = None) -> dict[str, Any]:
-    """Block a lost card; the balance stays with the resident (logged as a staff action when `actor`)."""
-    card = uow.people.card(number)
-    if card is None:
-        raise NotFound(f"no card {number}")
-    if not uow.people.block_card(number, now):
-        raise Conflict("this card is already blocked")
-    _log(uow, actor, "card.block", number, now)
-    return dict(uow.people.card(number))
+def block_card(
+    uow: UnitOfWork,
+    *,
+    number: str,
+    now: dt.datetime,
+    actor: Actor | str | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    """Block a lost card; the balance stays with the resident (logged as a staff action when `actor`).
+    With an idempotency key, once: a retry gets the first answer, not 409 already blocked."""
+    assert actor is not None or idempotency_key is None, "an idempotency key belongs to an actor"
+
+    def operation() -> dict[str, Any]:
+        if uow.people.card(number) is None:
+            raise NotFound(f"no card {number}")
+        if not uow.people.block_card(number, now):
+            raise Conflict("this card is already blocked")
+        _log(uow, actor, "card.block", number, now)
+        return card_view(uow.people.card(number))
+
+    request = {"op": "card.block", "number": number}
+    return once_per_key(
+        uow, actor=actor or "", key=idempotency_key, request=request, now=now, operation=operation
+    )
 
 
 def replace_card(
-    uow: UnitOfWork, *, number: str, key: CardSigningKey, now: dt.datetime, actor: str | None = None
+    uow: UnitOfWork,
+    *,
+    number: str,
+    key: CardSigningKey,
+    now: dt.datetime,
+    actor: Actor | str | None = None,
+    idempotency_key: str | None = None,
 ) -> IssuedCard:
-    """Block a card (if not already) and issue its resident a new one; wallets belong to the resident."""
-    card = uow.people.card(number)
-    if card is None:
-        raise NotFound(f"no card {number}")
-    uow.people.lock_resident(card["resident_id"])
-    card = uow.people.card(number)  # read again under the lock: two replacements cannot both win
-    if card["replaced_by"] is not None:
-        raise Conflict(f"this card was already replaced by {card['replaced_by']}")
-    others = [c["number"] for c in uow.people.cards_of(card["resident_id"]) if c["blocked_at"] is None]
-    if [other for other in others if other != number]:
-        raise Conflict("this resident already has another active card")
-    issued = issue_card(uow, resident_id=card["resident_id"], key=key, now=now)
-    if card["blocked_at"] is None:
-        uow.people.block_card(number, now, replaced_by=issued.number)
-    else:
-        uow.people.mark_replaced(number, issued.number)
-    _log(uow, actor, "card.replace", number, now, replaced_by=issued.number)
-    return issued
+    """Block a card (if not already) and issue its resident a new one; wallets belong to the resident.
+    With an idempotency key, once: a retry gets the same new card, not 409 already replaced."""
+    assert actor is not None or idempotency_key is None, "an idempotency key belongs to an actor"
+
+    def operation() -> dict[str, Any]:
+        card = uow.people.card(number)
+        if card is None:
+            raise NotFound(f"no card {number}")
+        uow.people.lock_resident(card["resident_id"])
+        card = uow.people.card(number)  # read again under the lock: two replacements cannot both win
+        if card["replaced_by"] is not None:
+            raise Conflict(f"this card was already replaced by {card['replaced_by']}")
+        others = [c["number"] for c in uow.people.cards_of(card["resident_id"]) if c["blocked_at"] is None]
+        if [other for other in others if other != number]:
+            raise Conflict("this resident already has another active card")
+        issued = issue_card(uow, resident_id=card["resident_id"], key=key, now=now)
+        if card["blocked_at"] is None:
+            uow.people.block_card(number, now, replaced_by=issued.number)
+        else:
+            uow.people.mark_replaced(number, issued.number)
+        _log(uow, actor, "card.replace", number, now, replaced_by=issued.number)
+        return {"number": issued.number}
+
+    request = {"op": "card.replace", "number": number}
+    made = once_per_key(
+        uow, actor=actor or "", key=idempotency_key, request=request, now=now, operation=operation
+    )
+    return _signed_again(uow, made["number"], key)
 
 
 def revocation_list(uow: UnitOfWork) -> list[str]:

@@ -6,12 +6,14 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
+from ledger.actors import Actor, as_actor
 from ledger.errors import Conflict, NotEligible, NotFound, ValidationFailed
 from ledger.ports import UnitOfWork
 from ledger.rules import Eligibility, age_on, parse_rules
-from ledger.usecases.common import new_id
+from ledger.usecases.replays import once_per_key
 from ledger.usecases.residents import plausible_id
 from ledger.usecases.schemes import SLUG_PATTERN, get_scheme
+from ledger.usecases.staff_log import record_action
 
 
 def enrol_member(
@@ -23,38 +25,60 @@ def enrol_member(
     collective_id: str | None,
     as_of: dt.date | None,
     now: dt.datetime,
-    actor: str,
+    actor: Actor | str,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Enrol a resident in a scheme if its current rules allow them (NotEligible says why not)."""
-    scheme = _scheme(uow, slug)
-    resident = uow.people.resident(resident_id)
-    if resident is None:
-        raise ValidationFailed(f"resident_id: no resident {resident_id}")
-    if uow.people.membership(resident_id, scheme["id"]) is not None:
-        raise Conflict(f"this resident is already a member of {slug}")
-    if collective_id is not None:
-        _check_collective(uow, resident, collective_id)
+    """Enrol a resident in a scheme if its current rules allow them (NotEligible says why not). With an
+    idempotency key, once: a retry gets the first answer, not 409 already a member."""
     referral = (referral or "").strip() or None
     on = as_of or now.date()
-    check_eligibility(parse_rules(scheme["rules"]).eligibility, resident, referral=referral, on=on)
-    uow.people.add_membership(
-        resident_id=resident_id,
-        scheme_id=scheme["id"],
-        collective_id=collective_id,
-        referral=referral,
-        actor=actor,
-        now=now,
-    )
-    uow.registry.log_action(
-        id=new_id(),
-        actor=actor,
-        action="membership.enrol",
-        target=resident_id,
-        detail={"scheme": slug, "rule_version": scheme["version"], "as_of": on.isoformat()},
-        now=now,
-    )
-    membership = uow.people.membership(resident_id, scheme["id"])
-    return {**membership_view(membership, scheme), "rule_version": scheme["version"], "eligible_on": on}
+
+    def operation() -> dict[str, Any]:
+        scheme = _scheme(uow, slug)
+        resident = uow.people.resident(resident_id)
+        if resident is None:
+            raise ValidationFailed(f"resident_id: no resident {resident_id}")
+        if uow.people.membership(resident_id, scheme["id"]) is not None:
+            raise Conflict(f"this resident is already a member of {slug}")
+        if collective_id is not None:
+            _check_collective(uow, resident, collective_id)
+        check_eligibility(parse_rules(scheme["rules"]).eligibility, resident, referral=referral, on=on)
+        uow.people.add_membership(
+            resident_id=resident_id,
+            scheme_id=scheme["id"],
+            collective_id=collective_id,
+            referral=referral,
+            actor=as_actor(actor).name,
+            now=now,
+        )
+        record_action(
+            uow,
+            actor=actor,
+            action="membership.enrol",
+            target=resident_id,
+            detail={"scheme": slug, "rule_version": scheme["version"], "as_of": on.isoformat()},
+            now=now,
+        )
+        return {"scheme_id": scheme["id"], "rule_version": scheme["version"], "eligible_on": on}
+
+    # The referral is free text about a person: the key's record keeps only a hash of the request and
+    # the membership's ids, and a replay reads the membership back (its referral gone once erased).
+    request = {
+        "op": "membership.enrol",
+        "slug": slug,
+        "resident_id": resident_id,
+        "referral": referral,
+        "collective_id": collective_id,
+        "as_of": as_of,
+    }
+    made = once_per_key(uow, actor=actor, key=idempotency_key, request=request, now=now, operation=operation)
+    scheme = uow.schemes.get(id=made["scheme_id"])
+    membership = uow.people.membership(resident_id, made["scheme_id"])
+    return {
+        **membership_view(membership, scheme),
+        "rule_version": made["rule_version"],
+        "eligible_on": made["eligible_on"],
+    }
 
 
 def _scheme(uow: UnitOfWork, slug: str) -> dict[str, Any]:

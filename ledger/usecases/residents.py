@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ledger.actors import Actor, as_actor
+from ledger.cards.token import normalize_card_number
 from ledger.errors import NotFound, ValidationFailed
 from ledger.ports import UnitOfWork
 from ledger.usecases.common import idempotent, new_id
+from ledger.usecases.staff_log import record_action
 
 RESIDENT_KINDS = ("person", "household", "collective")
 DETAIL_FIELDS = ("name", "date_of_birth", "postcode", "ward", "contact")
 MAX_EXPORTED_TRANSACTIONS = 100_000
 OLDEST_BIRTH_DATE = dt.date(1900, 1, 1)
 ENROLMENT_SCOPE_PREFIX = "resident-enrol:"
+MAX_LOOKUP_MATCHES = 20  # exact matches only: more than a handful means the search was not specific
 
 
 def enrol_resident(
@@ -23,10 +28,12 @@ def enrol_resident(
     kind: str,
     details: Mapping[str, Any],
     now: dt.datetime,
-    actor: str,
+    actor: Actor | str,
     idempotency_key: str | None = None,
 ) -> dict[str, Any]:
-    """Create a pseudonymous resident (a random UUID) and store their personal details apart."""
+    """Create a pseudonymous resident (a random UUID) and store their personal details apart; with an
+    idempotency key, once (a replay reads the resident back: personal details never go into the key's
+    stored result)."""
     if kind not in RESIDENT_KINDS:
         raise ValidationFailed(f"kind is one of {', '.join(RESIDENT_KINDS)}")
     clean = _clean_details(kind, details, now.date())
@@ -34,13 +41,8 @@ def enrol_resident(
     def operation() -> dict[str, Any]:
         resident_id = new_id()
         uow.people.add_resident(id=resident_id, kind=kind, details=clean, now=now)
-        uow.registry.log_action(
-            id=new_id(),
-            actor=actor,
-            action="resident.enrol",
-            target=resident_id,
-            detail={"kind": kind},
-            now=now,
+        record_action(
+            uow, actor=actor, action="resident.enrol", target=resident_id, detail={"kind": kind}, now=now
         )
         return {"resident_id": resident_id}
 
@@ -49,7 +51,7 @@ def enrol_resident(
     else:
         created = idempotent(
             uow,
-            scope=ENROLMENT_SCOPE_PREFIX + actor,
+            scope=ENROLMENT_SCOPE_PREFIX + as_actor(actor).name,
             key=idempotency_key,
             request={"op": "enrol-resident", "kind": kind, "details": clean},
             now=now,
@@ -95,10 +97,18 @@ def get_resident(uow: UnitOfWork, resident_id: str) -> dict[str, Any]:
     return resident
 
 
+def card_status(card: Mapping[str, Any]) -> str:
+    """active, blocked (lost, not yet replaced) or replaced."""
+    if card["replaced_by"] is not None:
+        return "replaced"
+    return "active" if card["blocked_at"] is None else "blocked"
+
+
 def card_view(card: Mapping[str, Any]) -> dict[str, Any]:
     """A card as staff see it (never its token)."""
     return {
         "number": card["number"],
+        "status": card_status(card),
         "resident_id": card["resident_id"],
         "key_id": card["key_id"],
         "issued_at": card["issued_at"],
@@ -134,7 +144,9 @@ def resident_view(uow: UnitOfWork, resident_id: str, *, personal: bool) -> dict[
     return view
 
 
-def export_resident(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, actor: str) -> dict[str, Any]:
+def export_resident(
+    uow: UnitOfWork, resident_id: str, *, now: dt.datetime, actor: Actor | str
+) -> dict[str, Any]:
     """A subject access export: details, memberships, cards, wallets with lots, every movement on them."""
     view = resident_view(uow, resident_id, personal=True)
     schemes = _SchemeNames(uow)
@@ -152,9 +164,7 @@ def export_resident(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, acto
     for wallet in view["wallets"]:
         wallet["lots"] = lots_by_scheme.get(wallet["scheme_id"], [])
     movements = uow.people.lot_movements(resident_id, limit=MAX_EXPORTED_TRANSACTIONS + 1)
-    uow.registry.log_action(
-        id=new_id(), actor=actor, action="resident.export", target=resident_id, detail={}, now=now
-    )
+    record_action(uow, actor=actor, action="resident.export", target=resident_id, detail={}, now=now)
     return {
         **view,
         "exported_at": now,
@@ -166,19 +176,89 @@ def export_resident(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, acto
     }
 
 
-def erase_personal_data(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, actor: str) -> None:
+def erase_personal_data(uow: UnitOfWork, resident_id: str, *, now: dt.datetime, actor: Actor | str) -> None:
     """Delete a resident's personal details; the pseudonymous ledger (and its proofs) stay untouched."""
     if not plausible_id(resident_id) or not uow.people.lock_resident(resident_id):
         raise NotFound(f"no resident {resident_id}")
     resident = get_resident(uow, resident_id)
     if resident["erased_at"] is not None:
         raise NotFound(f"the personal data of resident {resident_id} was already erased")
-    uow.people.erase(resident_id, actor, now)
+    uow.people.erase(resident_id, as_actor(actor).name, now)
     # A stored enrolment fingerprint is a hash of the personal details: it goes with them.
     uow.people.forget_idempotent_result(ENROLMENT_SCOPE_PREFIX, {"resident_id": resident_id})
-    uow.registry.log_action(
-        id=new_id(), actor=actor, action="resident.erase", target=resident_id, detail={}, now=now
+    record_action(uow, actor=actor, action="resident.erase", target=resident_id, detail={}, now=now)
+
+
+@dataclasses.dataclass(frozen=True)
+class Matches:
+    """The residents a look-up found (exact matches only), each with details, memberships, cards and
+    wallets."""
+
+    data: tuple[dict[str, Any], ...]
+    has_more: bool
+
+
+def look_up_residents(
+    uow: UnitOfWork,
+    *,
+    card_number: str | None = None,
+    name: str | None = None,
+    date_of_birth: dt.date | None = None,
+    now: dt.datetime,
+    actor: Actor | str,
+) -> Matches:
+    """Find residents by card number, or by name and date of birth together: exact matches only."""
+    if card_number is not None and name is None and date_of_birth is None:
+        return find_by_card_number(uow, card_number=card_number, now=now, actor=actor)
+    if card_number is None and name is not None and date_of_birth is not None:
+        return find_by_name_and_birth_date(uow, name=name, date_of_birth=date_of_birth, now=now, actor=actor)
+    raise ValidationFailed("look residents up by card_number, or by name and date_of_birth together")
+
+
+def find_by_card_number(
+    uow: UnitOfWork, *, card_number: str, now: dt.datetime, actor: Actor | str
+) -> Matches:
+    """The resident holding this card (active, blocked or replaced), recorded in the staff log."""
+    try:
+        number = normalize_card_number(card_number)
+    except ValueError as error:
+        raise ValidationFailed("card_number: not a valid card number (check it for a typo)") from error
+    card = uow.people.card(number)
+    found = [] if card is None else [str(card["resident_id"])]
+    record_action(
+        uow,
+        actor=actor,
+        action="resident.lookup",
+        target=number,
+        detail={"by": "card number", "found": found},
+        now=now,
     )
+    return _matches(uow, found)
+
+
+def find_by_name_and_birth_date(
+    uow: UnitOfWork, *, name: str, date_of_birth: dt.date, now: dt.datetime, actor: Actor | str
+) -> Matches:
+    """Residents with exactly this name (case and spacing aside) and date of birth; erased residents
+    are never found. The staff log records that a look-up by name was made and what it found, never
+    the name itself."""
+    if not name.strip():
+        raise ValidationFailed("name: give the resident's full name")
+    found = uow.people.residents_named(name, date_of_birth.isoformat(), limit=MAX_LOOKUP_MATCHES + 1)
+    record_action(
+        uow,
+        actor=actor,
+        action="resident.lookup",
+        target="name and date of birth",
+        detail={"by": "name and date of birth", "found": found[:MAX_LOOKUP_MATCHES]},
+        now=now,
+    )
+    return _matches(uow, found)
+
+
+def _matches(uow: UnitOfWork, resident_ids: Sequence[str]) -> Matches:
+    views = tuple(resident_view(uow, rid, personal=True) for rid in resident_ids[:MAX_LOOKUP_MATCHES])
+    return Matches(views, has_more=len(resident_ids) > MAX_LOOKUP_MATCHES)
 
 
 def _membership(row: Mapping[str, Any], schemes: _SchemeNames, personal: bool) -> dict[str, Any]:

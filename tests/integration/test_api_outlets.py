@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -106,3 +107,81 @@ def _key_id(uow: Any, secret: str) -> str:
     principal = authenticate(uow, secret)
     assert principal is not None
     return principal.key_id
+
+
+def _staff_log(api: ApiDriver, outlet_id: str) -> list[dict[str, Any]]:
+    response = api.call("GET", f"/api/v1/audit/staff-log?action=outlet.update&target={outlet_id}", "auditor")
+    assert response.status_code == 200
+    return list(response.json["data"])
+
+
+def test_an_admin_changes_an_outlets_name_categories_and_approved_schemes(api: ApiDriver) -> None:
+    api.scheme("leisure")
+    api.scheme("release")
+    outlet = _outlet(api, categories=["leisure"], schemes=["leisure"])
+    path = f"{OUTLETS}/{outlet['id']}"
+
+    renamed = api.call("PATCH", path, "admin", json={"name": "  Riverside Pool "})
+    assert renamed.status_code == 200
+    assert renamed.json == {**outlet, "name": "Riverside Pool"}
+    api.clock.advance(dt.timedelta(seconds=1))  # the log lists newest first
+    changed = api.call(
+        "PATCH", path, "admin", json={"categories": ["Swimming", "gym"], "schemes": ["release"]}
+    )
+    assert changed.status_code == 200
+    assert changed.json["categories"] == ["gym", "swimming"] and changed.json["schemes"] == ["release"]
+    assert changed.json["name"] == "Riverside Pool"
+    assert api.call("GET", path, "caseworker").json == changed.json
+    api.clock.advance(dt.timedelta(seconds=1))
+    emptied = api.call("PATCH", path, "admin", json={"schemes": []})
+    assert emptied.status_code == 200 and emptied.json["schemes"] == []
+
+    logged = _staff_log(api, outlet["id"])
+    assert [entry["detail"] for entry in reversed(logged)] == [
+        {"before": {"name": "Riverside Leisure Centre"}, "after": {"name": "Riverside Pool"}},
+        {
+            "before": {"categories": ["leisure"], "schemes": ["leisure"]},
+            "after": {"categories": ["gym", "swimming"], "schemes": ["release"]},
+        },
+        {"before": {"schemes": ["release"]}, "after": {"schemes": []}},
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {},
+        {"schemes": ["no-such-scheme"]},
+        {"schemes": ["leisure", "no-such-scheme"]},
+        {"name": ""},
+        {"name": None},
+        {"categories": "leisure"},
+        {"schemes": ["Not A Slug"]},
+        {"colour": "blue"},
+        {"name": "Nul\x00Byte"},
+        {"id": "00000000-0000-0000-0000-000000000000"},
+    ],
+)
+def test_a_bad_outlet_change_is_refused_and_changes_nothing(api: ApiDriver, body: Any) -> None:
+    api.scheme("leisure")
+    outlet = _outlet(api, schemes=["leisure"])
+    path = f"{OUTLETS}/{outlet['id']}"
+    assert_problem(api.call("PATCH", path, "admin", json=body), 422, "validation")
+    assert api.call("GET", path, "admin").json == outlet
+    assert _staff_log(api, outlet["id"]) == []
+
+
+def test_only_an_admin_changes_an_outlet_and_only_one_that_exists(api: ApiDriver) -> None:
+    outlet = _outlet(api)
+    for role in ("scheme_manager", "caseworker", "finance", "auditor"):
+        assert_problem(
+            api.call("PATCH", f"{OUTLETS}/{outlet['id']}", role, json={"name": "X"}), 403, "forbidden"
+        )
+    device = api.key("device", outlet["id"])
+    refused = api.call("PATCH", f"{OUTLETS}/{outlet['id']}", secret=device, json={"name": "Mine now"})
+    assert_problem(refused, 403, "forbidden")
+    missing = api.call(
+        "PATCH", f"{OUTLETS}/00000000-0000-0000-0000-000000000000", "admin", json={"name": "X"}
+    )
+    assert_problem(missing, 404, "not-found")
+    assert api.call("GET", f"{OUTLETS}/{outlet['id']}", "admin").json["name"] == outlet["name"]
