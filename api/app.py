@@ -6,12 +6,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-import swagger_ui_bundle
-from flask import Flask, Response, request, send_from_directory
+from flask import Flask, request
 
+from api import docs
 from api.limits import init_limiter
 from api.logging_setup import configure_logging
 from api.problems import ApiProblem, register_problem_handlers
+from api.security_headers import apply_security_headers
 from api.spec import ClubcardApi, document_idempotency_keys
 from clubcard.assets import register_assets
 from clubcard.context import LedgerContext, build_context
@@ -30,8 +31,6 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
         OPENAPI_VERSION="3.1.0",
         OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json",
-        OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="/api/docs/static/",
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
         JSON_SORT_KEYS=False,
         RATELIMIT_HEADERS_ENABLED=True,
@@ -52,9 +51,11 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     document_idempotency_keys(api)
     init_limiter(app)
     register_problem_handlers(app)  # after Api, so ours replace flask-smorest's HTTP error handler
+    apply_security_headers(app, trusted_proxy_count=config.get("CLUBCARD_TRUSTED_PROXY_COUNT"))
     _refuse_control_characters(app)
     _register_static(app)
     register_assets(app)
+    app.register_blueprint(docs.blueprint)
     return app
 
 
@@ -88,12 +89,6 @@ def _refuse_control_characters(app: Flask) -> None:
 
 
 def _register_static(app: Flask) -> None:
-    swagger_directory = swagger_ui_bundle.swagger_ui_path
-
-    @app.get("/api/docs/static/<path:filename>")
-    def swagger_static(filename: str) -> Response:
-        return send_from_directory(swagger_directory, filename)
-
     @app.get("/healthz")
     def health() -> dict[str, str]:
         return {"status": "ok"}

@@ -146,9 +146,9 @@ def test_the_docs_and_openapi_are_served_locally(served: Served) -> None:
     connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=10)
     connection.request("GET", "/api/docs")
     page = connection.getresponse().read().decode()
-    assert "/api/docs/static/swagger-ui-bundle.js" in page
+    assert "/assets/swagger-ui/swagger-ui-bundle.js" in page
     assert "cdn" not in page.lower() and "unpkg" not in page.lower()
-    connection.request("GET", "/api/docs/static/swagger-ui-bundle.js")
+    connection.request("GET", "/assets/swagger-ui/swagger-ui-bundle.js")
     assert connection.getresponse().status == 200
 
 
