@@ -64,6 +64,7 @@ def _register_blueprints(api: ClubcardApi) -> None:
         audit,
         index,
         kiosk_cards,
+        ledger_head,
         offline,
         outlets,
         people,
@@ -76,6 +77,7 @@ def _register_blueprints(api: ClubcardApi) -> None:
     for module in (index, schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline):
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
     api.register_blueprint(well_known.blueprint)
+    api.register_blueprint(ledger_head.blueprint)
 
 
 def _refuse_control_characters(app: Flask) -> None:

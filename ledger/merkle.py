@@ -11,16 +11,20 @@ than ``n``) without recursion or repeated slicing, so a million leaves take well
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "EMPTY_ROOT",
     "HASH_SIZE",
     "MerkleAccumulator",
     "consistency_proof",
+    "consistency_proof_from_frontier",
+    "consistency_subtrees",
+    "fold_peaks",
     "inclusion_proof",
     "leaf_hash",
     "node_hash",
+    "perfect_subtrees",
     "root_hash",
     "verify_consistency",
     "verify_inclusion",
@@ -125,14 +129,7 @@ class MerkleAccumulator:
 
     def root(self) -> bytes:
         """Return the tree head over every leaf appended so far (same as ``root_hash``)."""
-        if not self._peaks:
-            return EMPTY_ROOT
-        # RFC 6962 puts the largest perfect subtree on the left and recurses on the rest, so the
-        # peaks fold together right to left.
-        node = self._peaks[-1]
-        for peak in reversed(self._peaks[:-1]):
-            node = node_hash(peak, node)
-        return node
+        return fold_peaks(self._peaks)
 
 
 def inclusion_proof(leaf_hashes: Sequence[bytes], index: int) -> list[bytes]:
@@ -184,29 +181,91 @@ def verify_inclusion(
 
 def consistency_proof(leaf_hashes: Sequence[bytes], old_size: int) -> list[bytes]:
     """Return the RFC 9162 section 2.1.4.1 proof that the first ``old_size`` leaves prefix the whole tree."""
-    new_size = len(leaf_hashes)
+    return [
+        root_hash(leaf_hashes[start:end]) for start, end in consistency_subtrees(old_size, len(leaf_hashes))
+    ]
+
+
+def consistency_subtrees(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The leaf ranges [start, end) whose roots make the RFC 9162 consistency proof, in proof order.
+
+    Every range lies either wholly inside the old tree, where it is one of its perfect subtrees (see
+    `perfect_subtrees`), or wholly among the leaves appended since: so the old tree's frontier and the
+    new leaves are enough to build a proof.
+    """
     if not 0 <= old_size <= new_size:
         raise ValueError(f"old size {old_size} is outside 0..{new_size}")
     if old_size in (0, new_size):
         return []  # every tree extends the empty tree and itself: nothing to prove
     # Walk SUBPROOF(m, D[lo:hi], complete) from the top, recording the subtree not descended into.
-    proof: list[bytes] = []
+    ranges: list[tuple[int, int]] = []
     lo, hi, m = 0, new_size, old_size
     complete = True  # is D[lo:lo+m] still a subtree the verifier already knows the root of?
     while m != hi - lo:
         mid = lo + _largest_power_of_two_below(hi - lo)
         if lo + m <= mid:
-            proof.append(root_hash(leaf_hashes[mid:hi]))
+            ranges.append((mid, hi))
             hi = mid
         else:
-            proof.append(root_hash(leaf_hashes[lo:mid]))
+            ranges.append((lo, mid))
             m -= mid - lo
             lo = mid
             complete = False
     if not complete:
-        proof.append(root_hash(leaf_hashes[lo:hi]))
-    proof.reverse()  # RFC order is bottom-up
+        ranges.append((lo, hi))
+    ranges.reverse()  # RFC order is bottom-up
+    return ranges
+
+
+def perfect_subtrees(size: int) -> list[tuple[int, int]]:
+    """The leaf ranges of the perfect subtrees a tree of ``size`` leaves decomposes into, largest first.
+
+    Their roots are the tree's frontier (`MerkleAccumulator.peaks`), and folded they give its head.
+    """
+    ranges: list[tuple[int, int]] = []
+    start = 0
+    for bit in reversed(range(size.bit_length())):
+        if size & (1 << bit):
+            ranges.append((start, start + (1 << bit)))
+            start += 1 << bit
+    return ranges
+
+
+def consistency_proof_from_frontier(
+    old_size: int,
+    old_peaks: Sequence[bytes],
+    new_size: int,
+    appended_root: Callable[[int, int], bytes],
+) -> list[bytes]:
+    """The RFC 9162 proof from the old tree's frontier and roots over the leaves appended since.
+
+    ``appended_root(start, end)`` returns the root of leaves [start, end), always at or after
+    ``old_size``; the old leaves themselves are never needed. Equal to `consistency_proof`.
+    """
+    ranges = perfect_subtrees(old_size)
+    if len(old_peaks) != len(ranges):
+        raise ValueError("frontier does not match the tree size")
+    peaks = dict(zip(ranges, old_peaks, strict=True))
+    proof: list[bytes] = []
+    for start, end in consistency_subtrees(old_size, new_size):
+        if end <= old_size:
+            proof.append(peaks[(start, end)])
+        else:
+            assert start >= old_size, "a proof subtree never straddles the old tree's edge"
+            proof.append(appended_root(start, end))
     return proof
+
+
+def fold_peaks(peaks: Sequence[bytes]) -> bytes:
+    """The tree head over a frontier (perfect-subtree roots, largest first), as RFC 6962 defines it."""
+    if not peaks:
+        return EMPTY_ROOT
+    # RFC 6962 puts the largest perfect subtree on the left and recurses on the rest, so the peaks
+    # fold together right to left.
+    node = peaks[-1]
+    for peak in reversed(peaks[:-1]):
+        node = node_hash(peak, node)
+    return node
 
 
 def verify_consistency(

@@ -9,8 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, text
 
-from ledger.db.tables import accounts, checkpoints, postings, seals, transactions
-from ledger.records import CheckpointRecord
+from ledger.db.rows import transaction_from_row
+from ledger.db.tables import accounts, checkpoint_leaves, checkpoints, postings, seals, transactions
+from ledger.records import CheckpointRecord, TransactionRecord
 
 STREAM_BATCH_SIZE = 20_000
 
@@ -144,6 +145,82 @@ class AuditRepository:
                 frontier_json=json.dumps(list(checkpoint.frontier)),
             )
         )
+
+    def insert_checkpoint_leaves(self, tree_size: int, content_hashes: bytes) -> None:
+        """Store the raw content hashes a checkpoint sealed, in position order."""
+        self.connection.execute(
+            insert(checkpoint_leaves).values(tree_size=tree_size, content_hashes=content_hashes)
+        )
+
+    def checkpoint_leaves(self, tree_size: int) -> bytes | None:
+        """The raw content hashes the checkpoint of this size sealed; None if none were stored."""
+        value = self.connection.execute(
+            select(checkpoint_leaves.c.content_hashes).where(checkpoint_leaves.c.tree_size == tree_size)
+        ).scalar_one_or_none()
+        return None if value is None else bytes(value)
+
+    def seal_records(self, from_position: int = 0) -> Iterator[tuple[int, str, str | None]]:
+        """(position, transaction id, stored content hash or None if that transaction is gone), streamed.
+
+        Unlike `sealed_hashes`, a seal record whose transaction was deleted still shows, and nothing
+        assumes the positions are consecutive: verify reports what is missing instead.
+        """
+        position = from_position
+        while True:
+            rows = self.connection.execute(
+                select(seals.c.position, seals.c.transaction_id, transactions.c.content_hash)
+                .outerjoin(transactions, transactions.c.id == seals.c.transaction_id)
+                .where(seals.c.position >= position)
+                .order_by(seals.c.position)
+                .limit(STREAM_BATCH_SIZE)
+            ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield int(row[0]), row[1], row[2]
+            position = int(rows[-1][0]) + 1
+
+    def sealed_transactions(self, from_position: int) -> Iterator[tuple[int, str, TransactionRecord | None]]:
+        """(position, transaction id, the transaction with postings or None if gone) from a position on."""
+        position = from_position
+        while True:
+            rows = self.connection.execute(
+                select(seals.c.position, seals.c.transaction_id.label("sealed_id"), transactions)
+                .outerjoin(transactions, transactions.c.id == seals.c.transaction_id)
+                .where(seals.c.position >= position)
+                .order_by(seals.c.position)
+                .limit(STREAM_BATCH_SIZE)
+            ).all()
+            if not rows:
+                return
+            grouped: dict[str, list[Any]] = {row.sealed_id: [] for row in rows}
+            lines = select(postings).where(postings.c.transaction_id.in_(list(grouped)))
+            for line in self.connection.execute(lines.order_by(postings.c.transaction_id, postings.c.line)):
+                grouped[line.transaction_id].append(line)
+            for row in rows:
+                found = None if row.id is None else transaction_from_row(row, grouped[row.sealed_id])
+                yield int(row.position), row.sealed_id, found
+            position = int(rows[-1].position) + 1
+
+    def seals_at(self, positions: list[int]) -> dict[int, tuple[str, str | None]]:
+        """position -> (transaction id, its stored content hash or None if gone), where a seal record is."""
+        rows = self.connection.execute(
+            select(seals.c.position, seals.c.transaction_id, transactions.c.content_hash)
+            .outerjoin(transactions, transactions.c.id == seals.c.transaction_id)
+            .where(seals.c.position.in_(positions))
+        )
+        return {int(row[0]): (row[1], row[2]) for row in rows}
+
+    def transactions_with_content_hashes(self, content_hashes: list[str]) -> dict[str, str]:
+        """content hash -> id of a transaction storing it (a scan: only for reporting tampering)."""
+        if not content_hashes:
+            return {}
+        rows = self.connection.execute(
+            select(transactions.c.content_hash, transactions.c.id).where(
+                transactions.c.content_hash.in_(content_hashes)
+            )
+        )
+        return {row[0]: row[1] for row in rows}
 
     def seal_position(self, transaction_id: str) -> int | None:
         """Where this transaction sits in the sealed order, if sealed."""

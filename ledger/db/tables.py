@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -172,6 +173,18 @@ checkpoints = Table(
     Column("signature", String(128), nullable=False),
     # The Merkle frontier after this head (hex node hashes), so the next checkpoint extends it in O(log n).
     Column("frontier_json", Text, nullable=False),
+)
+
+# What each checkpoint sealed: the raw 32-byte content hashes at its positions, in order. With the
+# previous head's frontier they rebuild the signed root, so verify can tell which transaction or seal
+# record was altered after sealing, not merely which checkpoint.
+checkpoint_leaves = Table(
+    "checkpoint_leaves",
+    metadata,
+    Column(
+        "tree_size", BigInteger, ForeignKey("checkpoints.tree_size"), primary_key=True, autoincrement=False
+    ),
+    Column("content_hashes", LargeBinary, nullable=False),
 )
 
 schemes = Table(
@@ -371,4 +384,11 @@ offline_shortfalls = Table(
 
 
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
-IMMUTABLE_TABLES = ("transactions", "postings", "seals", "checkpoints", "staff_actions")
+IMMUTABLE_TABLES = (
+    "transactions",
+    "postings",
+    "seals",
+    "checkpoints",
+    "checkpoint_leaves",
+    "staff_actions",
+)

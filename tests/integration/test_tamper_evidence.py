@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, delete, func, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from ledger.clock import rfc3339
@@ -23,6 +21,7 @@ from ledger.usecases import flows
 from ledger.usecases.audit import check
 from ledger.usecases.checkpoints import checkpoint_signature_valid, prove_inclusion, verify
 from ledger.usecases.checkpoints import seal as seal_batch
+from tests.integration import tamper_support
 from tests.integration.conftest import Books
 
 
@@ -89,23 +88,7 @@ def behind_the_ledgers_back(
     engine: Engine, database_url: str, statements: list[tuple[str, dict[str, Any]]]
 ) -> None:
     """Run raw SQL with the immutability triggers out of the way, as an attacker with the keys would."""
-    if database_url.startswith("sqlite"):
-        path = make_url(database_url).database
-        assert path
-        raw = sqlite3.connect(path)
-        try:
-            raw.execute("DROP TRIGGER postings_no_update")
-            raw.execute("DROP TRIGGER transactions_no_update")
-            for statement, parameters in statements:
-                raw.execute(statement, parameters)
-            raw.commit()
-        finally:
-            raw.close()
-        return
-    with engine.begin() as connection:
-        connection.exec_driver_sql("SET LOCAL session_replication_role = replica")
-        for statement, parameters in statements:
-            connection.execute(text(statement), parameters)
+    tamper_support.behind_the_ledgers_back(engine, statements)
 
 
 def move_value_between_postings(transaction_id: str, minor: int) -> list[tuple[str, dict[str, Any]]]:

@@ -13,9 +13,13 @@ from ledger.merkle import (
     EMPTY_ROOT,
     MerkleAccumulator,
     consistency_proof,
+    consistency_proof_from_frontier,
+    consistency_subtrees,
+    fold_peaks,
     inclusion_proof,
     leaf_hash,
     node_hash,
+    perfect_subtrees,
     root_hash,
     verify_consistency,
     verify_inclusion,
@@ -38,6 +42,26 @@ def reference_root(leaves: Sequence[bytes]) -> bytes:
     while k * 2 < n:
         k *= 2
     return hashlib.sha256(b"\x01" + reference_root(leaves[:k]) + reference_root(leaves[k:])).digest()
+
+
+def reference_subproof(m: int, start: int, end: int, complete: bool) -> list[tuple[int, int]]:
+    """RFC 9162 section 2.1.4.1 SUBPROOF(m, D[start:end], b), written as the RFC recursion, as ranges."""
+    n = end - start
+    if m == n:
+        return [] if complete else [(start, end)]
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    if m <= k:
+        return [*reference_subproof(m, start, start + k, complete), (start + k, end)]
+    return [*reference_subproof(m - k, start + k, end, False), (start, start + k)]
+
+
+def reference_consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """RFC 9162 PROOF(m, D[n]): empty for the trivial cases, else SUBPROOF(m, D[n], true)."""
+    if old_size in (0, new_size):
+        return []
+    return reference_subproof(old_size, 0, new_size, True)
 
 
 def content_hash(i: int) -> bytes:
@@ -365,3 +389,98 @@ def test_a_consistency_proof_for_impossible_sizes_is_a_value_error(old_size: int
         consistency_proof(LEAVES[:new_size], old_size)
     with pytest.raises(ValueError):
         verify_consistency(old_size, new_size, EMPTY_ROOT, EMPTY_ROOT, [])
+
+
+# --- consistency proofs from a frontier (auditing a log against a trusted head) ---------------------
+
+
+def test_the_proof_subtrees_match_the_recursive_rfc_9162_reference_for_every_pair_of_sizes() -> None:
+    for new_size in range(65):
+        for old_size in range(new_size + 1):
+            expected = reference_consistency_ranges(old_size, new_size)
+            assert consistency_subtrees(old_size, new_size) == expected, (old_size, new_size)
+
+
+def test_every_proof_subtree_is_a_perfect_subtree_of_the_old_tree_or_lies_wholly_after_it() -> None:
+    for new_size in range(1, 65):
+        for old_size in range(1, new_size):
+            old_subtrees = set(perfect_subtrees(old_size))
+            for start, end in consistency_subtrees(old_size, new_size):
+                assert (start, end) in old_subtrees or start >= old_size, (old_size, new_size, start, end)
+
+
+@pytest.mark.parametrize("size", range(65))
+def test_the_perfect_subtrees_are_the_accumulator_frontier_and_fold_to_the_root(size: int) -> None:
+    acc = MerkleAccumulator()
+    acc.extend(LEAVES[:size])
+    subtrees = perfect_subtrees(size)
+    assert [end - start for start, end in subtrees] == sorted(
+        (end - start for start, end in subtrees), reverse=True
+    )
+    assert sum(end - start for start, end in subtrees) == size
+    assert [root_hash(LEAVES[start:end]) for start, end in subtrees] == list(acc.peaks)
+    assert fold_peaks(acc.peaks) == root_hash(LEAVES[:size]) == reference_root(LEAVES[:size])
+
+
+def test_a_proof_from_the_old_frontier_equals_the_proof_from_every_leaf() -> None:
+    for new_size in range(MAX_PROOF_SIZE + 1):
+        for old_size in range(new_size + 1):
+            old = MerkleAccumulator()
+            old.extend(LEAVES[:old_size])
+            asked: list[tuple[int, int]] = []
+
+            def appended_root(start: int, end: int, asked: list[tuple[int, int]] = asked) -> bytes:
+                asked.append((start, end))
+                return root_hash(LEAVES[start:end])
+
+            proof = consistency_proof_from_frontier(old_size, old.peaks, new_size, appended_root)
+            assert proof == consistency_proof(LEAVES[:new_size], old_size), (old_size, new_size)
+            assert all(start >= old_size for start, _ in asked), "no old leaf was needed"
+
+
+def test_the_published_consistency_vectors_come_out_of_the_frontier_too() -> None:
+    for old_size, new_size, expected in CT_CONSISTENCY:
+        old = MerkleAccumulator()
+        old.extend(CT_LEAVES[:old_size])
+        proof = consistency_proof_from_frontier(
+            old_size, old.peaks, new_size, lambda start, end: root_hash(CT_LEAVES[start:end])
+        )
+        assert [p.hex() for p in proof] == expected
+
+
+def test_a_frontier_of_the_wrong_shape_is_refused() -> None:
+    with pytest.raises(ValueError):
+        consistency_proof_from_frontier(6, [LEAVES[0]], 8, lambda start, end: root_hash(LEAVES[start:end]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_log_rewritten_anywhere_before_the_trusted_size_is_never_proved_consistent(
+    data: st.DataObject,
+) -> None:
+    new_size = data.draw(st.integers(min_value=1, max_value=64), label="new size")
+    old_size = data.draw(st.integers(min_value=1, max_value=new_size), label="old size")
+    rewritten = data.draw(st.integers(min_value=0, max_value=old_size - 1), label="rewritten leaf")
+    trusted_root = root_hash(LEAVES[:old_size])
+    log = [*LEAVES[:rewritten], flip_bit(LEAVES[rewritten]), *LEAVES[rewritten + 1 : new_size]]
+
+    proof = consistency_proof(log, old_size)
+
+    assert not verify_consistency(old_size, new_size, trusted_root, root_hash(log), proof)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_a_log_extended_after_the_trusted_size_is_proved_consistent(data: st.DataObject) -> None:
+    new_size = data.draw(st.integers(min_value=0, max_value=64), label="new size")
+    old_size = data.draw(st.integers(min_value=0, max_value=new_size), label="old size")
+    tail = data.draw(
+        st.lists(
+            st.binary(min_size=32, max_size=32), min_size=new_size - old_size, max_size=new_size - old_size
+        )
+    )
+    log = [*LEAVES[:old_size], *(leaf_hash(value) for value in tail)]
+
+    proof = consistency_proof(log, old_size)
+
+    assert verify_consistency(old_size, new_size, root_hash(LEAVES[:old_size]), root_hash(log), proof)
