@@ -1,13 +1,30 @@
-"""Rate limits on card look-ups, per device or user (never per IP): memory store, or Redis if configured."""
+"""Rate limits on card look-ups: one budget per key (never per IP) across every endpoint that takes a card.
+
+The counters live in Redis when CLUBCARD_REDIS_URL is set, so every worker process draws from the same
+budget. Without Redis they live in the process's memory, which is shared only by that process's threads:
+right for `clubcard serve` as it ships (one gunicorn worker, eight threads), wrong for several workers, so
+`clubcard serve --workers N` refuses to start without Redis, and a card look-up served by one of several
+worker processes without Redis is refused (503) rather than allowed through a per-worker budget.
+"""
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_limiter import Limiter
 
 DEFAULT_CARD_LOOKUP_LIMIT = "120 per minute"  # a kiosk scans a card every few seconds at most
+CARD_LOOKUP_SCOPE = "card-lookup"  # the one bucket all card look-ups of a key draw from
+MEMORY_STORAGE = "memory://"
+UNSHARED_STORAGE_ADVICE = (
+    "card look-up limits must be shared by every worker process: set CLUBCARD_REDIS_URL "
+    "(e.g. redis://127.0.0.1:6379/0) or run a single worker"
+)
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 def card_lookup_limit() -> str:
@@ -29,9 +46,40 @@ def _caller() -> str:
         return "anonymous"
 
 
+def card_lookup(exempt_when: Callable[[], bool] | None = None) -> Callable[[View], View]:
+    """Decorate a view that takes a card: it draws from the caller's one card look-up budget."""
+    shared = limiter.shared_limit(card_lookup_limit, scope=CARD_LOOKUP_SCOPE, exempt_when=exempt_when)
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            _refuse_unshared_storage()
+            return view(*args, **kwargs)
+
+        return shared(guarded)  # type: ignore[return-value]
+
+    return decorate
+
+
+def _refuse_unshared_storage() -> None:
+    """Several worker processes with counters in memory would give each its own budget: refuse instead."""
+    from api.problems import ApiProblem
+
+    several_processes = bool(request.environ.get("wsgi.multiprocess"))
+    if several_processes and str(current_app.config["RATELIMIT_STORAGE_URI"]).startswith(MEMORY_STORAGE):
+        raise ApiProblem(503, "rate-limit-storage-not-shared", UNSHARED_STORAGE_ADVICE)
+
+
+def unshared_storage_problem(workers: int, redis_url: str | None) -> str | None:
+    """Why `workers` worker processes cannot run without shared counters, or None when they can."""
+    if workers > 1 and not redis_url:
+        return f"--workers {workers} needs Redis: {UNSHARED_STORAGE_ADVICE}"
+    return None
+
+
 def init_limiter(app: Flask) -> None:
     """Attach the limiter, with Redis as storage when CLUBCARD_REDIS_URL is set."""
     redis_url = app.extensions["clubcard"].settings.redis_url
-    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or "memory://")
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or MEMORY_STORAGE)
     app.config.setdefault("CLUBCARD_CARD_LOOKUP_LIMIT", os.environ.get("CLUBCARD_CARD_LOOKUP_LIMIT"))
     limiter.init_app(app)

@@ -25,9 +25,12 @@ def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool) -
     """Run the service (migrating the database, seeding the demo council on first run)."""
     from admin.seed import is_seeded, seed_demo
     from admin.server import port_problem, run_server
+    from api.limits import unshared_storage_problem
 
     if busy := port_problem(host, port):  # before anything is printed, created or seeded
         raise click.ClickException(busy)
+    if unshared := unshared_storage_problem(workers, Settings.from_environment().redis_url):
+        raise click.UsageError(unshared)
     context = open_context(create_missing_keys=True)
     keys_path = context.settings.data_directory / "demo-keys.json"
     if not no_demo and not is_seeded(context):

@@ -10,7 +10,7 @@ from marshmallow import fields
 
 from api.auth import current_principal, requires
 from api.context import ctx
-from api.limits import card_lookup_limit, limiter
+from api.limits import card_lookup
 from api.resources.value_schemas import EntitlementsSchema
 from ledger.cards.token import normalize_card_number
 from ledger.errors import ValidationFailed
@@ -31,7 +31,7 @@ class NumberEntitlementsSchema(EntitlementsSchema):
 class EntitlementsByNumber(MethodView):
     """What a card, typed by its printed number, may spend here."""
 
-    @limiter.limit(card_lookup_limit)
+    @card_lookup()
     @requires("device")
     @blueprint.response(200, NumberEntitlementsSchema)
     def get(self, number: str) -> dict[str, Any]:

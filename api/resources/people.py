@@ -12,7 +12,7 @@ from marshmallow import RAISE
 
 from api.auth import STAFF, current_principal, requires
 from api.context import ctx
-from api.limits import card_lookup_limit, limiter
+from api.limits import card_lookup
 from api.pagination import PageQuery, page, page_schema
 from api.resources.people_schemas import (
     CardSchema,
@@ -79,7 +79,7 @@ def _issued(card: IssuedCard, replaces: str | None = None) -> dict[str, Any]:
 class Residents(MethodView):
     """Enrolment, and looking a resident up: a pseudonymous resident, personal details kept apart."""
 
-    @limiter.limit(card_lookup_limit)
+    @card_lookup()
     @requires(*PERSONAL_DATA_ROLES)
     @blueprint.arguments(ResidentLookupQuery, location="query", unknown=RAISE)
     @blueprint.response(200, ResidentMatchesSchema)
@@ -193,7 +193,7 @@ def _binary(mimetype: str) -> dict[str, Any]:
 class CardPng(MethodView):
     """The QR code as a PNG."""
 
-    decorators = [limiter.limit(card_lookup_limit)]
+    decorators = [card_lookup()]
 
     @requires(*CARD_ROLES)
     @blueprint.doc(**_binary("image/png"))
@@ -206,7 +206,7 @@ class CardPng(MethodView):
 class CardSvg(MethodView):
     """The QR code as an SVG."""
 
-    decorators = [limiter.limit(card_lookup_limit)]
+    decorators = [card_lookup()]
 
     @requires(*CARD_ROLES)
     @blueprint.doc(**_binary("image/svg+xml"))
@@ -219,7 +219,7 @@ class CardSvg(MethodView):
 class CardPdf(MethodView):
     """The printable card."""
 
-    decorators = [limiter.limit(card_lookup_limit)]
+    decorators = [card_lookup()]
 
     @requires(*CARD_ROLES)
     @blueprint.doc(**_binary("application/pdf"))
@@ -238,7 +238,7 @@ class CardPdf(MethodView):
 class CardItem(MethodView):
     """One card."""
 
-    decorators = [limiter.limit(card_lookup_limit)]
+    decorators = [card_lookup()]
 
     @requires(*CARD_ROLES)
     @blueprint.response(200, CardSchema)

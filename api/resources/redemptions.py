@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 
 from api.auth import current_principal, idempotency_key, requires
 from api.context import ctx
-from api.limits import card_lookup_limit, limiter
+from api.limits import card_lookup
 from api.resources.value_schemas import (
     CaptureSchema,
     EntitlementsSchema,
@@ -45,7 +45,7 @@ def _spend_request(body: dict[str, Any], principal: Principal) -> SpendRequest:
 class Entitlements(MethodView):
     """What a card may spend here."""
 
-    @limiter.limit(card_lookup_limit)
+    @card_lookup()
     @requires("device")
     @blueprint.response(200, EntitlementsSchema)
     def get(self, token: str) -> dict[str, Any]:
@@ -63,7 +63,7 @@ class Entitlements(MethodView):
 class Redemptions(MethodView):
     """Spending at the calling outlet."""
 
-    @limiter.limit(card_lookup_limit)
+    @card_lookup()
     @requires("device")
     @blueprint.arguments(SpendSchema)
     @blueprint.response(201, SpendReceiptSchema)
@@ -108,7 +108,7 @@ class Refund(MethodView):
 class Holds(MethodView):
     """Two-phase spends."""
 
-    @limiter.limit(card_lookup_limit)
+    @card_lookup()
     @requires("device")
     @blueprint.arguments(HoldSchema)
     @blueprint.response(201, SpendReceiptSchema)

@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from api.auth import current_principal, idempotency_key, requires
 from api.context import ctx
-from api.limits import card_lookup_limit, limiter
+from api.limits import card_lookup
 from api.problems import ApiProblem
 from api.resources.value_schemas import (
     BulkIssuanceSchema,
@@ -105,7 +105,7 @@ class Job(MethodView):
 class Earnings(MethodView):
     """Earning events."""
 
-    @limiter.limit(card_lookup_limit, exempt_when=_staff_caller)
+    @card_lookup(exempt_when=_staff_caller)
     @requires("device", "scheme_manager")
     @blueprint.arguments(EarningSchema)
     @blueprint.response(201, EarningReceiptSchema)
@@ -138,7 +138,7 @@ class Earnings(MethodView):
 class Transfers(MethodView):
     """Member-to-member transfers."""
 
-    @limiter.limit(card_lookup_limit, exempt_when=_staff_caller)
+    @card_lookup(exempt_when=_staff_caller)
     @requires("device", "caseworker")
     @blueprint.arguments(TransferSchema)
     @blueprint.response(201, TransferReceiptSchema)
