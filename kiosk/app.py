@@ -49,8 +49,22 @@ def create_kiosk_app(counter: Counter, syncer: Syncer | None = None) -> Flask:
     app.jinja_env.globals.update(format_amount=format_amount, examples=EXAMPLES)
     apply_security_headers(app, content_security_policy=KIOSK_CONTENT_SECURITY_POLICY)
     register_assets(app)
+    _refuse_cross_site_posts(app)
     _register_pages(app, counter, syncer)
     return app
+
+
+def _refuse_cross_site_posts(app: Flask) -> None:
+    """Only the kiosk's own pages may post to it: another site open in the same browser cannot spend."""
+
+    @app.before_request
+    def same_origin_only() -> None:
+        if request.method != "POST":
+            return
+        origin = request.headers.get("Origin")
+        cross_site = request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}
+        if cross_site or (origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")):
+            abort(403)
 
 
 def _page(template: str, counter: Counter, status: int = 200, **values: Any) -> tuple[str, int]:

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from kiosk import outcomes
+from kiosk.app import create_kiosk_app
 from kiosk.client import ApiClient, ApiProblem, ApiUnreachable
 from kiosk.counter import KEYS_CACHE, PROFILE_CACHE, Counter
 from kiosk.outbox import Outbox
@@ -68,7 +69,7 @@ class FakeApi:
             body = json.loads(request.content)
             result = self.applied.setdefault(
                 key,
-                {"outcome": "posted", "amount_minor": body["amount_minor"], "transaction_id": f"tx-{key}"},
+                {"outcome": "posted", "amount_minor": body.get("amount_minor"), "transaction_id": f"tx-{key}"},
             )
             if self.lose_answers:
                 raise httpx.ReadTimeout("answer lost", request=request)
@@ -321,3 +322,31 @@ def test_a_lost_answer_over_the_floor_asks_to_try_again_with_the_same_key(
     again = _spend(counter, token, number, 900, key)
     assert isinstance(again, ReceiptView) and again.outcome is outcomes.ACCEPTED
     assert fake_api.posts == [key, key] and list(fake_api.applied) == [key]
+
+
+def test_an_unanswered_spend_left_at_the_counter_is_settled_by_sync_and_refunded(
+    make_counter: Callable[[], Counter], fake_api: FakeApi, card_key: Any
+) -> None:
+    counter = make_counter()
+    number, token = _token(card_key)
+    fake_api.lose_answers = True
+    key = counter.new_key()
+    assert _spend(counter, token, number, 900, key) is outcomes.NO_ANSWER  # over the floor: not taken offline
+    fake_api.lose_answers = False
+    report = Syncer(counter, settle_after=dt.timedelta(0)).run_once()
+    assert report.settled == 1
+    assert fake_api.posts == [key, key, f"{key}:undo"]  # sent again under its key (a replay), then refunded
+    row = counter.outbox.get(key)
+    assert row is not None and row.state == "cancelled"
+
+
+def test_another_site_in_the_same_browser_cannot_post_to_the_kiosk(
+    make_counter: Callable[[], Counter],
+) -> None:
+    client = create_kiosk_app(make_counter()).test_client()
+    refused = client.post("/scan", data={"card_token": "x"}, headers={"Origin": "https://evil.example"})
+    assert refused.status_code == 403
+    fetched = client.post("/scan", data={"card_token": "x"}, headers={"Sec-Fetch-Site": "cross-site"})
+    assert fetched.status_code == 403
+    own = client.post("/scan", data={"card_token": "x"}, headers={"Origin": "http://localhost"})
+    assert own.status_code == 200 and "Not a Clubcard" in own.get_data(as_text=True)
