@@ -61,9 +61,10 @@ def _refuse_cross_site_posts(app: Flask) -> None:
     def same_origin_only() -> None:
         if request.method != "POST":
             return
-        origin = request.headers.get("Origin")
+        # Browsers say where a post comes from in Sec-Fetch-Site; Origin is "null" under no-referrer.
+        origin = request.headers.get("Origin", "null")
         cross_site = request.headers.get("Sec-Fetch-Site") in {"cross-site", "same-site"}
-        if cross_site or (origin is not None and origin.rstrip("/") != request.host_url.rstrip("/")):
+        if cross_site or origin not in {"null", request.host_url.rstrip("/")}:
             abort(403)
 
 
