@@ -9,6 +9,7 @@ from urllib.parse import unquote
 from flask import Flask, request
 
 from api import docs
+from api.json_body import install_strict_json_bodies
 from api.limits import init_limiter
 from api.logging_setup import configure_logging
 from api.problems import ApiProblem, register_problem_handlers
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     register_problem_handlers(app)  # after Api, so ours replace flask-smorest's HTTP error handler
     apply_security_headers(app, trusted_proxy_count=config.get("CLUBCARD_TRUSTED_PROXY_COUNT"))
     _refuse_control_characters(app)
+    install_strict_json_bodies(app)
     _register_static(app)
     register_assets(app)
     app.register_blueprint(docs.blueprint)

@@ -3,14 +3,13 @@ bodies they dump. Every timestamp is `ledger.clock.rfc3339` text: the form hashe
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from api.pagination import PageQuery, page_schema
-from ledger.clock import parse_rfc3339, rfc3339
+from api.resources.common_schemas import Rfc3339
+from ledger.clock import rfc3339
 from ledger.records import CheckpointRecord, TransactionRecord
 from ledger.signing import SigningKey
 from ledger.units import Unit
@@ -20,23 +19,6 @@ from ledger.usecases.journal_export import FORMATS
 from ledger.usecases.staff_log import MAX_FILTER_LENGTH, StaffAction
 
 TIMESTAMP = "RFC 3339 UTC timestamp with microseconds, e.g. 2026-11-01T09:00:00.000000Z"
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
-
-
-class Rfc3339(fields.Field):
-    """An RFC 3339 timestamp with an explicit offset (Z or ±hh:mm), loaded as aware UTC."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
-        message = (
-            "must be an RFC 3339 timestamp with a time zone, e.g. 2026-11-01T09:00:00Z "
-            "(in a query string, write + as %2B)"
-        )
-        if not isinstance(value, str) or not _RFC3339.match(value):
-            raise ValidationError(message)
-        try:
-            return parse_rfc3339(value.upper())
-        except ValueError as error:
-            raise ValidationError(message) from error
 
 
 def timestamp(description: str = "", **kwargs: Any) -> fields.String:

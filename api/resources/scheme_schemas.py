@@ -5,9 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.fields import StrictInteger, amount_field
+from api.resources.common_schemas import ONE_LINE
 from ledger.rules import PERIODS
 
-SHORT = validate.Length(min=1, max=64)
+SHORT = [validate.Length(min=1, max=64), ONE_LINE]
 
 
 class StrictSchema(Schema):
@@ -96,7 +97,7 @@ class SchemeCreateSchema(StrictSchema):
     """A new scheme."""
 
     slug = fields.String(required=True, validate=validate.Regexp(r"\A[a-z0-9][a-z0-9-]{1,62}\Z"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), ONE_LINE])
     unit = fields.String(required=True, validate=validate.OneOf(["GBP", "HOUR", "POINT"]))
     rules = fields.Nested(RulesSchema, load_default=dict)
 
@@ -104,7 +105,7 @@ class SchemeCreateSchema(StrictSchema):
 class SchemeUpdateSchema(StrictSchema):
     """A new rule version (and optionally a new name)."""
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = fields.String(validate=[validate.Length(min=1, max=200), ONE_LINE])
     rules = fields.Nested(RulesSchema, required=True)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.fields import StrictInteger, amount_field
-from api.resources.common_schemas import ReceiptSchema
+from api.resources.common_schemas import ReceiptSchema, Rfc3339
 from api.resources.scheme_schemas import SHORT, StrictSchema
 from ledger.usecases.earnings import MAX_QUANTITY
 from ledger.usecases.holds import MAX_HOLD_TIMEOUT_SECONDS
@@ -31,7 +31,7 @@ class IssuanceSchema(StrictSchema):
     amount_minor = amount_field()  # default: rules.issuing (or the series purpose's amount)
     purpose = fields.String(validate=SHORT, metadata={"description": "series schemes: the voucher's purpose"})
     category = fields.String(validate=SHORT)
-    expires_at = fields.AwareDateTime(metadata={"description": "RFC 3339; default: rules.expiry"})
+    expires_at = Rfc3339(metadata={"description": "RFC 3339 with an offset; default: rules.expiry"})
 
 
 class BulkIssuanceSchema(StrictSchema):
@@ -41,7 +41,7 @@ class BulkIssuanceSchema(StrictSchema):
     amount_minor = amount_field()
     purpose = fields.String(validate=SHORT)
     category = fields.String(validate=SHORT)
-    expires_at = fields.AwareDateTime()
+    expires_at = Rfc3339(metadata={"description": "RFC 3339 with an offset; default: rules.expiry"})
 
 
 class JobAcceptedSchema(Schema):

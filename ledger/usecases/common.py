@@ -95,7 +95,7 @@ def idempotent(
 ) -> dict[str, Any]:
     """Run `operation` once per key: a replay returns the stored result; a different request is refused."""
     check_idempotency_key(key)
-    fingerprint = request_fingerprint(request)
+    fingerprint = fingerprint_of(request)
     found = uow.idempotency.claim_and_find(scope, key)
     if found is not None:
         stored_fingerprint, result = found
@@ -105,6 +105,15 @@ def idempotent(
     result = operation()
     uow.idempotency.store(scope, key, fingerprint, result, now)
     return result
+
+
+def fingerprint_of(request: Mapping[str, Any]) -> str:
+    """The request's fingerprint; text that is not Unicode (a lone surrogate) is refused, not a crash."""
+    try:
+        return request_fingerprint(request)
+    except UnicodeEncodeError as error:
+        # The API refuses such bodies at the door; this keeps every other caller (the CLI, jobs) safe too.
+        raise ValidationFailed("text may not contain a lone surrogate: it is not a character") from error
 
 
 def check_idempotency_key(key: str) -> None:
