@@ -51,7 +51,19 @@ def create_kiosk_app(counter: Counter, syncer: Syncer | None = None) -> Flask:
     register_assets(app)
     _refuse_cross_site_posts(app)
     _register_pages(app, counter, syncer)
+    _register_error_pages(app, counter)
     return app
+
+
+def _register_error_pages(app: Flask, counter: Counter) -> None:
+    """Plain words instead of a bare error page: nothing was charged, start again from a scan."""
+
+    @app.errorhandler(400)
+    @app.errorhandler(403)
+    @app.errorhandler(404)
+    def refused(error: Exception) -> tuple[str, int]:
+        status = int(getattr(error, "code", 400) or 400)
+        return _page("kiosk/outcome.html", counter, status, outcome=outcomes.PAGE_NOT_HERE)
 
 
 def _refuse_cross_site_posts(app: Flask) -> None:

@@ -131,3 +131,8 @@ NOTHING_OFFLINE_HERE = Outcome(
     "None of the schemes accepted here allows spending while the kiosk is offline. Try again when the "
     "connection is back.",
 )
+PAGE_NOT_HERE = Outcome(
+    "error",
+    "Start again",
+    "That screen is not available. Nothing was charged. Scan the card again.",
+)

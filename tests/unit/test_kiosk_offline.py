@@ -69,7 +69,11 @@ class FakeApi:
             body = json.loads(request.content)
             result = self.applied.setdefault(
                 key,
-                {"outcome": "posted", "amount_minor": body.get("amount_minor"), "transaction_id": f"tx-{key}"},
+                {
+                    "outcome": "posted",
+                    "amount_minor": body.get("amount_minor"),
+                    "transaction_id": f"tx-{key}",
+                },
             )
             if self.lose_answers:
                 raise httpx.ReadTimeout("answer lost", request=request)
@@ -350,3 +354,10 @@ def test_another_site_in_the_same_browser_cannot_post_to_the_kiosk(
     assert fetched.status_code == 403
     own = client.post("/scan", data={"card_token": "x"}, headers={"Origin": "http://localhost"})
     assert own.status_code == 200 and "Not a Clubcard" in own.get_data(as_text=True)
+
+
+def test_a_receipt_that_does_not_exist_says_to_start_again(make_counter: Callable[[], Counter]) -> None:
+    client = create_kiosk_app(make_counter()).test_client()
+    missing = client.get("/receipts/kiosk-unknown:key")
+    assert missing.status_code == 404
+    assert "Nothing was charged" in missing.get_data(as_text=True)
