@@ -298,5 +298,5 @@ def test_audit_endpoints_are_documented_and_an_auditor_never_writes(world: World
     journal = paths["/api/v1/audit/journal"]["get"]["responses"]["200"]["content"]
     assert {"application/json", "text/csv", "text/plain"} <= set(journal)
     ours = [p for p in paths if p.startswith(OUR_PATHS)]
-    assert len(ours) == 7 and all("200" in paths[p]["get"]["responses"] for p in ours)
+    assert len(ours) == 8 and all("200" in paths[p]["get"]["responses"] for p in ours)
     assert "201" in paths["/api/v1/audit/checkpoints"]["post"]["responses"]
