@@ -41,7 +41,13 @@ def requires(*roles: str) -> Callable[[F], F]:
         def checked(*args: Any, **kwargs: Any) -> Any:
             principal = current_principal()
             if principal.role not in roles:
-                raise ApiProblem(403, "forbidden", f"a {principal.role} key cannot do this")
+                raise ApiProblem(
+                    403,
+                    "forbidden",
+                    forbidden_detail(principal.role, roles),
+                    role=principal.role,
+                    allowed_roles=list(roles),
+                )
             return view(*args, **kwargs)
 
         doc = checked.__dict__.setdefault("_apidoc", {})
@@ -50,6 +56,17 @@ def requires(*roles: str) -> Callable[[F], F]:
         return checked  # type: ignore[return-value]
 
     return decorate
+
+
+def with_article(word: str) -> str:
+    """The article a role name takes: "an auditor", "a device"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def forbidden_detail(role: str, allowed: tuple[str, ...]) -> str:
+    """Why a key's role is refused, and which roles may do it."""
+    roles = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+    return f"{with_article(role)} key cannot do this; it needs {with_article(roles)} key"
 
 
 def idempotency_key() -> str:

@@ -76,9 +76,8 @@ def build_context(
         log.warning("created a new ledger signing key at %s: back it up", settings.ledger_key_path)
     card_key_store = CardKeyStore.open(settings.card_key_path, create_missing=create_missing_keys)
     engine = open_database(settings.database_url)
-    return LedgerContext(
-        settings, engine, unit_of_work_factory(engine), clock or SystemClock(), ledger_key, card_key_store
-    )
+    clock = clock or SystemClock(settings.time_zone)  # the council's days, weeks and months
+    return LedgerContext(settings, engine, unit_of_work_factory(engine), clock, ledger_key, card_key_store)
 
 
 def _require_key_files(settings: Settings) -> None:

@@ -4,13 +4,32 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from typing import Protocol
 
 from ledger.errors import ValidationFailed
 
+# Calendar rules (per-day caps, weeks, monthly allowances, refund windows) follow the council's days.
+DEFAULT_TIME_ZONE = "Europe/London"
+
+
+def council_zone(name: str) -> zoneinfo.ZoneInfo:
+    """The IANA time zone called `name` (e.g. Europe/London), or a clear error naming the setting."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+        raise ValidationFailed(
+            f"CLUBCARD_TIME_ZONE {name!r} is not a time zone name (use one like {DEFAULT_TIME_ZONE})"
+        ) from error
+
 
 class Clock(Protocol):
-    """Anything that tells the current UTC time."""
+    """Anything that tells the current UTC time, and the council's time zone for its calendar."""
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        """The council's time zone: where its days, weeks and months begin."""
+        ...
 
     def now(self) -> dt.datetime:
         """The current time, timezone-aware UTC."""
@@ -18,7 +37,10 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """The wall clock, in UTC."""
+    """The wall clock, in UTC, for a council in `zone`."""
+
+    def __init__(self, zone: str = DEFAULT_TIME_ZONE) -> None:
+        self.zone = council_zone(zone)
 
     def now(self) -> dt.datetime:
         """The current time, timezone-aware UTC."""
@@ -28,8 +50,9 @@ class SystemClock:
 class FixedClock:
     """A clock that stands still until moved; for tests and deterministic jobs."""
 
-    def __init__(self, at: dt.datetime) -> None:
+    def __init__(self, at: dt.datetime, zone: str = DEFAULT_TIME_ZONE) -> None:
         self.at = as_utc(at)
+        self.zone = council_zone(zone)
 
     def now(self) -> dt.datetime:
         """The fixed instant."""

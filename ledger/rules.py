@@ -33,6 +33,12 @@ class Issuing:
     period: str | None = None
     purposes: Mapping[str, int] = dataclasses.field(default_factory=dict)  # series: purpose -> default amount
 
+    def allowance_period(self, at: dt.datetime, zone: dt.tzinfo) -> str | None:
+        """The council's period a recurring allowance paid at `at` is for ("month:2026-11-01"), else None."""
+        if self.mode != "recurring":
+            return None
+        return period_key(self.period or "month", at, zone)
+
 
 @dataclasses.dataclass(frozen=True)
 class EarningRule:
@@ -71,12 +77,12 @@ class Expiry:
     fixed_date: dt.date | None = None
     days_after_issue: int | None = None
 
-    def expires_at(self, issued_at: dt.datetime) -> dt.datetime | None:
-        """The expiry instant for value issued at `issued_at`."""
+    def expires_at(self, issued_at: dt.datetime, zone: dt.tzinfo) -> dt.datetime | None:
+        """The expiry instant for value issued at `issued_at`, in the council's days (`zone`)."""
         if self.days_after_issue is not None:
-            return issued_at + dt.timedelta(days=self.days_after_issue)
-        if self.fixed_date is not None:
-            return dt.datetime.combine(self.fixed_date, dt.time.max, tzinfo=dt.UTC)
+            return add_days(issued_at, self.days_after_issue, zone)
+        if self.fixed_date is not None:  # the end of that day where the council is
+            return dt.datetime.combine(self.fixed_date, dt.time.max, tzinfo=zone).astimezone(dt.UTC)
         return None
 
 
@@ -155,15 +161,36 @@ def age_on(date_of_birth: dt.date, on: dt.date) -> int:
     return years - ((on.month, on.day) < (date_of_birth.month, date_of_birth.day))
 
 
-def period_start(period: str, at: dt.datetime) -> dt.datetime:
-    """The start (UTC) of the calendar period containing `at`; weeks start on Monday."""
-    day = dt.datetime.combine(at.date(), dt.time.min, tzinfo=dt.UTC)
+def local_date(at: dt.datetime, zone: dt.tzinfo) -> dt.date:
+    """The council's date at an instant (its calendar, not UTC's)."""
+    return at.astimezone(zone).date()
+
+
+def add_days(at: dt.datetime, days: int, zone: dt.tzinfo) -> dt.datetime:
+    """The same wall-clock time `days` council days later (a day across a clock change is 23 or 25 h)."""
+    # Arithmetic on an aware datetime in one zone is wall-clock arithmetic; converting back finds the instant.
+    return (at.astimezone(zone) + dt.timedelta(days=days)).astimezone(dt.UTC)
+
+
+def _period_first_day(period: str, on: dt.date) -> dt.date:
     if period == "day":
-        return day
+        return on
     if period == "week":
-        return day - dt.timedelta(days=at.weekday())
+        return on - dt.timedelta(days=on.weekday())
     if period == "month":
-        return day.replace(day=1)
+        return on.replace(day=1)
     if period == "quarter":
-        return day.replace(month=3 * ((at.month - 1) // 3) + 1, day=1)
-    return day.replace(month=1, day=1)
+        return on.replace(month=3 * ((on.month - 1) // 3) + 1, day=1)
+    assert period == "year", f"unknown period {period}"
+    return on.replace(month=1, day=1)
+
+
+def period_start(period: str, at: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """The instant (UTC) the council's calendar period containing `at` began; weeks start on Monday."""
+    first_day = _period_first_day(period, local_date(at, zone))
+    return dt.datetime.combine(first_day, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+
+
+def period_key(period: str, at: dt.datetime, zone: dt.tzinfo) -> str:
+    """A stable name for the council's period containing `at`, e.g. "month:2026-11-01"."""
+    return f"{period}:{_period_first_day(period, local_date(at, zone)).isoformat()}"

@@ -6,6 +6,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from ledger.clock import DEFAULT_TIME_ZONE, council_zone
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -19,6 +21,10 @@ class Settings:
     council_name: str
     stripe_secret_key: str | None
     stripe_webhook_secret: str | None
+    time_zone: str = DEFAULT_TIME_ZONE  # the council's: its days, weeks and months (caps, allowances)
+
+    def __post_init__(self) -> None:
+        council_zone(self.time_zone)  # refuse an unknown zone at start-up, naming the setting
 
     @classmethod
     def from_environment(cls, environment: dict[str, str] | None = None) -> Settings:
@@ -35,4 +41,5 @@ class Settings:
             council_name=env.get("CLUBCARD_COUNCIL_NAME", "Demo Borough Council"),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            time_zone=env.get("CLUBCARD_TIME_ZONE") or DEFAULT_TIME_ZONE,
         )

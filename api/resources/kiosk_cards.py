@@ -48,7 +48,14 @@ class EntitlementsByNumber(MethodView):
 
         def read(uow: UnitOfWork) -> dict[str, Any]:
             _card, token = card_token(uow, number=canonical, keys=context.card_keys)
-            found = entitlements(uow, keyring=context.keyring, token=token, outlet_id=outlet_id, now=now)
+            found = entitlements(
+                uow,
+                keyring=context.keyring,
+                token=token,
+                outlet_id=outlet_id,
+                now=now,
+                zone=context.clock.zone,
+            )
             return {**found, "card_token": token}
 
         return context.read(read)

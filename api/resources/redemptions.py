@@ -13,6 +13,7 @@ from api.limits import card_lookup
 from api.resources.value_schemas import (
     CaptureSchema,
     EntitlementsSchema,
+    HoldResolutionSchema,
     HoldSchema,
     RefundSchema,
     ResolutionSchema,
@@ -54,7 +55,12 @@ class Entitlements(MethodView):
         now = context.clock.now()
         return context.read(
             lambda uow: entitlements(
-                uow, keyring=context.keyring, token=token, outlet_id=_outlet(principal), now=now
+                uow,
+                keyring=context.keyring,
+                token=token,
+                outlet_id=_outlet(principal),
+                now=now,
+                zone=context.clock.zone,
             )
         )
 
@@ -74,7 +80,13 @@ class Redemptions(MethodView):
         request = _spend_request(body, principal)
         return context.write(
             lambda uow: redeem(
-                uow, request=request, keyring=context.keyring, now=now, actor=principal.actor, key=key
+                uow,
+                request=request,
+                keyring=context.keyring,
+                now=now,
+                zone=context.clock.zone,
+                actor=principal.actor,
+                key=key,
             )
         )
 
@@ -98,6 +110,7 @@ class Refund(MethodView):
                 outlet_id=outlet_id,
                 reason=body["reason"],
                 now=now,
+                zone=context.clock.zone,
                 actor=principal.actor,
                 key=key,
             )
@@ -124,6 +137,7 @@ class Holds(MethodView):
                 timeout_seconds=body["timeout_seconds"],
                 keyring=context.keyring,
                 now=now,
+                zone=context.clock.zone,
                 actor=principal.actor,
                 key=key,
             )
@@ -152,7 +166,7 @@ class Capture(MethodView):
 
     @requires("device")
     @blueprint.arguments(CaptureSchema)
-    @blueprint.response(201, ResolutionSchema)
+    @blueprint.response(201, HoldResolutionSchema)
     def post(self, body: dict[str, Any], id: str) -> dict[str, Any]:
         """Capture up to the held amount at the outlet that placed it; the rest returns to the wallet."""
         return _resolve(id, body["amount_minor"])
@@ -163,7 +177,7 @@ class Void(MethodView):
     """Releasing a hold."""
 
     @requires("device")
-    @blueprint.response(201, ResolutionSchema)
+    @blueprint.response(201, HoldResolutionSchema)
     def post(self, id: str) -> dict[str, Any]:
         """Release the whole hold back to the wallet."""
         return _resolve(id, 0)

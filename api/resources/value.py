@@ -62,7 +62,13 @@ class Issuances(MethodView):
         request = _issue_request(body)
         return ctx().write(
             lambda uow: issue_to_member(
-                uow, request=request, resident_id=body["resident_id"], now=now, actor=principal.actor, key=key
+                uow,
+                request=request,
+                resident_id=body["resident_id"],
+                now=now,
+                zone=ctx().clock.zone,
+                actor=principal.actor,
+                key=key,
             )
         )
 
@@ -80,7 +86,9 @@ class BulkIssuances(MethodView):
         now = context.clock.now()
         request = _issue_request(body)
         accepted, run = context.write(
-            lambda uow: start_bulk_allowance(uow, request=request, now=now, actor=principal.actor, key=key)
+            lambda uow: start_bulk_allowance(
+                uow, request=request, now=now, zone=context.clock.zone, actor=principal.actor, key=key
+            )
         )
         if run:
             run_in_background(context.uow_factory, context.clock, accepted["job_id"])
@@ -128,6 +136,7 @@ class Earnings(MethodView):
                 outlet_id=principal.outlet_id,
                 keyring=context.keyring,
                 now=now,
+                zone=context.clock.zone,
                 actor=principal.actor,
                 key=key,
             )

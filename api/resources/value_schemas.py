@@ -49,6 +49,16 @@ class JobAcceptedSchema(Schema):
 
     job_id = fields.String()
     total = fields.Integer(metadata={"description": "members enrolled when the job was accepted"})
+    period = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a recurring allowance: the council's period it pays for (e.g. month:2026-11-01); "
+            "each member is paid once in it, whatever the Idempotency-Key"
+        },
+    )
+    already_paid = fields.Integer(
+        metadata={"description": "members already paid for this period when the job was accepted"}
+    )
     status_url = fields.String()
 
 
@@ -60,7 +70,13 @@ class JobSchema(Schema):
     status = fields.String(metadata={"description": "running, succeeded or failed"})
     total = fields.Integer()
     done = fields.Integer()
-    result = fields.Dict(allow_none=True)
+    result = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "bulk allowance: issued, already_paid (by another run this period), "
+            "not_eligible, failed, error"
+        },
+    )
     created_by = fields.String()
     created_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
@@ -178,7 +194,15 @@ class SpendReceiptSchema(ReceiptSchema):
     """What a redemption (or hold) took, from which lots, and what is left."""
 
     taken = fields.List(fields.Nested(TakenLotSchema))
-    remaining_minor = fields.Integer(allow_none=True, metadata={"description": "wallet balance after"})
+    remaining_here_minor = fields.Integer(
+        metadata={
+            "description": "after this spend: what is left to spend at this outlet in this scheme (lots of "
+            "other purposes left out; per-day limits not applied: see entitlements max_spend_now_minor)"
+        }
+    )
+    remaining_in_scheme_minor = fields.Integer(
+        metadata={"description": "after this spend: the whole wallet in this scheme, every purpose"}
+    )
     scheme = fields.String()
     outlet_id = fields.String()
     card_number = fields.String()
@@ -188,11 +212,34 @@ class SpendReceiptSchema(ReceiptSchema):
 
 
 class ResolutionSchema(ReceiptSchema):
-    """A refund, capture or void."""
+    """A refund."""
 
     status = fields.String()
     outlet_id = fields.String(allow_none=True)
     refund_window_days = fields.Integer()
+
+
+class ReturnedLotSchema(Schema):
+    """A lot a resolved hold gave funds back to."""
+
+    lot_account_id = fields.String()
+    amount_minor = fields.Integer()
+
+
+class HoldResolutionSchema(Schema):
+    """A capture or void: what the outlet was paid, and what went back to the card (and to which lots)."""
+
+    transaction_id = fields.String()
+    kind = fields.String(metadata={"description": "capture or void"})
+    hold_id = fields.String()
+    unit = fields.String()
+    amount_minor = fields.Integer(metadata={"description": "the amount captured (0 for a void)"})
+    captured_minor = fields.Integer(metadata={"description": "paid to the outlet"})
+    returned_minor = fields.Integer(metadata={"description": "the rest of the hold, back on the card"})
+    returned_to = fields.List(fields.Nested(ReturnedLotSchema))
+    recorded_at = fields.String()
+    status = fields.String(metadata={"description": "captured or voided"})
+    outlet_id = fields.String(allow_none=True)
 
 
 class EntitlementLotSchema(Schema):

@@ -8,12 +8,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, String, Table, any_, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.clock import rfc3339
 from ledger.db.rows import account_from_row
 from ledger.db.tables import (
     accounts,
+    allowance_payments,
     balances,
     idempotency_keys,
     lots,
@@ -197,6 +198,62 @@ class BulkRepository:
             ):
                 found[row.name] = account_from_row(row)
         return found
+
+    def claim_allowances(
+        self,
+        scheme_id: str,
+        period_key: str,
+        claims: Sequence[tuple[str, str]],
+        actor: str,
+        now: dt.datetime,
+    ) -> dict[str, tuple[str, str]]:
+        """Record (resident, payment key) as this period's allowance unless one is recorded already.
+
+        Returns, for each resident, the (actor, idempotency key) of the payment that holds the period:
+        the caller's own only where it won. The primary key decides: a concurrent run's insert waits for
+        ours and finds the row, so two runs with different keys can never both pay one member.
+        """
+        if not claims:
+            return {}
+        rows = [
+            {
+                "scheme_id": scheme_id,
+                "period_key": period_key,
+                "resident_id": resident_id,
+                "actor": actor,
+                "idempotency_key": key,
+                "created_at": now,
+            }
+            for resident_id, key in sorted(claims)  # one order, so concurrent runs cannot deadlock
+        ]
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        self.connection.execute(dialect_insert(allowance_payments).on_conflict_do_nothing(), rows)
+        return self.allowance_holders(scheme_id, period_key, [resident for resident, _ in claims])
+
+    def allowance_holders(
+        self, scheme_id: str, period_key: str, resident_ids: Sequence[str]
+    ) -> dict[str, tuple[str, str]]:
+        """{resident: (actor, idempotency key)} of the allowance payments recorded for this period."""
+        found: dict[str, tuple[str, str]] = {}
+        table = allowance_payments
+        for chunk in _chunks(resident_ids):
+            query = select(table.c.resident_id, table.c.actor, table.c.idempotency_key).where(
+                table.c.scheme_id == scheme_id,
+                table.c.period_key == period_key,
+                _member(table.c.resident_id, chunk, self.dialect),
+            )
+            found.update({row[0]: (row[1], row[2]) for row in self.connection.execute(query)})
+        return found
+
+    def allowances_paid(self, scheme_id: str, period_key: str) -> int:
+        """How many members have this period's allowance recorded."""
+        table = allowance_payments
+        query = (
+            select(func.count())
+            .select_from(table)
+            .where(table.c.scheme_id == scheme_id, table.c.period_key == period_key)
+        )
+        return int(self.connection.execute(query).scalar_one())
 
     def wallet_totals(self, owner_ids: Sequence[str], scheme_id: str) -> dict[str, int]:
         """{owner: sum of lot balances in this scheme} for many owners in one query per chunk."""

@@ -54,12 +54,31 @@ class HoldsRepository:
         )
         return result.rowcount == 1
 
-    def timed_out(self, now: dt.datetime, limit: int) -> list[str]:
-        """Ids of pending holds whose timeout has passed."""
+    def timed_out(self, now: dt.datetime, limit: int, after: str = "") -> list[str]:
+        """Ids (after `after`, in order) of pending holds whose timeout has passed."""
         query = (
             select(holds.c.id)
-            .where(holds.c.status == "pending", holds.c.expires_at <= now)
-            .order_by(holds.c.expires_at, holds.c.id)
+            .where(holds.c.status == "pending", holds.c.expires_at <= now, holds.c.id > after)
+            .order_by(holds.c.id)
             .limit(limit)
         )
         return list(self.connection.execute(query).scalars())
+
+    def timed_out_of_wallet(
+        self, owner_id: str, scheme_id: str, now: dt.datetime, *, lock: bool
+    ) -> list[HoldRecord]:
+        """One wallet's pending holds past their timeout, by id; `lock` keeps others from resolving them."""
+        query = (
+            select(holds)
+            .where(
+                holds.c.owner_id == owner_id,
+                holds.c.scheme_id == scheme_id,
+                holds.c.status == "pending",
+                holds.c.expires_at <= now,
+            )
+            .order_by(holds.c.id)  # one lock order for every writer
+        )
+        if lock:
+            # On PostgreSQL a row resolved while we waited for its lock is re-checked and left out.
+            query = query.with_for_update()
+        return [hold_from_row(row) for row in self.connection.execute(query)]

@@ -142,6 +142,23 @@ holds = Table(
     Column("resolved_transaction_id", String(36), nullable=True),
     Column("expires_at", UtcDateTime, nullable=False, index=True),
     Column("created_at", UtcDateTime, nullable=False),
+    # Every draw on a wallet first looks for that wallet's pending holds past their timeout.
+    Index("ix_holds_owner_scheme_status", "owner_id", "scheme_id", "status"),
+)
+
+# A recurring allowance paid to a member for one of the council's periods ("month:2026-11-01"): the
+# primary key lets each member be paid once per period, whichever run or Idempotency-Key pays.
+allowance_payments = Table(
+    "allowance_payments",
+    metadata,
+    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
+    Column("period_key", String(24), nullable=False),
+    Column("resident_id", String(36), nullable=False),
+    # The payment that holds the period: its issue transaction carries this actor and key.
+    Column("actor", String(120), nullable=False),
+    Column("idempotency_key", String(300), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("scheme_id", "period_key", "resident_id"),
 )
 
 idempotency_keys = Table(
@@ -391,4 +408,5 @@ IMMUTABLE_TABLES = (
     "checkpoints",
     "checkpoint_leaves",
     "staff_actions",
+    "allowance_payments",
 )

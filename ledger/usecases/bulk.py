@@ -14,8 +14,9 @@ from ledger.clock import Clock, rfc3339
 from ledger.errors import BudgetExhausted, IdempotencyMismatch, ValidationFailed
 from ledger.journal import Posting, TransactionDraft, request_fingerprint
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.rules import parse_rules
 from ledger.service import run_in_transaction
-from ledger.units import MAX_AMOUNT_MINOR, AccountKind, Unit
+from ledger.units import MAX_AMOUNT_MINOR, AccountKind, Unit, format_amount
 from ledger.usecases.common import check_idempotency_key, new_id
 from ledger.usecases.schemes import get_scheme
 
@@ -25,11 +26,13 @@ WORKERS = 2
 
 @dataclasses.dataclass(frozen=True)
 class BulkReport:
-    """What a bulk issuance did: wallets credited now, wallets a previous run had credited, value moved."""
+    """What a bulk issuance did: wallets credited now, wallets a previous run had credited, value moved,
+    and (recurring allowances) members another run had already paid for this period."""
 
     issued: int
     skipped_already_done: int
     total_minor: int
+    already_paid: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +43,7 @@ class _Job:
     category: str | None
     actor: str
     job_key: str
+    period: str | None  # a recurring allowance's period: each member is paid once in it, whatever the key
 
     def key(self, owner_id: str) -> str:
         """The idempotency key of this job's transaction for one wallet."""
@@ -89,24 +93,24 @@ def bulk_issue(
     if isinstance(scheme, str):
         slug = scheme
         scheme = run_in_transaction(uow_factory, lambda uow: get_scheme(uow, slug))
-    job = _Job(scheme, amount_minor, expires_at, category, actor, job_key)
+    period = parse_rules(scheme["rules"]).issuing.allowance_period(clock.now(), clock.zone)
+    job = _Job(scheme, amount_minor, expires_at, category, actor, job_key, period)
     owners = iter(owner_ids)
-    counts = [0, 0]  # issued, skipped
+    counts = [0, 0, 0]  # issued, skipped (this job did them before), already paid (by another run)
 
-    def run(batch: list[str]) -> tuple[int, int]:
+    def run(batch: list[str]) -> tuple[int, int, int]:
         """One batch in its own database transaction, retried on a retryable conflict."""
         return run_in_transaction(uow_factory, lambda uow: _issue_batch(uow, job, batch, clock.now()))
 
-    def collect(future: Future[tuple[int, int]]) -> None:
+    def collect(future: Future[tuple[int, int, int]]) -> None:
         """Count a finished batch (or raise its error) and report progress."""
-        issued, skipped = future.result()
-        counts[0] += issued
-        counts[1] += skipped
+        for index, count in enumerate(future.result()):
+            counts[index] += count
         if progress is not None:
-            progress(counts[0] + counts[1])
+            progress(sum(counts))
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-issue") as pool:
-        in_flight: collections.deque[Future[tuple[int, int]]] = collections.deque()
+        in_flight: collections.deque[Future[tuple[int, int, int]]] = collections.deque()
         try:
             while batch := list(itertools.islice(owners, batch_size)):
                 in_flight.append(pool.submit(run, batch))
@@ -117,11 +121,11 @@ def bulk_issue(
         finally:
             for future in in_flight:  # a batch failed: let the others finish (or fail) before raising
                 future.exception()
-    return BulkReport(counts[0], counts[1], counts[0] * amount_minor)
+    return BulkReport(counts[0], counts[1], counts[0] * amount_minor, counts[2])
 
 
-def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datetime) -> tuple[int, int]:
-    """Credit one batch of wallets in the open unit of work; returns (issued, skipped)."""
+def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datetime) -> tuple[int, int, int]:
+    """Credit one batch of wallets in the open unit of work; returns (issued, skipped, already paid)."""
     owners = list(dict.fromkeys(batch))  # a wallet named twice in a batch is credited once
     keys = [job.key(owner) for owner in owners]
     for key in keys:
@@ -135,8 +139,9 @@ def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datet
         elif fingerprint != job.fingerprint(owner):
             raise IdempotencyMismatch(f"idempotency key {key} was used for a different request")
     skipped = len(batch) - len(todo)
+    todo, already_paid = _unpaid_this_period(uow, job, todo, now)
     if not todo:
-        return 0, skipped
+        return 0, skipped, already_paid
     budget = uow.accounts.get(job.scheme["budget_account_id"])
     lot_ids = _open_lots(uow, job, [owner for owner, _ in todo], now)
     rows = _journal_rows(job, budget.id, todo, lot_ids, now)
@@ -144,7 +149,12 @@ def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datet
     # The whole batch's total in one conditional UPDATE, taken last so the budget row is locked only
     # until commit: all of the batch or none of it (the transaction rolls back on BudgetExhausted).
     if not uow.bulk.debit_checked(budget, job.amount_minor * len(todo)):
-        raise BudgetExhausted(f"the scheme budget cannot cover {len(todo)} more wallets")
+        needed = format_amount(job.amount_minor * len(todo), Unit(job.scheme["unit"]))
+        raise BudgetExhausted(
+            f"the scheme budget cannot cover {len(todo)} more wallets ({needed})",
+            needed_minor=job.amount_minor * len(todo),
+            unit=job.scheme["unit"],
+        )
     _check_template(rows[0], hashes[0])
     totals = uow.bulk.wallet_totals([owner for owner, _ in todo], job.scheme["id"])
     recorded_at = rfc3339(now)
@@ -153,7 +163,18 @@ def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datet
         for (owner, key), row, lot_id in zip(todo, rows, lot_ids, strict=True)
     ]
     uow.bulk.store_results(job.actor, results, now)
-    return len(todo), skipped
+    return len(todo), skipped, already_paid
+
+
+def _unpaid_this_period(
+    uow: UnitOfWork, job: _Job, todo: list[tuple[str, str]], now: dt.datetime
+) -> tuple[list[tuple[str, str]], int]:
+    """Record this period's payment for each (owner, key) still to pay; drop those another run paid."""
+    if job.period is None or not todo:
+        return todo, 0
+    holders = uow.bulk.claim_allowances(job.scheme["id"], job.period, todo, job.actor, now)
+    mine = [(owner, key) for owner, key in todo if holders[owner] == (job.actor, key)]
+    return mine, len(todo) - len(mine)
 
 
 def _journal_rows(

@@ -2,7 +2,9 @@
 
 # Each member's issue uses the deterministic key f"bulk:{job_id}:{resident_id}", and the job id is derived
 # from the caller and their Idempotency-Key, so running the job again (after a crash, or after the budget
-# was topped up) never issues twice.
+# was topped up) never issues twice. A recurring allowance also records each member's payment for the
+# council's period (ledger.rules.Issuing.allowance_period) in the issue's own database transaction, so a
+# second run under a new key finds the member paid and counts them as already_paid instead.
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from typing import Any
 from ledger.clock import Clock, parse_rfc3339, rfc3339
 from ledger.errors import BudgetExhausted, LedgerError, NotEligible
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.rules import Rules, parse_rules
+from ledger.rules import Rules, local_date, parse_rules
 from ledger.service import read_only, run_in_transaction
 from ledger.usecases import flows
 from ledger.usecases.issuances import IssueRequest, plan_issue, request_data
@@ -25,6 +27,7 @@ from ledger.usecases.requests import once, scheme_and_rules
 from ledger.usecases.schemes import get_scheme
 
 JOB_KIND = "bulk_allowance"
+COUNTS = ("issued", "already_paid", "not_eligible", "failed")  # a run recounts them from zero
 BATCH_SIZE = 200
 JOB_NAMESPACE = uuid.UUID("6f1c9a52-3f0e-4a57-9a52-0c1b7ad0b1a1")
 log = logging.getLogger("clubcard.jobs")
@@ -36,15 +39,16 @@ def job_id_for(actor: str, key: str) -> str:
 
 
 def start_bulk_allowance(
-    uow: UnitOfWork, *, request: IssueRequest, now: dt.datetime, actor: str, key: str
+    uow: UnitOfWork, *, request: IssueRequest, now: dt.datetime, zone: dt.tzinfo, actor: str, key: str
 ) -> tuple[dict[str, Any], bool]:
-    """Record the job (amount, category, expiry fixed now); True when it should run (new or failed)."""
+    """Record the job (amount, category, expiry and period fixed now); True when it should run."""
     started = False
 
     def operation() -> dict[str, Any]:
         nonlocal started
         scheme, rules = scheme_and_rules(uow, request.scheme)
-        plan = plan_issue(rules, request, now)
+        plan = plan_issue(rules, request, now, zone)
+        period = rules.issuing.allowance_period(now, zone)
         job_id = job_id_for(actor, key)
         total = uow.activity.count_members(scheme["id"])
         uow.registry.create_job(id=job_id, kind=JOB_KIND, total=total, actor=actor, now=now)
@@ -53,14 +57,17 @@ def start_bulk_allowance(
             "amount_minor": plan.amount_minor,
             "category": plan.category,
             "expires_at": plan.expires_at and rfc3339(plan.expires_at),
+            "period": period,
             "issued": 0,
+            "already_paid": 0,
             "not_eligible": 0,
             "failed": 0,
             "error": None,
         }
         uow.registry.update_job(job_id, done=0, result=state)
         started = True
-        return {"job_id": job_id, "total": total}
+        already_paid = uow.bulk.allowances_paid(scheme["id"], period) if period else 0
+        return {"job_id": job_id, "total": total, "period": period, "already_paid": already_paid}
 
     fingerprint = {"op": "bulk-issuance", **request_data(request)}
     body = once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
@@ -76,7 +83,7 @@ def run_bulk_allowance(uow_factory: UnitOfWorkFactory, clock: Clock, job_id: str
     """Run (or resume) a job to the end; returns its final status, which is also recorded."""
     job = read_only(uow_factory, lambda uow: uow.registry.job(job_id))
     assert job is not None and job["kind"] == JOB_KIND
-    state: dict[str, Any] = {**job["result"], "issued": 0, "not_eligible": 0, "failed": 0, "error": None}
+    state: dict[str, Any] = {**job["result"], **dict.fromkeys(COUNTS, 0), "error": None}
     done = 0
     try:
         scheme = read_only(uow_factory, lambda uow: get_scheme(uow, state["scheme"]))
@@ -134,21 +141,27 @@ def _issue_batch(
 ) -> bool:
     """Issue to a batch in one transaction, or one by one when that fails; True when the job must stop."""
     now = clock.now()
-    eligible = [m for m in members if _eligible(rules, m, now.date())]
+    eligible = [m for m in members if _eligible(rules, m, local_date(now, clock.zone))]
     state["not_eligible"] += len(members) - len(eligible)
     try:
-        state["issued"] += run_in_transaction(
-            uow_factory,
-            functools.partial(_issue, job=job, scheme=scheme, state=state, members=eligible, now=now),
+        _count(
+            state,
+            run_in_transaction(
+                uow_factory,
+                functools.partial(_issue, job=job, scheme=scheme, state=state, members=eligible, now=now),
+            ),
         )
         return False
     except LedgerError:
         pass  # find the member(s) at fault so that everyone else still gets theirs
     for member in eligible:
         try:
-            state["issued"] += run_in_transaction(
-                uow_factory,
-                functools.partial(_issue, job=job, scheme=scheme, state=state, members=[member], now=now),
+            _count(
+                state,
+                run_in_transaction(
+                    uow_factory,
+                    functools.partial(_issue, job=job, scheme=scheme, state=state, members=[member], now=now),
+                ),
             )
         except BudgetExhausted:
             state["error"] = "budget-exhausted"
@@ -157,6 +170,12 @@ def _issue_batch(
             state["failed"] += 1
             state["last_failure"] = f"{member['id']}: {error.problem}: {error.detail}"
     return False
+
+
+def _count(state: dict[str, Any], paid: tuple[int, int]) -> None:
+    """Add one transaction's (issued, already paid this period by another run) to the job's counts."""
+    state["issued"] += paid[0]
+    state["already_paid"] += paid[1]
 
 
 def _eligible(rules: Rules, member: dict[str, Any], on: dt.date) -> bool:
@@ -176,21 +195,29 @@ def _issue(
     state: dict[str, Any],
     members: list[dict[str, Any]],
     now: dt.datetime,
-) -> int:
-    """Issue the allowance to these members in one transaction; a member issued before replays."""
-    for member in members:
+) -> tuple[int, int]:
+    """Issue the allowance to these members in one transaction: (issued, already paid this period)."""
+    actor = job["created_by"]
+    keys = {member["id"]: f"bulk:{job['id']}:{member['id']}" for member in members}
+    to_pay = members
+    if state.get("period"):
+        holders = uow.bulk.claim_allowances(scheme["id"], state["period"], list(keys.items()), actor, now)
+        assert holders.keys() == keys.keys(), "every member's period is recorded, by this run or another"
+        # A member this very job paid before (a resumed run) replays below; anyone else's payment stands.
+        to_pay = [member for member in members if holders[member["id"]] == (actor, keys[member["id"]])]
+    for member in to_pay:
         flows.issue(
             uow,
             scheme=scheme,
             owner_id=member["id"],
             amount_minor=state["amount_minor"],
             now=now,
-            actor=job["created_by"],
-            key=f"bulk:{job['id']}:{member['id']}",
+            actor=actor,
+            key=keys[member["id"]],
             category=state["category"],
             expires_at=state["expires_at"] and parse_rfc3339(state["expires_at"]),
         )  # no metadata: the same fingerprint as ledger.usecases.bulk, so either path can resume the other
-    return len(members)
+    return len(to_pay), len(members) - len(to_pay)
 
 
 def run_in_background(uow_factory: UnitOfWorkFactory, clock: Clock, job_id: str) -> threading.Thread:

@@ -12,6 +12,7 @@ from ledger.clock import rfc3339
 from ledger.errors import Forbidden, LimitExceeded, RuleViolation, ValidationFailed
 from ledger.ports import UnitOfWork
 from ledger.rules import EarningRule, period_start
+from ledger.units import Unit, format_amount
 from ledger.usecases import flows
 from ledger.usecases.requests import (
     once,
@@ -48,7 +49,7 @@ def requested_amount(rule: EarningRule, quantity: int | None) -> int:
 
 
 def room_under_caps(
-    uow: UnitOfWork, rule: EarningRule, owner_id: str, scheme_id: str, now: dt.datetime
+    uow: UnitOfWork, rule: EarningRule, owner_id: str, scheme_id: str, now: dt.datetime, zone: dt.tzinfo
 ) -> int | None:
     """What the owner may still earn in this scheme now under the rule's caps (None: uncapped)."""
     # Caps count everything the owner earned in the scheme, whichever event type earned it, so alternative
@@ -62,9 +63,25 @@ def room_under_caps(
     for cap, period in caps:
         if cap is None:
             continue
-        left = cap - uow.activity.earned(owner_id, scheme_id, period_start(period, now))
+        left = cap - uow.activity.earned(owner_id, scheme_id, period_start(period, now, zone))
         room = left if room is None else min(room, left)
     return None if room is None else max(0, room)
+
+
+def caps_text(rule: EarningRule, unit: Unit) -> str:
+    """A rule's caps as people read them: "10 points a day, 50 points a week"."""
+    caps = [(rule.cap_per_day_minor, "day"), (rule.cap_per_week_minor, "week")]
+    caps.append((rule.cap_per_period_minor, rule.period))
+    return ", ".join(f"{format_amount(cap, unit)} a {period}" for cap, period in caps if cap is not None)
+
+
+def cap_reached(rule: EarningRule, event_type: str, requested_minor: int, unit: Unit) -> LimitExceeded:
+    """The refusal of an event that earns nothing more now: which caps, in the scheme's unit."""
+    return LimitExceeded(
+        f"the earning cap for {event_type} is reached for now ({caps_text(rule, unit)})",
+        requested_minor=requested_minor,
+        unit=unit.value,
+    )
 
 
 def check_collective(
@@ -74,16 +91,22 @@ def check_collective(
     owner: Mapping[str, Any],
     scheme: Mapping[str, Any],
     now: dt.datetime,
+    zone: dt.tzinfo,
 ) -> dict[str, Any]:
     """A collective reward needs a collective whose members beat the datum line, once per period."""
     if owner["kind"] != "collective":
         raise RuleViolation(f"{event_type} rewards a collective (a street), not a {owner['kind']}")
-    since = period_start(rule.period, now)
+    since = period_start(rule.period, now, zone)
     members_earned = uow.activity.earned_by_members(owner["id"], scheme["id"], since)
     datum = rule.datum_minor or 0
     if members_earned < datum:
+        unit = Unit(scheme["unit"])
         raise RuleViolation(
-            f"the members earned {members_earned} this {rule.period}, below the datum line of {datum}"
+            f"the members earned {format_amount(members_earned, unit)} this {rule.period}, "
+            f"below the datum line of {format_amount(datum, unit)}",
+            members_earned_minor=members_earned,
+            datum_minor=datum,
+            unit=unit.value,
         )
     if uow.activity.earned(owner["id"], scheme["id"], since, event_type=event_type) > 0:
         raise RuleViolation(f"this collective already received {event_type} this {rule.period}")
@@ -98,10 +121,11 @@ def earn(
     outlet_id: str | None,
     keyring: CardKeyring,
     now: dt.datetime,
+    zone: dt.tzinfo,
     actor: str,
     key: str,
 ) -> dict[str, Any]:
-    """Credit an earning event after the caps; credits are only ever added, never deducted."""
+    """Credit an earning event after the caps (the council's days and weeks); never deducted."""
 
     def operation() -> dict[str, Any]:
         scheme, rules = scheme_and_rules(uow, event.scheme)
@@ -125,12 +149,12 @@ def earn(
             metadata["quantity"] = event.quantity
         if rule.collective:
             owner = uow.people.resident(owner_id)
-            metadata.update(check_collective(uow, rule, event.event_type, owner, scheme, now))
-        room = room_under_caps(uow, rule, owner_id, scheme["id"], now)
+            metadata.update(check_collective(uow, rule, event.event_type, owner, scheme, now, zone))
+        room = room_under_caps(uow, rule, owner_id, scheme["id"], now, zone)
         credit = requested if room is None else min(requested, room)
         if credit <= 0:
-            raise LimitExceeded(f"the earning cap for {event.event_type} is reached for now")
-        expires_at = rules.expiry.expires_at(now)
+            raise cap_reached(rule, event.event_type, requested, Unit(scheme["unit"]))
+        expires_at = rules.expiry.expires_at(now, zone)
         receipt = flows.issue(
             uow,
             scheme=scheme,

@@ -10,13 +10,20 @@ from ledger.clock import rfc3339
 from ledger.ports import UnitOfWork
 from ledger.rules import parse_rules, period_start
 from ledger.usecases.cards import resolve_card
+from ledger.usecases.holds import as_released
 from ledger.usecases.requests import approves, outlet_for
 from ledger.usecases.spending import allowed_here, left_today, lot_categories_here, max_spend_now
 from ledger.wallets import available_to_spend, spend_order, spendable
 
 
 def entitlements(
-    uow: UnitOfWork, *, keyring: CardKeyring, token: str, outlet_id: str, now: dt.datetime
+    uow: UnitOfWork,
+    *,
+    keyring: CardKeyring,
+    token: str,
+    outlet_id: str,
+    now: dt.datetime,
+    zone: dt.tzinfo,
 ) -> dict[str, Any]:
     """Per scheme the outlet accepts and the resident belongs to: what may be spent here, now."""
     outlet = outlet_for(uow, outlet_id)
@@ -29,9 +36,14 @@ def entitlements(
         if not approves(outlet, scheme) or not allowed_here(spending, outlet["categories"]):
             continue
         categories = lot_categories_here(spending, outlet["categories"])
-        lots = uow.lots.wallet(owner_id, scheme["id"])
+        # A read cannot post the release of a timed-out hold, so it shows the wallet as that release will.
+        lots, timed_out = as_released(
+            uow, uow.lots.wallet(owner_id, scheme["id"]), owner_id, scheme["id"], now
+        )
         available = available_to_spend(lots, now, categories)
-        spent = uow.activity.spent(owner_id, scheme["id"], period_start("day", now))
+        today = period_start("day", now, zone)
+        spent = uow.activity.spent(owner_id, scheme["id"], today)
+        spent = max(0, spent - sum(hold.amount_minor for hold in timed_out if hold.created_at >= today))
         usable = [
             lot for lot in spend_order(lots) if spendable(lot, now, categories) and lot.available_minor > 0
         ]

@@ -8,14 +8,12 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ledger.clock import Clock
-from ledger.errors import Conflict
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.receipts import Receipt
 from ledger.records import LotRecord
 from ledger.service import run_in_transaction
 from ledger.units import Unit
 from ledger.usecases.common import draft, record, transfer_lines
-from ledger.usecases.holds import resolve_hold
+from ledger.usecases.holds import release_if_timed_out
 
 EXPIRY_BATCH_SIZE = 500
 
@@ -86,32 +84,25 @@ def expire_all(
 
 
 def release_timed_out_holds(uow_factory: UnitOfWorkFactory, now: dt.datetime, actor: str) -> int:
-    """Void every pending hold past its timeout, returning its funds."""
+    """Post the release of every pending hold past its timeout that no spend has released yet."""
     released = 0
+    after = ""
     while True:
         with uow_factory() as uow:
-            hold_ids: list[str] = uow.holds.timed_out(now, EXPIRY_BATCH_SIZE)
+            hold_ids: list[str] = uow.holds.timed_out(now, EXPIRY_BATCH_SIZE, after)
         if not hold_ids:
             return released
         for hold_id in hold_ids:
-            try:
-                run_in_transaction(uow_factory, _releasing(hold_id, now, actor))
+            # Each hold is its own retryable unit; one captured, voided or released by a spend meanwhile
+            # is left alone, so a hold is never released twice.
+            if run_in_transaction(uow_factory, _releasing(hold_id, now, actor)):
                 released += 1
-            except Conflict:
-                continue  # captured or voided meanwhile: nothing to release
+        after = hold_ids[-1]
 
 
 def _expiring(lot_account_id: str, now: dt.datetime, actor: str) -> Callable[[UnitOfWork], int]:
     return lambda uow: expire_lot(uow, lot_account_id, now, actor)
 
 
-def _releasing(hold_id: str, now: dt.datetime, actor: str) -> Callable[[UnitOfWork], Receipt]:
-    return lambda uow: resolve_hold(
-        uow,
-        hold_id=hold_id,
-        capture_minor=0,
-        now=now,
-        actor=actor,
-        key=f"hold-timeout:{hold_id}",
-        outcome="expired",
-    )
+def _releasing(hold_id: str, now: dt.datetime, actor: str) -> Callable[[UnitOfWork], bool]:
+    return lambda uow: release_if_timed_out(uow, hold_id, now, actor)

@@ -21,6 +21,7 @@ from ledger.usecases.common import (
     record,
     transfer_lines,
 )
+from ledger.usecases.holds import locked_wallet
 from ledger.wallets import plan_spend
 
 REVERSIBLE_KINDS = {"fund", "issue", "earn", "redeem", "transfer", "topup"}
@@ -239,9 +240,10 @@ def _draw(
     metadata: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """Lock the wallet, take from its eligible lots (earliest expiry first) and pay one account."""
-    lots = uow.lots.wallet(owner_id, scheme["id"], lock=True)
-    plan = plan_spend(lots, amount_minor, now, categories)
-    lines = transfer_lines(Unit(scheme["unit"]), plan, to_account_id)
+    unit = Unit(scheme["unit"])
+    lots = locked_wallet(uow, owner_id, scheme["id"], now)  # a timed-out hold's funds count again
+    plan = plan_spend(lots, amount_minor, now, categories, unit=unit)
+    lines = transfer_lines(unit, plan, to_account_id)
     tx = draft(
         kind=kind,
         postings=lines,
@@ -324,7 +326,7 @@ def reverse(
         if original is None:
             raise NotFound(f"no transaction {transaction_id}")
         if original.kind not in REVERSIBLE_KINDS:
-            raise Conflict(f"a {original.kind} transaction cannot be reversed")
+            raise Conflict(f"{original.kind} transactions cannot be reversed")
         if uow.journal.reversal_of(transaction_id) is not None:
             raise Conflict("this transaction has already been reversed")
         lines = [Posting(p.account_id, p.unit, -p.amount_minor) for p in reversed(original.postings)]

@@ -9,7 +9,7 @@ from typing import Any
 from ledger.clock import rfc3339
 from ledger.errors import RuleViolation, ValidationFailed
 from ledger.ports import UnitOfWork
-from ledger.rules import Rules
+from ledger.rules import Rules, local_date
 from ledger.usecases import flows
 from ledger.usecases.memberships import check_eligibility
 from ledger.usecases.requests import once, receipt_data, require_member, scheme_and_rules
@@ -35,7 +35,7 @@ class IssuePlan:
     expires_at: dt.datetime | None
 
 
-def plan_issue(rules: Rules, request: IssueRequest, now: dt.datetime) -> IssuePlan:
+def plan_issue(rules: Rules, request: IssueRequest, now: dt.datetime, zone: dt.tzinfo) -> IssuePlan:
     """Fill in amount, category and expiry from the rules; refuse what the rules do not allow."""
     issuing = rules.issuing
     if issuing.mode == "earned":
@@ -57,7 +57,7 @@ def plan_issue(rules: Rules, request: IssueRequest, now: dt.datetime) -> IssuePl
     amount = amount if amount is not None else issuing.amount_minor
     if amount is None:
         raise ValidationFailed("amount_minor is required: the scheme's rules set no default amount")
-    expires_at = request.expires_at if request.expires_at is not None else rules.expiry.expires_at(now)
+    expires_at = request.expires_at if request.expires_at is not None else rules.expiry.expires_at(now, zone)
     if expires_at is not None and expires_at <= now:
         raise ValidationFailed("expires_at is in the past")
     return IssuePlan(amount, category, expires_at)
@@ -69,6 +69,7 @@ def issue_to_member(
     request: IssueRequest,
     resident_id: str,
     now: dt.datetime,
+    zone: dt.tzinfo,
     actor: str,
     key: str,
 ) -> dict[str, Any]:
@@ -77,10 +78,11 @@ def issue_to_member(
 
     def operation() -> dict[str, Any]:
         scheme, rules = scheme_and_rules(uow, request.scheme)
-        plan = plan_issue(rules, request, now)
+        plan = plan_issue(rules, request, now, zone)
         membership = require_member(uow, resident_id, scheme)
         resident = uow.people.resident(resident_id)
-        check_eligibility(rules.eligibility, resident, referral=membership.get("referral"), on=now.date())
+        on = local_date(now, zone)  # ages turn over at the council's midnight
+        check_eligibility(rules.eligibility, resident, referral=membership.get("referral"), on=on)
         uow.activity.lock_wallet(resident_id, scheme["id"])  # lots opened once, even concurrently
         receipt = flows.issue(
             uow,

@@ -4,31 +4,29 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Sequence
 from typing import Any
 
 from ledger.cards.token import CardKeyring
 from ledger.clock import rfc3339
-from ledger.errors import (
-    Expired,
-    InsufficientFunds,
-    NotAllowedHere,
-    NotFound,
-    RetryableConflict,
-    ValidationFailed,
-)
+from ledger.errors import Expired, NotAllowedHere, NotFound, RetryableConflict, ValidationFailed
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import LotRecord
-from ledger.rules import Rules, parse_rules, period_start
+from ledger.rules import Rules, add_days, parse_rules, period_start
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows, holds
 from ledger.usecases.cards import resolve_card
 from ledger.usecases.common import ensure_account
 from ledger.usecases.requests import approves, once, outlet_for, receipt_data
 from ledger.usecases.schemes import get_scheme
-from ledger.usecases.spending import allowed_here, check_limits, check_whole_lots, lot_categories_here
-from ledger.wallets import available_to_spend, plan_spend
+from ledger.usecases.spending import (
+    allowed_here,
+    check_limits,
+    check_whole_lots,
+    lot_categories_here,
+    plan_here,
+)
+from ledger.wallets import after_taking, available_to_spend
 
 DEFAULT_HOLD_TIMEOUT_SECONDS = 900
 
@@ -93,27 +91,14 @@ def _choose_scheme(
         raise NotAllowedHere(f"nothing in {request.unit} on this card may be spent here")
     candidates.sort(key=lambda item: item[0]["slug"])
     for scheme, categories in candidates:  # the first scheme (by slug) that can cover the amount here
-        lots = uow.lots.wallet(owner_id, scheme["id"])
+        lots, _ = holds.as_released(uow, uow.lots.wallet(owner_id, scheme["id"]), owner_id, scheme["id"], now)
         if available_to_spend(lots, now, categories) >= request.amount_minor:
             return scheme
     return candidates[0][0]
 
 
-def _plan(
-    lots: Sequence[LotRecord], amount_minor: int, now: dt.datetime, categories: Collection[str]
-) -> list[tuple[str, int]]:
-    try:
-        return plan_spend(lots, amount_minor, now, categories)
-    except InsufficientFunds as short_here:
-        try:
-            plan_spend(lots, amount_minor, now, None)
-        except InsufficientFunds:
-            raise short_here from None
-        raise NotAllowedHere("the vouchers that could cover this are for other purposes") from short_here
-
-
 def prepare_spend(
-    uow: UnitOfWork, request: SpendRequest, keyring: CardKeyring, now: dt.datetime
+    uow: UnitOfWork, request: SpendRequest, keyring: CardKeyring, now: dt.datetime, zone: dt.tzinfo
 ) -> PreparedSpend:
     """Check a spend against the card, the outlet and the scheme's spending rules; lock the wallet."""
     outlet = outlet_for(uow, request.outlet_id)
@@ -126,17 +111,20 @@ def prepare_spend(
     if not allowed_here(rules.spending, outlet["categories"]):
         raise NotAllowedHere(f"{scheme['slug']} cannot be spent at this kind of outlet")
     categories = lot_categories_here(rules.spending, outlet["categories"])
+    unit = Unit(scheme["unit"])
     uow.activity.lock_wallet(owner_id, scheme["id"])
-    spent = uow.activity.spent(owner_id, scheme["id"], period_start("day", now))
-    check_limits(rules.spending, request.amount_minor, spent)
-    lots = uow.lots.wallet(owner_id, scheme["id"], lock=True)
-    plan = _plan(lots, request.amount_minor, now, categories)
+    lots = holds.locked_wallet(uow, owner_id, scheme["id"], now)  # before "spent today": a release counts
+    spent = uow.activity.spent(owner_id, scheme["id"], period_start("day", now, zone))
+    check_limits(rules.spending, request.amount_minor, spent, unit)
+    plan = plan_here(lots, request.amount_minor, now, categories, unit)
     check_whole_lots(rules.spending, plan, lots)
     payable = payable_account(uow, request.outlet_id, scheme["unit"], now)
     return PreparedSpend(owner_id, card["number"], scheme, categories, plan, lots, payable)
 
 
-def _spend_body(receipt: Receipt, prepared: PreparedSpend, outlet_id: str) -> dict[str, Any]:
+def _spend_body(
+    receipt: Receipt, prepared: PreparedSpend, outlet_id: str, now: dt.datetime
+) -> dict[str, Any]:
     if list(receipt.taken) != prepared.plan:
         raise RetryableConflict("the wallet changed while the spend was being checked")
     lots = {lot.account_id: lot for lot in prepared.lots}
@@ -155,7 +143,12 @@ def _spend_body(receipt: Receipt, prepared: PreparedSpend, outlet_id: str) -> di
     return {
         **receipt_data(receipt),
         "taken": taken,
-        "remaining_minor": receipt.balance_after_minor,
+        # Left to spend at this outlet in this scheme, and the whole wallet in this scheme (lots of other
+        # purposes included), each after this spend.
+        "remaining_here_minor": available_to_spend(
+            after_taking(prepared.lots, receipt.taken), now, prepared.categories
+        ),
+        "remaining_in_scheme_minor": receipt.balance_after_minor,
         "scheme": prepared.scheme["slug"],
         "outlet_id": outlet_id,
         "card_number": prepared.card_number,
@@ -164,12 +157,19 @@ def _spend_body(receipt: Receipt, prepared: PreparedSpend, outlet_id: str) -> di
 
 
 def redeem(
-    uow: UnitOfWork, *, request: SpendRequest, keyring: CardKeyring, now: dt.datetime, actor: str, key: str
+    uow: UnitOfWork,
+    *,
+    request: SpendRequest,
+    keyring: CardKeyring,
+    now: dt.datetime,
+    zone: dt.tzinfo,
+    actor: str,
+    key: str,
 ) -> dict[str, Any]:
     """Spend from a card's wallet at the calling outlet, earliest-expiring eligible lots first."""
 
     def operation() -> dict[str, Any]:
-        prepared = prepare_spend(uow, request, keyring, now)
+        prepared = prepare_spend(uow, request, keyring, now, zone)
         receipt = flows.spend(
             uow,
             scheme=prepared.scheme,
@@ -182,7 +182,7 @@ def redeem(
             key=key,
             outlet_id=request.outlet_id,
         )
-        return _spend_body(receipt, prepared, request.outlet_id)
+        return _spend_body(receipt, prepared, request.outlet_id, now)
 
     fingerprint = {"op": "redemption", **dataclasses.asdict(request)}
     return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
@@ -195,10 +195,11 @@ def refund(
     outlet_id: str | None,
     reason: str,
     now: dt.datetime,
+    zone: dt.tzinfo,
     actor: str,
     key: str,
 ) -> dict[str, Any]:
-    """Reverse a redemption within its scheme's refund window; a device only at its own outlet."""
+    """Reverse a redemption within its scheme's refund window (council days); a device at its own outlet."""
 
     def operation() -> dict[str, Any]:
         original = uow.journal.get(transaction_id)
@@ -211,7 +212,7 @@ def refund(
             rules = uow.activity.rules_at_version(original.scheme_id, original.rule_version)
         rules = rules if rules is not None else get_scheme_rules(uow, original.scheme_id)
         window = parse_rules(rules).spending.refund_window_days
-        if now > original.recorded_at + dt.timedelta(days=window):
+        if now > add_days(original.recorded_at, window, zone):
             raise Expired(f"the refund window of {window} days has closed")
         receipt = flows.reverse(
             uow, transaction_id=transaction_id, now=now, actor=actor, key=key, reason=reason, kind="refund"
@@ -237,13 +238,14 @@ def place_hold(
     timeout_seconds: int,
     keyring: CardKeyring,
     now: dt.datetime,
+    zone: dt.tzinfo,
     actor: str,
     key: str,
 ) -> dict[str, Any]:
     """Reserve a spend at the calling outlet under the same rules as a redemption, until capture or void."""
 
     def operation() -> dict[str, Any]:
-        prepared = prepare_spend(uow, request, keyring, now)
+        prepared = prepare_spend(uow, request, keyring, now, zone)
         receipt = holds.place_hold(
             uow,
             scheme=prepared.scheme,
@@ -257,10 +259,9 @@ def place_hold(
             key=key,
             outlet_id=request.outlet_id,
         )
-        body = _spend_body(receipt, prepared, request.outlet_id)
-        remaining = uow.lots.owners_total(prepared.owner_id, prepared.scheme["id"])
+        body = _spend_body(receipt, prepared, request.outlet_id, now)
         expires = rfc3339(now + dt.timedelta(seconds=timeout_seconds))
-        return {**body, "remaining_minor": remaining, "status": "pending", "expires_at": expires}
+        return {**body, "status": "pending", "expires_at": expires}
 
     fingerprint = {"op": "hold", "timeout_seconds": timeout_seconds, **dataclasses.asdict(request)}
     return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
@@ -278,7 +279,7 @@ def resolve(
 ) -> dict[str, Any]:
     """Capture part or all of a hold (the rest goes back to the wallet), or void it with zero."""
     outcome = "captured" if capture_minor > 0 else "voided"
-    receipt = holds.resolve_hold(
+    resolution = holds.resolve_hold(
         uow,
         hold_id=hold_id,
         capture_minor=capture_minor,
@@ -288,4 +289,11 @@ def resolve(
         outcome=outcome,
         outlet_id=outlet_id,
     )
-    return {**receipt_data(receipt), "status": outcome, "outlet_id": outlet_id}
+    returned_to = [{"lot_account_id": lot, "amount_minor": amount} for lot, amount in resolution.returned_to]
+    return {
+        **resolution.to_dict(),
+        "amount_minor": resolution.captured_minor,
+        "returned_to": returned_to,
+        "status": outcome,
+        "outlet_id": outlet_id,
+    }

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from ledger.errors import LimitExceeded, RuleViolation
+from ledger.errors import InsufficientFunds, LimitExceeded, NotAllowedHere, RuleViolation
 from ledger.records import LotRecord
 from ledger.rules import Spending
+from ledger.units import Unit, format_amount
+from ledger.wallets import available_to_spend, plan_spend, spendable
 
 
 def lot_categories_here(spending: Spending, outlet_categories: Collection[str]) -> frozenset[str]:
@@ -36,14 +40,69 @@ def left_today(spending: Spending, spent_today_minor: int) -> int | None:
     return max(0, spending.per_day_limit_minor - spent_today_minor)
 
 
-def check_limits(spending: Spending, amount_minor: int, spent_today_minor: int) -> None:
-    """Refuse a spend over the per-transaction limit or beyond what is left today."""
+def check_transaction_limit(spending: Spending, amount_minor: int, unit: Unit) -> None:
+    """Refuse a spend or transfer over the scheme's per-transaction limit."""
     limit = spending.per_transaction_limit_minor
     if limit is not None and amount_minor > limit:
-        raise LimitExceeded(f"at most {limit} in one transaction")
+        raise LimitExceeded(
+            f"at most {format_amount(limit, unit)} in one transaction; "
+            f"{format_amount(amount_minor, unit)} asked",
+            limit_minor=limit,
+            needed_minor=amount_minor,
+            unit=unit.value,
+        )
+
+
+def check_limits(spending: Spending, amount_minor: int, spent_today_minor: int, unit: Unit) -> None:
+    """Refuse a spend over the per-transaction limit or beyond what is left today."""
+    check_transaction_limit(spending, amount_minor, unit)
     left = left_today(spending, spent_today_minor)
-    if left is not None and amount_minor > left:
-        raise LimitExceeded(f"the per-day limit leaves {left} to spend today")
+    if left is not None and spending.per_day_limit_minor is not None and amount_minor > left:
+        raise LimitExceeded(
+            f"the per-day limit of {format_amount(spending.per_day_limit_minor, unit)} leaves "
+            f"{format_amount(left, unit)} to spend today; {format_amount(amount_minor, unit)} asked",
+            limit_minor=spending.per_day_limit_minor,
+            left_today_minor=left,
+            needed_minor=amount_minor,
+            unit=unit.value,
+        )
+
+
+def plan_here(
+    lots: Sequence[LotRecord], amount_minor: int, now: dt.datetime, categories: Collection[str], unit: Unit
+) -> list[tuple[str, int]]:
+    """The lots a spend here draws on; when they fall short, say which: too little, or another purpose's."""
+    try:
+        return plan_spend(lots, amount_minor, now, categories, unit=unit)
+    except InsufficientFunds as short_here:
+        here = available_to_spend(lots, now, categories)
+        elsewhere = available_to_spend(lots, now, None) - here
+        if elsewhere <= 0:
+            raise
+        purposes = sorted(
+            str(lot.category)
+            for lot in lots
+            if spendable(lot, now, None) and not spendable(lot, now, categories) and lot.available_minor
+        )
+        named = " and ".join(dict.fromkeys(purposes))
+        asked, other = format_amount(amount_minor, unit), format_amount(elsewhere, unit)
+        extra: dict[str, Any] = {
+            "needed_minor": amount_minor,
+            "available_minor": here,
+            "other_purposes_minor": elsewhere,
+            "unit": unit.value,
+        }
+        if here == 0 and elsewhere >= amount_minor:
+            # Nothing on the card is for this outlet's purposes: the place is wrong, not the balance.
+            raise NotAllowedHere(
+                f"nothing on this card can be spent here; the {other} that could cover {asked} "
+                f"is on vouchers for {named}",
+                **extra,
+            ) from short_here
+        raise InsufficientFunds(
+            f"{short_here.detail}; another {other} is on vouchers for {named}, which cannot be spent here",
+            **extra,
+        ) from short_here
 
 
 def check_whole_lots(spending: Spending, plan: Sequence[tuple[str, int]], lots: Sequence[LotRecord]) -> None:

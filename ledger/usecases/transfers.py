@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Any
 
 from ledger.cards.token import CardKeyring
-from ledger.errors import Forbidden, LimitExceeded, RuleViolation
+from ledger.errors import Forbidden, RuleViolation
 from ledger.ports import UnitOfWork
+from ledger.units import Unit
 from ledger.usecases import flows
 from ledger.usecases.requests import (
     once,
@@ -18,6 +19,7 @@ from ledger.usecases.requests import (
     resident_of,
     scheme_and_rules,
 )
+from ledger.usecases.spending import check_transaction_limit
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,9 +63,7 @@ def transfer(
         )
         require_member(uow, payer, scheme)
         require_member(uow, payee, scheme)
-        limit = rules.spending.per_transaction_limit_minor
-        if limit is not None and request.amount_minor > limit:
-            raise LimitExceeded(f"at most {limit} in one transaction")
+        check_transaction_limit(rules.spending, request.amount_minor, Unit(scheme["unit"]))
         for owner in sorted({payer, payee}):  # one order, so two opposite transfers cannot deadlock
             uow.activity.lock_wallet(owner, scheme["id"])
         flows.main_lot(uow, scheme, payer, now)  # so a new member can use the overdraft

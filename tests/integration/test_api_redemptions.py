@@ -6,6 +6,7 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ledger.usecases.expiry import expire_all
 from tests.integration.value_support import (
     BAD_INTEGERS,
     HEALTHY,
@@ -78,11 +79,9 @@ def test_redeem_takes_the_earliest_expiring_lot_and_replays(world: World) -> Non
     assert made.status_code == 201, made.get_json()
     receipt = made.get_json()
     assert [t["amount_minor"] for t in receipt["taken"]] == [600, 100]
-    assert (receipt["remaining_minor"], receipt["scheme"], receipt["outlet_id"]) == (
-        700,
-        "leisure",
-        outlet_id,
-    )
+    assert (receipt["remaining_here_minor"], receipt["remaining_in_scheme_minor"]) == (700, 700)
+    assert "remaining_minor" not in receipt
+    assert (receipt["scheme"], receipt["outlet_id"]) == ("leisure", outlet_id)
     assert world.transaction(receipt["transaction_id"]).rule_version == leisure["version"]
     payable = world.account_id(f"outlet:{outlet_id}:payable:GBP")
     assert payable is not None and world.balance(payable) == 700
@@ -153,7 +152,11 @@ def test_release_vouchers_are_spent_only_where_their_purpose_is_accepted(world: 
     spend = {"card_token": token, "scheme": "release"}
     partial = world.post(REDEEM, {**spend, "amount_minor": 1500}, shop)
     assert partial.status_code == 201 and partial.get_json()["taken"][0]["category"] == "work-clothes"
-    problem(world.post(REDEEM, {**spend, "amount_minor": 3000}, shop), 403, "not-allowed-here")
+    assert (partial.get_json()["remaining_here_minor"], partial.get_json()["remaining_in_scheme_minor"]) == (
+        2500,
+        8500,
+    )
+    problem(world.post(REDEEM, {**spend, "amount_minor": 3000}, shop), 402, "insufficient-funds")
     problem(world.post(REDEEM, {**spend, "amount_minor": 99_999}, shop), 402, "insufficient-funds")
     assert world.post(REDEEM, {**spend, "amount_minor": 6000}, hostel).status_code == 201
     assert world.wallet(person, release) == 2500
@@ -237,7 +240,9 @@ def test_hours_are_spent_at_outlets_that_accept_them(world: World) -> None:
     assert world.post("/api/v1/earnings", event, world.staff("scheme_manager")).status_code == 201
     spent = world.post(REDEEM, {"card_token": token, "unit": "HOUR", "amount_minor": 90}, cafe)
     assert spent.status_code == 201, spent.get_json()
-    assert spent.get_json()["remaining_minor"] == -30  # the overdraft floor is the scheme's
+    receipt = spent.get_json()
+    # The card is 30 min overdrawn; the 10 h overdraft leaves 9 h 30 min to spend here.
+    assert (receipt["remaining_in_scheme_minor"], receipt["remaining_here_minor"]) == (-30, 570)
     world.assert_audit_ok()
 
 
@@ -267,3 +272,105 @@ def test_concurrent_spends_never_beat_the_per_day_limit(world: World) -> None:
     assert sorted(statuses) == [201] * 5 + [422] * 3, statuses
     assert world.balance(str(world.account_id(f"outlet:{outlet_id}:payable:GBP"))) == 1500
     world.assert_audit_ok()
+
+
+def test_a_timed_out_hold_is_spendable_and_shown_again_the_instant_it_times_out(world: World) -> None:
+    leisure, teen, _, token = _teen(world)
+    _, pool = world.outlet(["leisure-centre"], ["leisure"])
+    hold = {"card_token": token, "scheme": "leisure", "amount_minor": 900, "timeout_seconds": 1}
+    hold_id = world.post("/api/v1/holds", hold, pool).get_json()["hold_id"]
+    world.clock.advance(dt.timedelta(seconds=2))
+
+    seen = world.get(f"/api/v1/cards/{token}/entitlements", pool).get_json()["schemes"][0]
+    assert (seen["available_minor"], seen["spent_today_minor"], seen["max_spend_now_minor"]) == (
+        1400,
+        0,
+        1000,
+    )
+    assert [lot["available_minor"] for lot in seen["lots"]] == [600, 800]
+    problem(world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 900}, pool), 410, "expired")
+    spent = world.post(REDEEM, {"card_token": token, "scheme": "leisure", "amount_minor": 1000}, pool)
+
+    assert spent.status_code == 201, spent.get_json()
+    assert spent.get_json()["remaining_in_scheme_minor"] == 400
+    assert world.wallet(teen, leisure) == 400
+    assert expire_all(world.context.uow_factory, world.clock).holds_released == 0
+    problem(world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 900}, pool), 410, "expired")
+    world.assert_audit_ok()
+
+
+def test_a_capture_receipt_names_what_was_captured_and_what_went_back(world: World) -> None:
+    _, _, _, token = _teen(world)
+    _, pool = world.outlet(["leisure-centre"], ["leisure"])
+    hold = {"card_token": token, "scheme": "leisure", "amount_minor": 700}
+    placed = world.post("/api/v1/holds", hold, pool).get_json()
+    assert (placed["remaining_here_minor"], placed["remaining_in_scheme_minor"]) == (700, 700)
+
+    captured = world.post(f"/api/v1/holds/{placed['hold_id']}/capture", {"amount_minor": 250}, pool)
+
+    assert captured.status_code == 201, captured.get_json()
+    receipt = captured.get_json()
+    assert (receipt["captured_minor"], receipt["returned_minor"], receipt["status"]) == (250, 450, "captured")
+    assert receipt["returned_to"] == [
+        {"lot_account_id": placed["taken"][-1]["lot_account_id"], "amount_minor": 100},
+        {"lot_account_id": placed["taken"][0]["lot_account_id"], "amount_minor": 350},
+    ]
+    assert "taken" not in receipt
+    second = world.post("/api/v1/holds", hold, pool).get_json()["hold_id"]
+    voided = world.post(f"/api/v1/holds/{second}/void", None, pool).get_json()
+    assert (voided["captured_minor"], voided["returned_minor"], voided["status"]) == (0, 700, "voided")
+    world.assert_audit_ok()
+
+
+def test_overspending_at_an_outlet_of_the_right_purpose_is_insufficient_funds_with_amounts(
+    world: World,
+) -> None:
+    release = world.scheme("release", "GBP", RELEASE, funded=20_000)
+    person = world.resident((release,), born="1990-01-01")
+    _, token = world.card(person)
+    _issue(world, "release", person, purpose="accommodation")
+    _issue(world, "release", person, purpose="work-clothes")
+    _, shop = world.outlet(["clothing"], ["release"])
+    _, interviews = world.outlet(["interview-preparation"], ["release"])
+    spend = {"card_token": token, "scheme": "release"}
+
+    short = world.post(REDEEM, {**spend, "amount_minor": 4500}, shop)
+
+    problem(short, 402, "insufficient-funds")
+    assert short.get_json()["detail"] == (
+        "needs £45.00; £40.00 available to spend here; another £60.00 is on vouchers for accommodation, "
+        "which cannot be spent here"
+    )
+    assert {k: short.get_json()[k] for k in ("needed_minor", "available_minor", "other_purposes_minor")} == {
+        "needed_minor": 4500,
+        "available_minor": 4000,
+        "other_purposes_minor": 6000,
+    }
+    assert short.get_json()["unit"] == "GBP"
+    wrong_place = world.post(REDEEM, {**spend, "amount_minor": 3000}, interviews)
+    problem(wrong_place, 403, "not-allowed-here")
+    assert (
+        "£100.00 that could cover £30.00 is on vouchers for accommodation and work-clothes"
+        in (wrong_place.get_json()["detail"])
+    )
+    partial = world.post(REDEEM, {**spend, "amount_minor": 1500}, shop).get_json()
+    assert (partial["remaining_here_minor"], partial["remaining_in_scheme_minor"]) == (2500, 8500)
+    world.assert_audit_ok()
+
+
+def test_limits_and_roles_are_explained_in_the_refusal(world: World) -> None:
+    _, _, _, token = _teen(world)
+    _, pool = world.outlet(["leisure-centre"], ["leisure"])
+    spend = {"card_token": token, "scheme": "leisure"}
+    assert world.post(REDEEM, {**spend, "amount_minor": 600}, pool).status_code == 201
+
+    over = world.post(REDEEM, {**spend, "amount_minor": 500}, pool)
+
+    problem(over, 422, "limit-exceeded")
+    body = over.get_json()
+    assert body["detail"] == "the per-day limit of £10.00 leaves £4.00 to spend today; £5.00 asked"
+    assert (body["limit_minor"], body["left_today_minor"], body["unit"]) == (1000, 400, "GBP")
+    forbidden = world.post(REDEEM, {**spend, "amount_minor": 1}, world.staff("auditor"))
+    problem(forbidden, 403, "forbidden")
+    assert forbidden.get_json()["detail"] == "an auditor key cannot do this; it needs a device key"
+    assert (forbidden.get_json()["role"], forbidden.get_json()["allowed_roles"]) == ("auditor", ["device"])

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
+from ledger.usecases.bulk_allowance import run_bulk_allowance, start_bulk_allowance
+from ledger.usecases.issuances import IssueRequest
+from tests.integration.test_concurrency import race
 from tests.integration.value_support import (
     BAD_INTEGERS,
     HEALTHY,
@@ -21,6 +25,7 @@ from tests.integration.value_support import (
 
 __all__ = ["world"]
 ISSUE = "/api/v1/issuances"
+BULK = "/api/v1/issuances/bulk"
 EARN = "/api/v1/earnings"
 
 
@@ -245,4 +250,80 @@ def test_transfers_between_members_with_the_overdraft_floor(world: World) -> Non
     by_id = {"scheme": "time-bank", "from_resident_id": payer, "to_resident_id": payee, "amount_minor": 300}
     assert world.post("/api/v1/transfers", by_id, caseworker).status_code == 201
     assert (world.wallet(payer, bank), world.wallet(payee, bank)) == (-600, 600)
+    world.assert_audit_ok()
+
+
+def test_a_transfer_past_the_overdraft_floor_says_how_much_the_overdraft_leaves(world: World) -> None:
+    bank = world.scheme("time-bank", "HOUR", TIME_BANK, funded=10_000)
+    payer, payee = world.resident((bank,)), world.resident((bank,))
+    _, payer_token = world.card(payer)
+    _, kiosk = world.outlet(["repair-cafe"], ["time-bank"])
+    pay = {
+        "scheme": "time-bank",
+        "from_card_token": payer_token,
+        "to_resident_id": payee,
+        "amount_minor": 510,
+    }
+    assert world.post("/api/v1/transfers", pay, kiosk).status_code == 201
+
+    refused = world.post("/api/v1/transfers", {**pay, "amount_minor": 120}, kiosk)
+
+    problem(refused, 402, "insufficient-funds")
+    body = refused.get_json()
+    assert body["detail"] == "needs 2 h; 1 h 30 min available including the 10 h overdraft"
+    assert (body["needed_minor"], body["available_minor"], body["overdraft_minor"], body["unit"]) == (
+        120,
+        90,
+        600,
+        "HOUR",
+    )
+    world.assert_audit_ok()
+
+
+def test_a_recurring_allowance_pays_each_member_once_a_month_whatever_the_key(world: World) -> None:
+    leisure = world.scheme("leisure", "GBP", LEISURE, funded=30_000)
+    teens = [world.resident((leisure,)) for _ in range(4)]
+    manager = world.staff("scheme_manager")
+
+    def run(key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        accepted = world.post(BULK, {"scheme": "leisure"}, manager, key=key)
+        assert accepted.status_code == 202, accepted.get_json()
+        return accepted.get_json(), world.wait_for_job(accepted.get_json()["job_id"], manager)["result"]
+
+    accepted, paid = run("november")
+    assert (accepted["period"], accepted["already_paid"]) == ("month:2026-11-01", 0)
+    assert (paid["issued"], paid["already_paid"]) == (4, 0)
+
+    accepted, again = run("november-again")
+
+    assert (accepted["period"], accepted["already_paid"]) == ("month:2026-11-01", 4)
+    assert (again["issued"], again["already_paid"]) == (0, 4)
+    assert [world.wallet(teen, leisure) for teen in teens] == [1500] * 4
+    world.clock.at = dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC)
+    accepted, december = run("december")
+    assert (accepted["period"], december["issued"], december["already_paid"]) == ("month:2026-12-01", 4, 0)
+    assert [world.wallet(teen, leisure) for teen in teens] == [3000] * 4
+    world.assert_audit_ok()
+
+
+def test_two_runs_of_one_allowance_at_once_pay_each_member_once(world: World) -> None:
+    leisure = world.scheme("leisure", "GBP", LEISURE, funded=100_000)
+    teens = [world.resident((leisure,)) for _ in range(12)]
+    request = IssueRequest(scheme="leisure")
+    jobs = [
+        world.run(
+            lambda uow, key=key: start_bulk_allowance(
+                uow, request=request, now=world.clock.now(), zone=world.clock.zone, actor="manager", key=key
+            )
+        )[0]["job_id"]
+        for key in ("run-a", "run-b")
+    ]
+
+    statuses = race(2, lambda index: run_bulk_allowance(world.context.uow_factory, world.clock, jobs[index]))
+
+    assert statuses == ["succeeded", "succeeded"]
+    results = [world.context.read(lambda uow, job=job: uow.registry.job(job))["result"] for job in jobs]
+    assert sum(result["issued"] for result in results) == 12
+    assert sum(result["already_paid"] for result in results) == 12
+    assert [world.wallet(teen, leisure) for teen in teens] == [1500] * 12
     world.assert_audit_ok()

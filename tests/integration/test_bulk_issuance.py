@@ -14,6 +14,7 @@ from ledger.usecases import checkpoints, flows
 from ledger.usecases.audit import check
 from ledger.usecases.bulk import BulkReport, bulk_issue
 from tests.integration.conftest import Books
+from tests.integration.test_concurrency import race
 
 WALLETS = 2_000
 AMOUNT = 1_500
@@ -132,3 +133,43 @@ def test_a_main_lot_is_credited_in_place_when_no_expiry_or_category(books: Books
 def flows_report(*, issued: int, skipped: int, amount: int = AMOUNT) -> BulkReport:
     """The BulkReport expected."""
     return BulkReport(issued, skipped, issued * amount)
+
+
+MONTHLY = {"issuing": {"mode": "recurring", "amount_minor": AMOUNT, "period": "month"}}
+
+
+def monthly(books: Books, job_key: str, count: int = 50) -> BulkReport:
+    """A monthly allowance run over `count` owners under one job key."""
+    return bulk_issue(
+        books.uow, books.clock, "monthly", owners(count), AMOUNT, None, None, "scheme-manager", job_key
+    )
+
+
+def test_a_recurring_allowance_pays_each_wallet_once_a_period_whatever_the_job_key(books: Books) -> None:
+    scheme = books.scheme("monthly", rules=MONTHLY, funded_minor=200 * AMOUNT)
+
+    assert monthly(books, "november") == BulkReport(50, 0, 50 * AMOUNT, 0)
+    assert monthly(books, "november-by-mistake") == BulkReport(0, 0, 0, already_paid=50)
+    assert monthly(books, "november") == BulkReport(0, 50, 0, 0), "the same job replays its own payments"
+    assert books.wallet("teen-00007", scheme) == AMOUNT
+    books.clock.at = dt.datetime(2026, 11, 30, 23, 59, tzinfo=dt.UTC)
+    assert monthly(books, "still-november") == BulkReport(0, 0, 0, already_paid=50)
+
+    books.clock.at = dt.datetime(2026, 12, 1, 0, 0, tzinfo=dt.UTC)
+    assert monthly(books, "december") == BulkReport(50, 0, 50 * AMOUNT, 0)
+
+    assert books.wallet("teen-00007", scheme) == 2 * AMOUNT
+    assert count(books, transactions, transactions.c.kind == "issue") == 100
+    assert books.run(check).ok
+
+
+def test_two_allowance_runs_at_once_pay_each_wallet_once(books: Books) -> None:
+    scheme = books.scheme("monthly", rules=MONTHLY, funded_minor=400 * AMOUNT)
+
+    reports = race(2, lambda index: monthly(books, f"run-{index}", count=120))
+
+    assert sum(report.issued for report in reports) == 120, reports
+    assert sum(report.already_paid for report in reports) == 120, reports
+    assert books.balance(scheme["budget_account_id"]) == 280 * AMOUNT
+    assert count(books, transactions, transactions.c.kind == "issue") == 120
+    assert books.run(check).ok

@@ -9,7 +9,7 @@ import pytest
 from freezegun import freeze_time
 from sqlalchemy import select
 
-from ledger.clock import SystemClock
+from ledger.clock import FixedClock, SystemClock
 from ledger.db.tables import transactions
 from ledger.errors import Conflict, Expired, InsufficientFunds, RetryableConflict
 from ledger.receipts import Receipt
@@ -17,6 +17,7 @@ from ledger.units import Unit
 from ledger.usecases import expiry, flows, holds
 from ledger.usecases.audit import check, trial_balance
 from tests.integration.conftest import START, Books
+from tests.integration.test_concurrency import race
 
 DAY = dt.timedelta(days=1)
 
@@ -84,8 +85,8 @@ def hold(
     return receipt
 
 
-def resolve(books: Books, hold_id: str, capture_minor: int, outcome: str) -> Receipt:
-    receipt: Receipt = books.run(
+def resolve(books: Books, hold_id: str, capture_minor: int, outcome: str) -> holds.HoldResolution:
+    resolution: holds.HoldResolution = books.run(
         lambda uow: holds.resolve_hold(
             uow,
             hold_id=hold_id,
@@ -96,7 +97,7 @@ def resolve(books: Books, hold_id: str, capture_minor: int, outcome: str) -> Rec
             outcome=outcome,
         )
     )
-    return receipt
+    return resolution
 
 
 def status(books: Books, hold_id: str) -> str:
@@ -140,8 +141,8 @@ def test_capturing_part_of_a_hold_pays_that_part_and_returns_the_rest_to_the_lot
 
     captured = resolve(books, str(held.hold_id), 200, "captured")
 
-    assert captured.amount_minor == 200
-    assert captured.taken == ((main.lot_account_id, 300), (soon.lot_account_id, 200))
+    assert (captured.captured_minor, captured.returned_minor) == (200, 500)
+    assert captured.returned_to == ((main.lot_account_id, 300), (soon.lot_account_id, 200))
     assert books.balance(payable) == 200
     assert books.balance(str(main.lot_account_id)) == 600
     assert books.balance(str(soon.lot_account_id)) == 200
@@ -209,7 +210,7 @@ def test_a_hold_past_its_timeout_cannot_be_captured_and_expiry_releases_it(books
         assert report == expiry.ExpiryReport(lots_expired=0, returned_minor_by_scheme={}, holds_released=1)
         assert books.wallet("r1", scheme) == 1_000
         assert status(books, str(held.hold_id)) == "expired"
-        with pytest.raises(Conflict):
+        with pytest.raises(Expired):
             resolve(books, str(held.hold_id), 700, "captured")
         assert expiry.expire_all(books.uow, clock).holds_released == 0
     assert books.balance(payable) == 0
@@ -356,4 +357,118 @@ def test_the_expiry_job_reruns_a_unit_of_work_that_the_database_asked_to_retry(b
     assert books.wallet("r3", scheme) == 500
     assert books.balance(scheme["budget_account_id"]) == 10_000 - 500
     assert kinds(books).count("expire") == 2
+    assert books_are_sound(books)
+
+
+def test_a_timed_out_holds_funds_can_be_spent_in_full_the_instant_it_times_out_with_no_job(
+    books: Books,
+) -> None:
+    scheme = books.scheme("leisure", funded_minor=10_000)
+    payable = books.payable("pool")
+    issue(books, scheme, "r1", 1_000)
+    held = hold(books, scheme, "r1", 700, payable, timeout_seconds=1)
+    books.clock.advance(dt.timedelta(seconds=2))
+    with pytest.raises(Expired):
+        resolve(books, str(held.hold_id), 700, "captured")
+
+    spent = spend(books, scheme, "r1", 1_000, payable)
+
+    assert spent.balance_after_minor == 0
+    assert status(books, str(held.hold_id)) == "expired"
+    assert books.balance(payable) == 1_000
+    assert kinds(books).count("hold_expiry") == 1
+    assert expiry.expire_all(books.uow, books.clock).holds_released == 0, "the sweep finds nothing to do"
+    assert kinds(books).count("hold_expiry") == 1
+    assert books_are_sound(books)
+
+
+def test_a_hold_is_released_at_its_timeout_and_not_a_moment_before(books: Books) -> None:
+    scheme = books.scheme("leisure", funded_minor=10_000)
+    payable = books.payable("pool")
+    issue(books, scheme, "r1", 1_000)
+    held = hold(books, scheme, "r1", 700, payable, timeout_seconds=60)
+    books.clock.advance(dt.timedelta(seconds=60) - dt.timedelta(microseconds=1))
+    with pytest.raises(InsufficientFunds, match=r"needs £3\.01; £3\.00 available"):
+        spend(books, scheme, "r1", 301, payable)
+    assert status(books, str(held.hold_id)) == "pending"
+
+    books.clock.advance(dt.timedelta(microseconds=1))
+    spend(books, scheme, "r1", 301, payable)
+
+    assert status(books, str(held.hold_id)) == "expired"
+    assert books.wallet("r1", scheme) == 699
+    assert books_are_sound(books)
+
+
+def test_a_timed_out_hold_is_released_once_whether_the_sweep_or_a_spend_gets_there_first(
+    books: Books,
+) -> None:
+    scheme = books.scheme("leisure", funded_minor=10_000)
+    payable = books.payable("pool")
+    for owner in ("r1", "r2"):
+        issue(books, scheme, owner, 1_000)
+    first = hold(books, scheme, "r1", 400, payable, timeout_seconds=1)
+    second = hold(books, scheme, "r2", 400, payable, timeout_seconds=1)
+    books.clock.advance(dt.timedelta(seconds=5))
+    assert expiry.expire_all(books.uow, books.clock).holds_released == 2
+
+    spend(books, scheme, "r1", 1_000, payable)
+    hold(books, scheme, "r2", 1_000, payable)  # a new hold draws on the released funds too
+
+    assert [status(books, str(h.hold_id)) for h in (first, second)] == ["expired", "expired"]
+    assert kinds(books).count("hold_expiry") == 2
+    assert expiry.expire_all(books.uow, books.clock).holds_released == 0
+    assert books_are_sound(books)
+
+
+def test_racing_spends_captures_and_sweeps_release_or_pay_each_timed_out_hold_exactly_once(
+    books: Books,
+) -> None:
+    scheme = books.scheme("leisure", funded_minor=10_000)
+    payable = books.payable("pool")
+    issue(books, scheme, "r1", 1_000)
+    held = hold(books, scheme, "r1", 700, payable, timeout_seconds=60)
+    before = books.clock.now() + dt.timedelta(seconds=30)  # a capture still in time
+    after = books.clock.now() + dt.timedelta(seconds=90)  # spends and sweeps after the timeout
+
+    def act(index: int) -> Any:
+        if index == 0:
+            return books.run(
+                lambda uow: holds.resolve_hold(
+                    uow,
+                    hold_id=str(held.hold_id),
+                    capture_minor=700,
+                    now=before,
+                    actor="kiosk",
+                    key="capture",
+                    outcome="captured",
+                )
+            )
+        if index % 2:
+            return expiry.expire_all(books.uow, FixedClock(after))
+        return books.run(
+            lambda uow: flows.spend(
+                uow,
+                scheme=scheme,
+                owner_id="r1",
+                amount_minor=100,
+                payable_account_id=payable,
+                categories=None,
+                now=after,
+                actor="kiosk",
+                key=f"spend-{index}",
+            )
+        )
+
+    outcomes = race(8, act)
+
+    captured = not isinstance(outcomes[0], Exception)
+    assert captured or isinstance(outcomes[0], Expired), outcomes[0]
+    resolutions = kinds(books).count("capture") + kinds(books).count("hold_expiry")
+    assert resolutions == 1, "paid to the outlet or released to the card, never both, never twice"
+    assert status(books, str(held.hold_id)) == ("captured" if captured else "expired")
+    spends = [o for o in outcomes[2::2] if isinstance(o, Receipt)]
+    assert all(isinstance(o, Receipt | InsufficientFunds) for o in outcomes[2::2]), outcomes
+    assert books.balance(payable) == (700 if captured else 0) + 100 * len(spends)
+    assert books.wallet("r1", scheme) == 1_000 - books.balance(payable)
     assert books_are_sound(books)

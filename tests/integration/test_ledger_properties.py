@@ -2,7 +2,8 @@
 
 A hypothesis state machine funds, issues (with and without expiry and category), spends, transfers,
 reverses, holds, captures (in full and in part), voids, moves the clock and expires, over three wallets
-in two schemes: GBP, and HOUR with an overdraft floor of -600 minutes. The model predicts every outcome,
+in two schemes: GBP, and HOUR with an overdraft floor of -600 minutes. A hold past its timeout is released
+by the next draw on its wallet (or by the sweep, whichever comes first). The model predicts every outcome,
 including the expected refusals, which must change nothing. After every step the trial balance is zero
 per unit, no lot is below its floor, the audit check passes and every balance equals the model's. At the
 end of each example the journal is sealed with a fresh key and verified.
@@ -107,6 +108,7 @@ class Hold:
     """The model of one hold."""
 
     id: str
+    owner: str
     scheme: str
     amount: int
     taken: list[tuple[str, int]]
@@ -409,6 +411,7 @@ class LedgerMachine(RuleBasedStateMachine):
     def spend(self, scheme: str, owner: str, amount: int | str, place: tuple[str, ...] | None) -> None:
         definition = self.schemes[scheme]
         payable = self.payables[scheme]
+        releases = self.releasing(owner, scheme)
         amount = self.sized(amount, sum(map(self.available, self.eligible(owner, scheme, place))))
         plan = self.plan(owner, scheme, amount, place)
         before = self.wallet(owner, scheme)
@@ -427,6 +430,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ),
             InsufficientFunds if plan is None else None,
         )
+        self.released(releases, committed=receipt is not None)
         if receipt is None:
             return
         assert plan is not None
@@ -444,6 +448,7 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def transfer(self, scheme: str, payer: str, payee: str, amount: int | str) -> None:
         definition = self.schemes[scheme]
+        releases = self.releasing(payer, scheme) if payer != payee else []
         amount = self.sized(amount, sum(map(self.available, self.eligible(payer, scheme, None))))
         plan = self.plan(payer, scheme, amount, None)
         refusal: type[LedgerError] | None = None
@@ -465,6 +470,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ),
             refusal,
         )
+        self.released(releases, committed=receipt is not None)
         if receipt is None:
             return
         assert plan is not None
@@ -508,6 +514,7 @@ class LedgerMachine(RuleBasedStateMachine):
     ) -> None:
         definition = self.schemes[scheme]
         payable = self.payables[scheme]
+        releases = self.releasing(owner, scheme)
         amount = self.sized(amount, sum(map(self.available, self.eligible(owner, scheme, place))))
         plan = self.plan(owner, scheme, amount, place)
         key = self.key()
@@ -526,6 +533,7 @@ class LedgerMachine(RuleBasedStateMachine):
             ),
             InsufficientFunds if plan is None else None,
         )
+        self.released(releases, committed=receipt is not None)
         if receipt is None:
             return
         assert plan is not None and receipt.hold_id is not None
@@ -536,6 +544,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.holds.append(
             Hold(
                 receipt.hold_id,
+                owner,
                 scheme,
                 amount,
                 plan,
@@ -563,6 +572,37 @@ class LedgerMachine(RuleBasedStateMachine):
                 remaining -= give
         return lines
 
+    def releasing(self, owner: str, scheme: str) -> list[Hold]:
+        """Release (in the model, for now) the wallet's timed-out holds, as a draw on it does first."""
+        now = self.now
+        timed_out = sorted(
+            (
+                h
+                for h in self.holds
+                if (h.owner, h.scheme, h.status) == (owner, scheme, "pending") and h.expires_at <= now
+            ),
+            key=lambda h: h.id,
+        )
+        for hold in timed_out:
+            for account_id, amount in self.resolution(hold, 0):
+                self.accounts[account_id].balance += amount
+            hold.status = "expired"
+        return timed_out
+
+    def released(self, holds_released: list[Hold], committed: bool) -> None:
+        """The draw committed: record the releases it posted; it was refused: they were rolled back."""
+        for hold in holds_released:
+            lines = self.resolution(hold, 0)
+            if committed:
+                record = self.read(lambda uow, hold=hold: uow.holds.get(hold.id))
+                assert record.status == "expired", "released by the draw on its wallet, not by a job"
+                self.transactions.append(Transaction(record.resolved_transaction_id, "hold_expiry", lines))
+                self.unchecked.append(self.transactions[-1])
+                continue
+            for account_id, amount in lines:
+                self.accounts[account_id].balance -= amount
+            hold.status = "pending"
+
     @precondition(lambda self: self.holds)
     @rule(pick=st.integers(0, 10_000), any_hold=st.booleans(), share=st.integers(0, 101))
     def capture(self, pick: int, any_hold: bool, share: int) -> None:
@@ -570,10 +610,10 @@ class LedgerMachine(RuleBasedStateMachine):
         hold = self.pick_hold(pick, any_hold)
         capture = hold.amount + 1 if share == 101 else hold.amount * share // 100
         refusal: type[LedgerError] | None = None
-        if hold.status != "pending":
+        if hold.status in {"captured", "voided"}:
             refusal = Conflict
-        elif hold.expires_at <= self.now:
-            refusal = Expired
+        elif hold.status == "expired" or hold.expires_at <= self.now:
+            refusal = Expired  # timed out, released or not: its funds are the wallet's again
         elif capture > hold.amount:
             refusal = ValidationFailed
         key = self.key()
@@ -591,7 +631,7 @@ class LedgerMachine(RuleBasedStateMachine):
         )
         if receipt is None:
             return
-        assert receipt.amount_minor == capture
+        assert (receipt.captured_minor, receipt.returned_minor) == (capture, hold.amount - capture)
         hold.status = "captured"
         self.post(receipt.transaction_id, "capture", self.resolution(hold, capture))
 

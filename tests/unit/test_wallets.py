@@ -45,7 +45,7 @@ def test_the_earliest_expiring_lot_is_spent_first_and_lots_that_never_expire_las
         lot("late", 500, expires_in=30 * DAY),
         lot("soon", 100, expires_in=2 * DAY),
     ]
-    assert plan_spend(lots, 700, NOW, None) == [("soon", 100), ("late", 500), ("never", 100)]
+    assert plan_spend(lots, 700, NOW, None, unit=Unit.GBP) == [("soon", 100), ("late", 500), ("never", 100)]
 
 
 def test_lots_expiring_together_are_spent_oldest_first_then_by_id() -> None:
@@ -55,17 +55,17 @@ def test_lots_expiring_together_are_spent_oldest_first_then_by_id() -> None:
         lot("older", 100, expires_in=DAY, age=DAY),
     ]
     assert [x.account_id for x in spend_order(lots)] == ["older", "a", "b"]
-    assert plan_spend(lots, 250, NOW, None) == [("older", 100), ("a", 100), ("b", 50)]
+    assert plan_spend(lots, 250, NOW, None, unit=Unit.GBP) == [("older", 100), ("a", 100), ("b", 50)]
 
 
 def test_a_categorised_lot_is_spent_only_where_its_category_is_accepted() -> None:
     lots = [lot("food", 300, category="food", expires_in=DAY), lot("any", 200)]
 
-    assert plan_spend(lots, 400, NOW, {"food", "clothes"}) == [("food", 300), ("any", 100)]
-    assert plan_spend(lots, 200, NOW, {"clothes"}) == [("any", 200)]
-    assert plan_spend(lots, 200, NOW, set()) == [("any", 200)]
-    with pytest.raises(InsufficientFunds, match="200 available"):
-        plan_spend(lots, 201, NOW, {"clothes"})
+    assert plan_spend(lots, 400, NOW, {"food", "clothes"}, unit=Unit.GBP) == [("food", 300), ("any", 100)]
+    assert plan_spend(lots, 200, NOW, {"clothes"}, unit=Unit.GBP) == [("any", 200)]
+    assert plan_spend(lots, 200, NOW, set(), unit=Unit.GBP) == [("any", 200)]
+    with pytest.raises(InsufficientFunds, match=r"£2\.00 available to spend here"):
+        plan_spend(lots, 201, NOW, {"clothes"}, unit=Unit.GBP)
     assert available_to_spend(lots, NOW, {"clothes"}) == 200
     assert available_to_spend(lots, NOW, None) == 500
 
@@ -75,21 +75,21 @@ def test_an_expired_lot_is_skipped_even_at_the_instant_it_expires() -> None:
 
     assert not spendable(lots[1], NOW, None)
     assert spendable(lots[1], NOW - dt.timedelta(microseconds=1), None)
-    assert plan_spend(lots, 50, NOW, None) == [("ok", 50)]
+    assert plan_spend(lots, 50, NOW, None, unit=Unit.GBP) == [("ok", 50)]
     with pytest.raises(InsufficientFunds):
-        plan_spend(lots, 51, NOW, None)
+        plan_spend(lots, 51, NOW, None, unit=Unit.GBP)
 
 
 def test_a_lot_with_an_overdraft_floor_can_be_drawn_down_to_the_floor_and_no_further() -> None:
     member = lot("member", 100, floor=-600)
     assert member.available_minor == 700
-    assert plan_spend([member], 700, NOW, None) == [("member", 700)]
+    assert plan_spend([member], 700, NOW, None, unit=Unit.GBP) == [("member", 700)]
     with pytest.raises(InsufficientFunds):
-        plan_spend([member], 701, NOW, None)
+        plan_spend([member], 701, NOW, None, unit=Unit.GBP)
     overdrawn = lot("overdrawn", -650, floor=-600)
     assert overdrawn.available_minor == 0
     with pytest.raises(InsufficientFunds):
-        plan_spend([overdrawn], 1, NOW, None)
+        plan_spend([overdrawn], 1, NOW, None, unit=Unit.GBP)
 
 
 CATEGORY = st.sampled_from((None, "food", "clothes"))
@@ -116,7 +116,7 @@ def test_a_plan_takes_exactly_the_amount_from_spendable_lots_in_order_or_refuses
     by_id = {x.account_id: x for x in lots}
     can_spend = available_to_spend(lots, NOW, place)
     try:
-        plan = plan_spend(lots, amount, NOW, place)
+        plan = plan_spend(lots, amount, NOW, place, unit=Unit.GBP)
     except InsufficientFunds:
         assert can_spend < amount
         return
