@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 import qrcode
 
 from clubcard.context import LedgerContext
+from ledger.ports import UnitOfWork
 from ledger.usecases.staff_accounts import STAFF_ROLES, create_staff_user
 
 DEMO_PASSWORD_SUFFIX = "-demo-password"  # demo only: `clubcard users create` makes real accounts
+
+
+def _create(uow: UnitOfWork, *, role: str, username: str, password: str, context: LedgerContext) -> Any:
+    return create_staff_user(
+        uow,
+        username=username,
+        display_name=f"Demo {role.replace('_', ' ')}",
+        role=role,
+        password=password,
+        now=context.clock.now(),
+    )
 
 
 def seed_demo_staff(context: LedgerContext, path: Path) -> None:
@@ -21,14 +35,7 @@ def seed_demo_staff(context: LedgerContext, path: Path) -> None:
         username = role.replace("_", "-")
         password = username + DEMO_PASSWORD_SUFFIX
         credentials = context.write(
-            lambda uow, role=role, username=username, password=password: create_staff_user(
-                uow,
-                username=username,
-                display_name=f"Demo {role.replace('_', ' ')}",
-                role=role,
-                password=password,
-                now=context.clock.now(),
-            )
+            partial(_create, role=role, username=username, password=password, context=context)
         )
         qr_path = path.parent / f"demo-totp-{username}.png"
         qrcode.make(credentials.provisioning_uri()).save(qr_path)
