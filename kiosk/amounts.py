@@ -8,6 +8,7 @@ from ledger.units import MAX_AMOUNT_MINOR, Unit
 
 MAX_TYPED_LENGTH = 32
 _POUNDS = re.compile(r"£?\s*(\d{1,10})(?:\.(\d{1,2}))?")
+_TOO_PRECISE = re.compile(r"£?\s*\d+\.\d{3,}")
 _PENCE_ONLY = re.compile(r"(\d{1,3})\s*p")
 _CLOCK = re.compile(r"(\d{1,6}):([0-5]\d)")
 _HOURS_MINUTES = re.compile(
@@ -46,6 +47,8 @@ def parse_amount(text: str, unit: Unit | str) -> int:
 
 
 def _pence(text: str) -> int | None:
+    if _TOO_PRECISE.fullmatch(text):
+        raise AmountNotUnderstood("Pounds and pence have at most 2 digits after the point, for example 5.50")
     match = _POUNDS.fullmatch(text)
     if match:
         pounds, pence = match.groups()

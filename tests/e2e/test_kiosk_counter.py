@@ -103,11 +103,16 @@ def test_a_usb_scanner_works_without_javascript(counter_world: CounterWorld, bro
 
 
 @pytest.mark.browser
-def test_a_typed_card_number_finds_the_card(page: Page, counter_world: CounterWorld) -> None:
+def test_a_typed_card_number_finds_the_card(
+    page: Page, counter_world: CounterWorld, browser_console: ConsoleLog
+) -> None:
     page.goto(counter_world.kiosk.url)
     page.fill("#card-number", counter_world.teen.number.replace("-", " ").lower())
     page.get_by_role("button", name="Find card").click()
     expect(page.locator("h1")).to_have_text("What this card can spend here")
+    take(page, "leisure", "1.255")
+    expect(page.locator(".govuk-error-summary")).to_contain_text("at most 2 digits after the point")
+    check_screen(page, browser_console, "amount-error")
     take(page, "leisure", "1.25")
     expect(page.locator("[data-remaining-here]")).to_have_text("£13.75")
 

@@ -79,3 +79,8 @@ def test_anything_else_is_refused_with_a_message_saying_what_to_type(typed: str,
 )
 def test_an_amount_typed_back_reads_as_the_same_amount(minor: int, unit: Unit) -> None:
     assert parse_amount(typed_form(minor, unit), unit) == minor
+
+
+def test_pence_past_the_second_decimal_get_their_own_message() -> None:
+    with pytest.raises(AmountNotUnderstood, match="at most 2 digits after the point"):
+        parse_amount("1.255", Unit.GBP)
