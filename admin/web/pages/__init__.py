@@ -1,3 +1,10 @@
 """The staff pages; importing this package registers every view on the staff blueprint."""
 
-from admin.web.pages import common, sign_in  # noqa: F401
+from admin.web.pages import (  # noqa: F401
+    common,
+    residents,
+    residents_cards,
+    residents_records,
+    schemes,
+    sign_in,
+)
