@@ -168,8 +168,10 @@ class PeopleRepository:
         )
         return [dict(row._mapping) for row in self.connection.execute(query)]
 
-    def lot_movements(self, owner_id: str, *, limit: int) -> list[dict[str, Any]]:
-        """Every transaction touching an owner's lots, oldest first, with its net amount per scheme."""
+    def lot_movements(self, owner_id: str, *, limit: int, newest_first: bool = False) -> list[dict[str, Any]]:
+        """Every transaction touching an owner's lots, oldest first (or newest first), with its net amount
+        per scheme."""
+        order = (transactions.c.recorded_at, transactions.c.seal_key, transactions.c.id)
         query = (
             select(
                 transactions.c.id,
@@ -197,7 +199,7 @@ class PeopleRepository:
                 lots.c.scheme_id,
                 postings.c.unit,
             )
-            .order_by(transactions.c.recorded_at, transactions.c.seal_key, transactions.c.id)
+            .order_by(*(column.desc() for column in order) if newest_first else order)
             .limit(limit)
         )
         return [

@@ -115,28 +115,20 @@ def _scheme_lines(
 def recent_history(
     uow: UnitOfWork, resident_id: str, schemes: Mapping[str, Mapping[str, Any]]
 ) -> tuple[HistoryLine, ...]:
-    """The latest movements on the resident's lots, newest first: each transaction once per scheme,
-    its amount netted over the lots it touched."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for lot in uow.lots.wallet(resident_id):
-        # The newest few of each lot are enough: together they hold the newest few of the wallet.
-        for record, net in uow.journal.entries(lot.account_id, limit=HISTORY_LINES):
-            line = found.setdefault(
-                (record.id, lot.scheme_id), {"record": record, "unit": lot.unit.value, "amount_minor": 0}
-            )
-            line["amount_minor"] += net
-    newest = sorted(found.items(), key=lambda item: (item[1]["record"].recorded_at, item[0]), reverse=True)
+    """The latest movements on the resident's lots, newest first: each transaction once per scheme, its
+    amount netted over the lots it touched (one query, however long their history)."""
+    movements = uow.people.lot_movements(resident_id, limit=HISTORY_LINES, newest_first=True)
     return tuple(
         HistoryLine(
-            transaction_id=line["record"].id,
-            kind=line["record"].kind,
-            recorded_at=line["record"].recorded_at,
-            scheme_name=(schemes.get(scheme_id) or {}).get("name") or "",
-            unit=line["unit"],
-            amount_minor=line["amount_minor"],
-            reverses_id=line["record"].reverses_id,
+            transaction_id=movement["id"],
+            kind=movement["kind"],
+            recorded_at=movement["recorded_at"],
+            scheme_name=(schemes.get(movement["scheme_id"]) or {}).get("name") or "",
+            unit=movement["unit"],
+            amount_minor=movement["amount_minor"],
+            reverses_id=movement["reverses_id"],
         )
-        for (_, scheme_id), line in newest[:HISTORY_LINES]
+        for movement in movements
     )
 
 

@@ -3,6 +3,7 @@ who asked and why in the staff log; roles enforced on every page and POST. On SQ
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 import pypdfium2
@@ -455,3 +456,23 @@ def test_look_ups_draw_from_each_member_of_staffs_own_budget(staff_web: StaffWeb
 
     assert throttled.status_code == 429 and "Too many attempts" in page_text(throttled)
     assert other.status_code == 200
+
+
+def test_the_resident_page_shows_the_newest_twenty_movements_first_in_peoples_units(
+    staff_web: StaffWeb,
+) -> None:
+    resident_id = _release_member(staff_web, funded_minor=1_000_000)
+    path = f"{RESIDENTS}/{resident_id}/schemes/release-vouchers/vouchers?count="
+    ten = _voucher_rows(*[("work-clothes", "1", None)] * 10)
+    for _ in range(2):
+        assert staff_web.post_form(path + "10", {**ten, **ON_BEHALF}).status_code == 302
+        staff_web.clock.advance(dt.timedelta(minutes=5))
+    last = _voucher_rows(("accommodation", "1.23", None))
+    assert staff_web.post_form(path + "1", {**last, **ON_BEHALF}).status_code == 302
+
+    page = page_text(staff_web.get(f"{RESIDENTS}/{resident_id}"))
+
+    history = page.split("Recent history, newest first", 1)[1]
+    assert history.startswith(" When What Scheme Amount 2 Nov 2026 09:10 UTC Issued Release vouchers £1.23")
+    assert history.count("Issued Release vouchers") == 20
+    assert "The newest 20 movements." in history and "£21.23" in page
