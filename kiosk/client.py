@@ -122,6 +122,11 @@ class ApiClient:
         }
         return self._send("POST", "/api/v1/offline-redemptions", json=body, key=key)
 
+    def offline_redemptions(self, items: list[dict[str, Any]], *, key: str) -> list[dict[str, Any]]:
+        """Sync several queued spends at once; each item carries its own `idempotency_key`."""
+        answer = self._send("POST", "/api/v1/offline-redemptions/batch", json={"redemptions": items}, key=key)
+        return list(answer["results"])
+
     def offline_profile(self) -> dict[str, Any]:
         """This outlet and the schemes it accepts, with their offline floor limits."""
         return self._send("GET", "/api/v1/offline-profile")

@@ -12,7 +12,7 @@ import threading
 import uuid
 import zoneinfo
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from kiosk import outcomes
 from kiosk.client import ApiClient, ApiProblem, ApiUnreachable
@@ -24,6 +24,7 @@ from ledger.cards.token import InvalidCardToken, normalize_card_number
 from ledger.clock import parse_rfc3339, rfc3339
 from ledger.units import format_amount
 
+T = TypeVar("T")
 KEYS_CACHE = "card-keys"
 PROFILE_CACHE = "offline-profile"
 IDENTITY_CACHE = "identity"
@@ -72,7 +73,7 @@ class Counter:
         """The council's calendar day of a moment (offline limits are per day, the council's day)."""
         return (moment or self.now()).astimezone(self.zone).date().isoformat()
 
-    def call(self, request: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def call(self, request: Callable[[], T]) -> T:
         """Run one API request, noting whether the API answered (a refusal is still an answer)."""
         try:
             result = request()

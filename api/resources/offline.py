@@ -7,14 +7,16 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from api.auth import current_principal, idempotency_key, requires
 from api.context import ctx
 from api.fields import amount_field
 from api.pagination import PageQuery, page, page_schema
+from api.problems import PROBLEM_BASE
 from api.resources.scheme_schemas import SHORT, StrictSchema
 from api.resources.value_schemas import TOKEN
+from ledger.usecases import offline_sync
 from ledger.usecases.offline_sync import (
     OfflineRedemption,
     offline_profile,
@@ -154,3 +156,85 @@ class OfflineProfileView(MethodView):
         outlet_id = principal.outlet_id
         profile = ctx().read(lambda uow: offline_profile(uow, outlet_id=outlet_id))
         return dataclasses.asdict(profile)
+
+
+class OfflineBatchItemSchema(OfflineRedemptionSchema):
+    """One offline redemption of a batch, under the idempotency key it was queued with."""
+
+    idempotency_key = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class OfflineBatchSchema(StrictSchema):
+    """Offline redemptions to sync together."""
+
+    redemptions = fields.List(
+        fields.Nested(OfflineBatchItemSchema),
+        required=True,
+        validate=validate.Length(min=1, max=offline_sync.MAX_BATCH_SIZE),
+    )
+
+
+class OfflineBatchResultSchema(Schema):
+    """What one item of the batch did: 201 with its result, or the problem that refused it."""
+
+    idempotency_key = fields.String()
+    status = fields.Integer(metadata={"description": "201, or the status of the problem"})
+    result = fields.Nested(OfflineSyncResultSchema, allow_none=True)
+    problem = fields.Dict(allow_none=True, metadata={"description": "an RFC 9457 problem, as if sent alone"})
+
+
+class OfflineBatchResultsSchema(Schema):
+    """The batch's results, in the order sent."""
+
+    results = fields.List(fields.Nested(OfflineBatchResultSchema))
+
+
+def _batch_item(item: offline_sync.BatchItemResult) -> dict[str, Any]:
+    if item.refusal is None:
+        assert item.result is not None
+        return {
+            "idempotency_key": item.idempotency_key,
+            "status": 201,
+            "result": dataclasses.asdict(item.result),
+            "problem": None,
+        }
+    refusal = item.refusal
+    problem = {
+        "type": PROBLEM_BASE + refusal.problem,
+        "title": refusal.problem.replace("-", " ").capitalize(),
+        "status": refusal.status,
+        "detail": refusal.detail,
+    }
+    return {
+        "idempotency_key": item.idempotency_key,
+        "status": refusal.status,
+        "result": None,
+        "problem": problem,
+    }
+
+
+@blueprint.route("/offline-redemptions/batch")
+class OfflineRedemptionBatch(MethodView):
+    """Syncing many offline spends at once."""
+
+    @requires("device")
+    @blueprint.arguments(OfflineBatchSchema)
+    @blueprint.response(200, OfflineBatchResultsSchema)
+    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Up to 100 offline redemptions in one transaction, each exactly as POST /offline-redemptions
+        under its own `idempotency_key` (a resend replays it); one item's refusal leaves the others be.
+        The request's Idempotency-Key names the batch; the replay guarantee is per item."""
+        principal, _, context = current_principal(), idempotency_key(), ctx()
+        assert principal.outlet_id is not None, "device keys are always bound to an outlet"
+        outlet_id = principal.outlet_id
+        items = [
+            (item.pop("idempotency_key"), OfflineRedemption(outlet_id=outlet_id, **item))
+            for item in body["redemptions"]
+        ]
+        now = context.clock.now()
+        results = context.write(
+            lambda uow: offline_sync.sync_offline_batch(
+                uow, items=items, keyring=context.keyring, now=now, actor=principal.actor
+            )
+        )
+        return {"results": [_batch_item(item) for item in results]}

@@ -12,11 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.cards.token import CardKeyring, InvalidCardToken
 from ledger.clock import rfc3339
-from ledger.errors import InvalidToken, LimitExceeded, NotAllowedHere, ValidationFailed
+from ledger.errors import (
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    InvalidToken,
+    LedgerError,
+    LimitExceeded,
+    NotAllowedHere,
+    NotFound,
+    ValidationFailed,
+)
 from ledger.ports import UnitOfWork
 from ledger.rules import Rules, parse_rules
 from ledger.units import AccountKind, Unit, format_amount
@@ -31,6 +41,19 @@ from ledger.wallets import available_to_spend
 # A kiosk's clock may run a little ahead of the server's; anything further ahead is not a past spend.
 CLOCK_SKEW_ALLOWANCE = dt.timedelta(minutes=10)
 SHORTFALL_KIND = "offline_shortfall"
+MAX_BATCH_SIZE = 100
+# What sync_offline_redemption refuses before it writes anything (checks, idempotency claims), so one
+# item's refusal can be reported inside a shared transaction without undoing its batch-mates. Anything
+# else (a retryable database conflict, an unavailable database) aborts and reruns the whole batch.
+ITEM_REFUSALS = (
+    ValidationFailed,
+    NotFound,
+    InvalidToken,
+    NotAllowedHere,
+    LimitExceeded,
+    IdempotencyMismatch,
+    IdempotencyInFlight,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,6 +155,41 @@ def sync_offline_redemption(
     return OfflineSyncResult(
         **once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchItemResult:
+    """One item of a synced batch: what it did, or why it was refused (and nothing of it was written)."""
+
+    idempotency_key: str
+    result: OfflineSyncResult | None = None
+    refusal: LedgerError | None = None
+
+
+def sync_offline_batch(
+    uow: UnitOfWork,
+    *,
+    items: Sequence[tuple[str, OfflineRedemption]],
+    keyring: CardKeyring,
+    now: dt.datetime,
+    actor: str,
+) -> tuple[BatchItemResult, ...]:
+    """Sync many offline redemptions in one transaction, each exactly once under its own key."""
+    if not 1 <= len(items) <= MAX_BATCH_SIZE:
+        raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH_SIZE} offline redemptions")
+    if len({key for key, _ in items}) != len(items):
+        raise ValidationFailed("each offline redemption in a batch has its own idempotency key")
+    results = []
+    for key, request in items:
+        try:
+            result = sync_offline_redemption(
+                uow, request=request, keyring=keyring, now=now, actor=actor, key=key
+            )
+        except ITEM_REFUSALS as refusal:
+            results.append(BatchItemResult(key, refusal=refusal))
+        else:
+            results.append(BatchItemResult(key, result=result))
+    return tuple(results)
 
 
 def _applied_online(

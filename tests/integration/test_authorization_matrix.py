@@ -46,6 +46,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("GET", "/api/v1/cards/{token}/entitlements", {"device"}),
     ("GET", "/api/v1/cards/by-number/{number}/entitlements", {"device"}),
     ("POST", "/api/v1/offline-redemptions", {"device"}),
+    ("POST", "/api/v1/offline-redemptions/batch", {"device"}),
     ("GET", "/api/v1/offline-profile", {"device"}),
     ("GET", "/api/v1/offline-shortfalls", {"finance", "admin", "scheme_manager"}),
     ("POST", "/api/v1/redemptions", {"device"}),

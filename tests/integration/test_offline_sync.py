@@ -396,3 +396,45 @@ def test_a_typed_card_number_is_redeemed_through_the_kiosk(world: World, tmp_pat
     refunded = refund(counter, receipt.key)
     assert isinstance(refunded, ReceiptView)
     assert world.wallet(setup["teen"], setup["scheme"]) == 1000
+
+
+def test_a_batch_posts_each_item_once_and_one_refusal_leaves_the_others_be(world: World) -> None:
+    setup = _setup(world)
+    occurred = (START - dt.timedelta(minutes=5)).isoformat()
+
+    def item(key: str, amount: int) -> dict[str, Any]:
+        return {
+            "idempotency_key": key,
+            "card_token": setup["token"],
+            "scheme": "leisure",
+            "amount_minor": amount,
+            "occurred_at": occurred,
+        }
+
+    batch = {"redemptions": [item("b-1", 200), item("b-2", 900), item("b-3", 100)]}
+    first = world.post(f"{OFFLINE}/batch", batch, setup["device"])
+    assert first.status_code == 200, first.get_json()
+    results = first.get_json()["results"]
+    assert [r["status"] for r in results] == [201, 422, 201]
+    assert results[1]["problem"]["type"].endswith("/limit-exceeded")
+    again = world.post(f"{OFFLINE}/batch", batch, setup["device"])
+    assert [r["result"] for r in again.get_json()["results"]] == [r["result"] for r in results]
+    assert world.wallet(setup["teen"], setup["scheme"]) == 700
+    assert _offline_transactions(world) == 2
+    world.assert_audit_ok()
+
+
+def test_a_batch_with_a_key_twice_is_refused_whole(world: World) -> None:
+    setup = _setup(world)
+    twice = {
+        "idempotency_key": "same",
+        "card_token": setup["token"],
+        "scheme": "leisure",
+        "amount_minor": 100,
+        "occurred_at": START.isoformat(),
+    }
+    before = world.books()
+    problem(
+        world.post(f"{OFFLINE}/batch", {"redemptions": [twice, twice]}, setup["device"]), 422, "validation"
+    )
+    assert world.books() == before

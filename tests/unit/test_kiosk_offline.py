@@ -63,6 +63,8 @@ class FakeApi:
     def handler(self, request: httpx.Request) -> httpx.Response:
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if request.method == "POST" and request.url.path.endswith("/batch"):
+            return self.batch(request)
         if request.method == "POST":
             key = request.headers["Idempotency-Key"]
             self.posts.append(key)
@@ -83,6 +85,21 @@ class FakeApi:
         return httpx.Response(
             404, json={"type": "https://clubcard.example/problems/not-found", "detail": "no"}
         )
+
+    def batch(self, request: httpx.Request) -> httpx.Response:
+        """Several offline redemptions, each under its own key."""
+        results = []
+        for item in json.loads(request.content)["redemptions"]:
+            key = item["idempotency_key"]
+            self.posts.append(key)
+            result = self.applied.setdefault(
+                key,
+                {"outcome": "posted", "amount_minor": item["amount_minor"], "transaction_id": f"tx-{key}"},
+            )
+            results.append({"idempotency_key": key, "status": 201, "result": result})
+        if self.lose_answers:
+            raise httpx.ReadTimeout("answer lost", request=request)
+        return httpx.Response(200, json={"results": results})
 
 
 @pytest.fixture
