@@ -126,7 +126,8 @@ class Holds(MethodView):
     @blueprint.arguments(HoldSchema)
     @blueprint.response(201, SpendReceiptSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Reserve a spend under the same rules as a redemption; it times out after timeout_seconds."""
+        """Reserve a spend under the same rules as a redemption; it times out after timeout_seconds, and
+        from that instant its funds are the card's again (capture is then 410 expired)."""
         principal, key, context = current_principal(), idempotency_key(), ctx()
         now = context.clock.now()
         request = _spend_request(body, principal)
