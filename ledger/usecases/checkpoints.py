@@ -8,8 +8,9 @@ import datetime as dt
 from collections.abc import Callable, Collection
 
 from ledger.clock import rfc3339
+from ledger.errors import Conflict
 from ledger.journal import content_hash, header_of
-from ledger.merkle import HASH_SIZE, MerkleAccumulator, inclusion_proof, leaf_hash
+from ledger.merkle import HASH_SIZE, MerkleAccumulator, fold_peaks, inclusion_proof, leaf_hash
 from ledger.ports import UnitOfWork
 from ledger.records import CheckpointRecord
 from ledger.signing import SigningKey, tree_head_message
@@ -41,12 +42,7 @@ def seal(
     batch = uow.audit.unsealed(horizon, limit)
     if not batch:
         return None
-    latest: CheckpointRecord | None = uow.audit.latest_checkpoint()
-    if latest is None:
-        accumulator = MerkleAccumulator()
-    else:
-        accumulator = MerkleAccumulator.resume(latest.tree_size, (bytes.fromhex(h) for h in latest.frontier))
-    assert accumulator.size == uow.audit.sealed_count(), "every seal is covered by a checkpoint"
+    accumulator = _resume(uow)
     uow.audit.append_seals(accumulator.size, [transaction_id for transaction_id, _ in batch])
     sealed = b"".join(bytes.fromhex(stored_hash) for _, stored_hash in batch)
     for offset in range(0, len(sealed), HASH_SIZE):
@@ -55,6 +51,28 @@ def seal(
     # What was sealed, kept with its head, so verify can later say which transaction was altered.
     uow.audit.insert_checkpoint_leaves(checkpoint.tree_size, sealed)
     return checkpoint
+
+
+def _resume(uow: UnitOfWork) -> MerkleAccumulator:
+    """The tree as the newest checkpoint left it, refusing to extend a log that was tampered with."""
+    latest: CheckpointRecord | None = uow.audit.latest_checkpoint()
+    accumulator = MerkleAccumulator()
+    if latest is not None:
+        peaks = [bytes.fromhex(h) for h in latest.frontier]
+        # Signing on from a doctored frontier or past deleted checkpoints would sign a wrong tree.
+        if len(peaks) != bin(latest.tree_size).count("1") or fold_peaks(peaks).hex() != latest.root_hash:
+            raise Conflict(
+                f"checkpoint {latest.tree_size}'s stored frontier does not rebuild its signed root: "
+                "the log was tampered with, so nothing more is sealed; run clubcard audit verify"
+            )
+        accumulator = MerkleAccumulator.resume(latest.tree_size, peaks)
+    sealed = uow.audit.sealed_count()
+    if sealed != accumulator.size:
+        raise Conflict(
+            f"{sealed:,} transactions are sealed but the newest checkpoint covers {accumulator.size:,}: "
+            "the log was tampered with, so nothing more is sealed; run clubcard audit verify"
+        )
+    return accumulator
 
 
 def _sign(

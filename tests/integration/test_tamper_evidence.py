@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ledger.clock import rfc3339
 from ledger.db.tables import checkpoints, postings, seals, transactions
+from ledger.errors import Conflict
 from ledger.journal import Posting, canonical_header, content_hash
 from ledger.merkle import leaf_hash, verify_inclusion
 from ledger.receipts import Receipt
@@ -21,6 +23,7 @@ from ledger.usecases import flows
 from ledger.usecases.audit import check
 from ledger.usecases.checkpoints import checkpoint_signature_valid, prove_inclusion, verify
 from ledger.usecases.checkpoints import seal as seal_batch
+from ledger.usecases.schemes import get_scheme
 from tests.integration import tamper_support
 from tests.integration.conftest import Books
 
@@ -321,3 +324,66 @@ def test_a_checkpoint_signed_by_another_key_under_a_trusted_key_id_does_not_veri
     )
     assert checkpoint_signature_valid(genuine, {trusted.key_id})
     assert not checkpoint_signature_valid(forged, {trusted.key_id})
+
+
+def seal_when_past_the_horizon(books: Books, key: SigningKey) -> None:
+    """Try to seal until there is something to seal (PostgreSQL waits for older writers anywhere)."""
+    deadline = time.monotonic() + 20
+    while books.run(lambda uow: seal_batch(uow, key, books.clock.now())) is None:
+        assert time.monotonic() < deadline, "nothing became sealable within 20 s"
+        time.sleep(0.05)
+
+
+def test_sealing_refuses_to_sign_on_from_a_doctored_frontier(
+    books: Books, engine: Engine, database_url: str
+) -> None:
+    scheme, _, _ = some_books(books)
+    key = generate_signing_key()
+    head = seal(books, key)
+    books.run(
+        lambda uow: flows.issue(
+            uow, scheme=scheme, owner_id="r2", amount_minor=50, now=books.clock.now(), actor="cw", key="later"
+        )
+    )
+    behind_the_ledgers_back(
+        engine,
+        database_url,
+        [
+            (
+                "UPDATE checkpoints SET frontier_json = :f WHERE tree_size = :size",
+                {"f": '["' + "00" * 32 + '"]', "size": head.tree_size},
+            )
+        ],
+    )
+
+    with pytest.raises(Conflict, match="stored frontier does not rebuild its signed root"):
+        seal_when_past_the_horizon(books, key)
+
+    assert books.run(lambda uow: uow.audit.latest_checkpoint()) == dataclasses.replace(
+        head, frontier=("00" * 32,)
+    )
+
+
+def test_sealing_refuses_to_go_on_when_the_newest_checkpoint_was_deleted(
+    books: Books, engine: Engine, database_url: str
+) -> None:
+    some_books(books)
+    key = generate_signing_key()
+    head = seal(books, key)
+    behind_the_ledgers_back(
+        engine,
+        database_url,
+        [
+            ("DELETE FROM checkpoint_leaves WHERE tree_size = :size", {"size": head.tree_size}),
+            ("DELETE FROM checkpoints WHERE tree_size = :size", {"size": head.tree_size}),
+        ],
+    )
+    scheme = books.run(lambda uow: get_scheme(uow, "leisure"))
+    books.run(
+        lambda uow: flows.issue(
+            uow, scheme=scheme, owner_id="r2", amount_minor=50, now=books.clock.now(), actor="cw", key="later"
+        )
+    )
+
+    with pytest.raises(Conflict, match="transactions are sealed but the newest checkpoint covers"):
+        seal_when_past_the_horizon(books, key)
