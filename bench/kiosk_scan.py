@@ -222,7 +222,11 @@ def main() -> None:
             server.shutdown()
             kiosk.close()
             os.killpg(api.pid, signal.SIGTERM)
-            api.wait(timeout=30)
+            try:
+                api.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(api.pid, signal.SIGKILL)
+                api.wait(timeout=30)
             seeded["context"].engine.dispose()
     scan, redeem = percentiles(scans), percentiles(redeems)
     figures = {

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 
 DEFAULT_TIMEOUT_SECONDS = 5.0
+BATCH_TIMEOUT_SECONDS = 60.0
 # 5xx answers that mean "not reachable right now", as a network cut does: the kiosk goes offline.
 UNAVAILABLE_STATUSES = {502, 503, 504}
 
@@ -56,10 +57,19 @@ class ApiClient:
         """Let go of pooled connections."""
         self._http.close()
 
-    def _send(self, method: str, path: str, *, json: Any = None, key: str | None = None) -> dict[str, Any]:
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        key: str | None = None,
+        timeout_seconds: float | None = None,
+    ) -> dict[str, Any]:
         headers = {"Idempotency-Key": key} if key is not None else {}
+        timeout = self._http.timeout if timeout_seconds is None else httpx.Timeout(timeout_seconds)
         try:
-            response = self._http.request(method, path, json=json, headers=headers)
+            response = self._http.request(method, path, json=json, headers=headers, timeout=timeout)
         except httpx.ConnectError as error:  # refused or no route: the request never left
             raise ApiUnreachable(f"{method} {path}: {error}", maybe_applied=False) from error
         except httpx.HTTPError as error:  # reset or timed out mid-request: it may have been applied
@@ -124,7 +134,9 @@ class ApiClient:
 
     def offline_redemptions(self, items: list[dict[str, Any]], *, key: str) -> list[dict[str, Any]]:
         """Sync several queued spends at once; each item carries its own `idempotency_key`."""
-        answer = self._send("POST", "/api/v1/offline-redemptions/batch", json={"redemptions": items}, key=key)
+        # A batch takes longer than one spend; nobody waits on it at the counter.
+        path, body = "/api/v1/offline-redemptions/batch", {"redemptions": items}
+        answer = self._send("POST", path, json=body, key=key, timeout_seconds=BATCH_TIMEOUT_SECONDS)
         return list(answer["results"])
 
     def offline_profile(self) -> dict[str, Any]:

@@ -221,7 +221,7 @@ class OfflineRedemptionBatch(MethodView):
     @blueprint.arguments(OfflineBatchSchema)
     @blueprint.response(200, OfflineBatchResultsSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Up to 100 offline redemptions in one transaction, each exactly as POST /offline-redemptions
+        """Up to 100 offline redemptions in one request, each exactly as POST /offline-redemptions
         under its own `idempotency_key` (a resend replays it); one item's refusal leaves the others be.
         The request's Idempotency-Key names the batch; the replay guarantee is per item."""
         principal, _, context = current_principal(), idempotency_key(), ctx()
@@ -232,9 +232,7 @@ class OfflineRedemptionBatch(MethodView):
             for item in body["redemptions"]
         ]
         now = context.clock.now()
-        results = context.write(
-            lambda uow: offline_sync.sync_offline_batch(
-                uow, items=items, keyring=context.keyring, now=now, actor=principal.actor
-            )
+        results = offline_sync.sync_offline_batch(
+            context.write, items=items, keyring=context.keyring, now=now, actor=principal.actor
         )
         return {"results": [_batch_item(item) for item in results]}

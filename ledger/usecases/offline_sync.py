@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger.cards.token import CardKeyring, InvalidCardToken
 from ledger.clock import rfc3339
 from ledger.errors import (
-    IdempotencyInFlight,
-    IdempotencyMismatch,
+    DatabaseUnavailable,
     InvalidToken,
     LedgerError,
     LimitExceeded,
     NotAllowedHere,
-    NotFound,
     ValidationFailed,
 )
 from ledger.ports import UnitOfWork
@@ -42,18 +41,6 @@ from ledger.wallets import available_to_spend
 CLOCK_SKEW_ALLOWANCE = dt.timedelta(minutes=10)
 SHORTFALL_KIND = "offline_shortfall"
 MAX_BATCH_SIZE = 100
-# What sync_offline_redemption refuses before it writes anything (checks, idempotency claims), so one
-# item's refusal can be reported inside a shared transaction without undoing its batch-mates. Anything
-# else (a retryable database conflict, an unavailable database) aborts and reruns the whole batch.
-ITEM_REFUSALS = (
-    ValidationFailed,
-    NotFound,
-    InvalidToken,
-    NotAllowedHere,
-    LimitExceeded,
-    IdempotencyMismatch,
-    IdempotencyInFlight,
-)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,14 +154,16 @@ class BatchItemResult:
 
 
 def sync_offline_batch(
-    uow: UnitOfWork,
+    write: Callable[[Callable[[UnitOfWork], OfflineSyncResult]], OfflineSyncResult],
     *,
     items: Sequence[tuple[str, OfflineRedemption]],
     keyring: CardKeyring,
     now: dt.datetime,
     actor: str,
 ) -> tuple[BatchItemResult, ...]:
-    """Sync many offline redemptions in one transaction, each exactly once under its own key."""
+    """Sync many offline redemptions, each exactly once under its own key and in its own transaction
+    (`write` runs one): a refusal undoes only its own item, and no transaction holds an outlet's hot
+    payable shards for longer than one spend, so counters at that outlet never queue behind a sync."""
     if not 1 <= len(items) <= MAX_BATCH_SIZE:
         raise ValidationFailed(f"a batch holds 1 to {MAX_BATCH_SIZE} offline redemptions")
     if len({key for key, _ in items}) != len(items):
@@ -182,10 +171,14 @@ def sync_offline_batch(
     results = []
     for key, request in items:
         try:
-            result = sync_offline_redemption(
-                uow, request=request, keyring=keyring, now=now, actor=actor, key=key
+            result = write(
+                functools.partial(
+                    sync_offline_redemption, request=request, keyring=keyring, now=now, actor=actor, key=key
+                )
             )
-        except ITEM_REFUSALS as refusal:
+        except DatabaseUnavailable:
+            raise  # the whole batch is answered 503: the kiosk sends it again, and what went through replays
+        except LedgerError as refusal:
             results.append(BatchItemResult(key, refusal=refusal))
         else:
             results.append(BatchItemResult(key, result=result))
