@@ -3,18 +3,69 @@
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import g, request
+from flask import current_app, g, request
 
 from api.context import ctx
 from api.problems import ApiProblem
-from ledger.usecases.api_keys import Principal, authenticate
+from ledger.usecases.api_keys import Principal, authenticate, hash_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 STAFF = ("admin", "scheme_manager", "caseworker", "finance", "auditor")
 ANY = (*STAFF, "device")
+PRINCIPAL_CACHE_TTL_SECONDS = 1.0  # a key revoked by another process stops working within this
+PRINCIPAL_CACHE_MAX_ENTRIES = 10_000  # far more keys than a council has kiosks and staff
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CACHE_EXTENSION = "clubcard.principals"
+
+
+class PrincipalCache:
+    """Key hash -> principal for at most `ttl_seconds`, so a kiosk's spend needs no separate auth read."""
+
+    def __init__(
+        self,
+        ttl_seconds: float = PRINCIPAL_CACHE_TTL_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        assert 0 <= ttl_seconds <= PRINCIPAL_CACHE_TTL_SECONDS, "a revoked key must stop within a second"
+        self.ttl_seconds = ttl_seconds
+        self.monotonic = monotonic
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key_hash: str) -> Principal | None:
+        """The cached principal of a key hash, unless its entry is older than the TTL."""
+        with self._lock:
+            entry = self._entries.get(key_hash)
+            if entry is None:
+                return None
+            stored_at, principal = entry
+            if self.monotonic() - stored_at >= self.ttl_seconds:
+                del self._entries[key_hash]
+                return None
+            return principal
+
+    def put(self, key_hash: str, principal: Principal) -> None:
+        """Remember a principal just read from the database (unknown and revoked keys are never cached)."""
+        with self._lock:
+            if len(self._entries) >= PRINCIPAL_CACHE_MAX_ENTRIES:
+                self._entries.clear()  # bounded memory; the next requests simply read again
+            self._entries[key_hash] = (self.monotonic(), principal)
+
+    def clear(self) -> None:
+        """Forget every cached principal (after a staff write, which may have revoked a key)."""
+        with self._lock:
+            self._entries.clear()
+
+
+def principal_cache() -> PrincipalCache:
+    """This app's principal cache, made on first use."""
+    cache: PrincipalCache = current_app.extensions.setdefault(CACHE_EXTENSION, PrincipalCache())
+    return cache
 
 
 def current_principal() -> Principal:
@@ -26,9 +77,14 @@ def current_principal() -> Principal:
     scheme, _, secret = header.partition(" ")
     if scheme.lower() != "bearer" or not secret.strip():
         raise ApiProblem(401, "unauthenticated", "send Authorization: Bearer <key>")
-    found = ctx().read(lambda uow: authenticate(uow, secret.strip()))
+    cache = principal_cache()
+    key_hash = hash_secret(secret.strip())
+    found = cache.get(key_hash)
     if found is None:
-        raise ApiProblem(401, "unauthenticated", "unknown or revoked key")
+        found = ctx().read(lambda uow: authenticate(uow, secret.strip()))
+        if found is None:
+            raise ApiProblem(401, "unauthenticated", "unknown or revoked key")
+        cache.put(key_hash, found)
     g.principal = found
     return found
 
@@ -48,7 +104,12 @@ def requires(*roles: str) -> Callable[[F], F]:
                     role=principal.role,
                     allowed_roles=list(roles),
                 )
-            return view(*args, **kwargs)
+            result = view(*args, **kwargs)
+            if principal.role != "device" and request.method not in READ_METHODS:
+                # A staff write may have revoked a key: in this process it stops working at once
+                # (elsewhere within the TTL). Kiosk spends, the hot path, keep the cache.
+                principal_cache().clear()
+            return result
 
         doc = checked.__dict__.setdefault("_apidoc", {})
         doc.setdefault("manual_doc", {}).setdefault("security", [{"bearer": []}])
