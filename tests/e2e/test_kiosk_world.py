@@ -97,12 +97,16 @@ class ApiServer:
         self._server: BaseWSGIServer | None = None
         self.offline_syncs = 0
         self._count_lock = threading.Lock()
-        # Called after the API applied the n-th offline redemption, before its answer leaves.
+        # Called after the API applied the n-th offline sync request (one spend or a batch), before its
+        # answer leaves.
         self.after_offline_sync: Callable[[int], None] | None = None
 
     def _serve(self, environ: dict[str, Any], start_response: Any) -> Any:
         body = list(self.app(environ, start_response))
-        if environ["PATH_INFO"] == "/api/v1/offline-redemptions" and environ["REQUEST_METHOD"] == "POST":
+        if (
+            environ["PATH_INFO"].startswith("/api/v1/offline-redemptions")
+            and environ["REQUEST_METHOD"] == "POST"
+        ):
             with self._count_lock:
                 self.offline_syncs += 1
                 count = self.offline_syncs
