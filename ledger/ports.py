@@ -16,6 +16,7 @@ class UnitOfWork(Protocol):
     lots: Any
     holds: Any
     audit: Any
+    books: Any
     idempotency: Any
     schemes: Any
     bulk: Any

@@ -13,6 +13,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from ledger.db.accounts_repository import AccountsRepository
 from ledger.db.activity_repository import ActivityRepository
 from ledger.db.audit_repository import AuditRepository
+from ledger.db.books_repository import BooksRepository
 from ledger.db.bulk_repository import BulkRepository
 from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
@@ -90,6 +91,7 @@ class SqlUnitOfWork:
         self.lots = LotsRepository(connection)
         self.holds = HoldsRepository(connection)
         self.audit = AuditRepository(connection)
+        self.books = BooksRepository(connection)
         self.idempotency = IdempotencyRepository(connection)
         self.schemes = SchemesRepository(connection)
         self.bulk = BulkRepository(connection)

@@ -1,10 +1,13 @@
 """The staff pages; importing this package registers every view on the staff blueprint."""
 
 from admin.web.pages import (  # noqa: F401
+    books,
     common,
+    outlets,
     residents,
     residents_cards,
     residents_records,
     schemes,
     sign_in,
+    staff_log,
 )
