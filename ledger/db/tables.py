@@ -399,6 +399,17 @@ offline_shortfalls = Table(
     Column("recorded_at", UtcDateTime, nullable=False, index=True),
 )
 
+# A member of staff's note resolving an offline shortfall (written off, recovered, kiosk fixed...): a fact,
+# once per shortfall, kept beside the shortfall rather than edited into it.
+shortfall_resolutions = Table(
+    "shortfall_resolutions",
+    metadata,
+    Column("shortfall_id", String(36), ForeignKey("offline_shortfalls.id"), primary_key=True),
+    Column("note", Text, nullable=False),
+    Column("resolved_by", String(120), nullable=False),
+    Column("resolved_at", UtcDateTime, nullable=False),
+)
+
 
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = (
@@ -409,4 +420,5 @@ IMMUTABLE_TABLES = (
     "checkpoint_leaves",
     "staff_actions",
     "allowance_payments",
+    "shortfall_resolutions",
 )

@@ -1,0 +1,142 @@
+"""What scheme managers, finance and admins oversee: uptake, rule versions, value about to expire,
+holds past their timeout, and the resolution of offline shortfalls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from ledger.db.tables import (
+    balances,
+    holds,
+    lots,
+    memberships,
+    shortfall_resolutions,
+    offline_shortfalls,
+    postings,
+    scheme_versions,
+    transactions,
+)
+
+# Value leaving a member's wallet because they used it: at an outlet, held for one, or given to a member.
+USE_KINDS = ("redeem", "hold", "transfer")
+
+
+class OversightRepository:
+    """Read-side summaries for the staff pages, and shortfall resolutions, on one connection."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def uptake(self, scheme_ids: Sequence[str], active_since: dt.datetime) -> dict[str, tuple[int, int]]:
+        """(members, members who used value since `active_since`) for each scheme."""
+        if not scheme_ids:
+            return {}
+        members: dict[str, int] = dict(
+            self.connection.execute(
+                select(memberships.c.scheme_id, func.count())
+                .where(memberships.c.scheme_id.in_(scheme_ids))
+                .group_by(memberships.c.scheme_id)
+            ).all()
+        )
+        active_query = (
+            select(transactions.c.scheme_id, func.count(func.distinct(lots.c.owner_id)))
+            .select_from(transactions)
+            .join(postings, postings.c.transaction_id == transactions.c.id)
+            .join(lots, lots.c.account_id == postings.c.account_id)
+            .where(
+                transactions.c.scheme_id.in_(scheme_ids),
+                transactions.c.kind.in_(USE_KINDS),
+                transactions.c.recorded_at >= active_since,
+                postings.c.amount_minor < 0,
+            )
+            .group_by(transactions.c.scheme_id)
+        )
+        active: dict[str, int] = dict(self.connection.execute(active_query).all())
+        return {i: (int(members.get(i, 0)), int(active.get(i, 0))) for i in scheme_ids}
+
+    def rule_versions(self, scheme_id: str) -> list[dict[str, Any]]:
+        """Every rule version of a scheme, newest first."""
+        query = (
+            select(scheme_versions)
+            .where(scheme_versions.c.scheme_id == scheme_id)
+            .order_by(scheme_versions.c.version.desc())
+        )
+        return [
+            {
+                "version": int(row.version),
+                "rules": json.loads(row.rules_json),
+                "created_at": row.created_at,
+                "created_by": row.created_by,
+            }
+            for row in self.connection.execute(query)
+        ]
+
+    def expiring_value(self, after: dt.datetime | None, up_to: dt.datetime) -> list[dict[str, Any]]:
+        """Per scheme and unit: lots with value left that expire after `after` (None: any time) up to
+        and including `up_to`, and the value in them."""
+        held = (
+            select(balances.c.account_id, func.sum(balances.c.balance_minor).label("balance_minor"))
+            .group_by(balances.c.account_id)
+            .subquery()
+        )
+        query = (
+            select(
+                lots.c.scheme_id,
+                func.count().label("lots"),
+                func.sum(held.c.balance_minor).label("value_minor"),
+                func.min(lots.c.expires_at).label("first_expires_at"),
+            )
+            .join(held, held.c.account_id == lots.c.account_id)
+            .where(lots.c.expires_at.is_not(None), lots.c.expires_at <= up_to, held.c.balance_minor > 0)
+            .group_by(lots.c.scheme_id)
+        )
+        if after is not None:
+            query = query.where(lots.c.expires_at > after)
+        return [
+            {
+                "scheme_id": row.scheme_id,
+                "lots": int(row.lots),
+                "value_minor": int(row.value_minor),
+                "first_expires_at": row.first_expires_at,
+            }
+            for row in self.connection.execute(query)
+        ]
+
+    def holds_past_timeout(self, now: dt.datetime, limit: int) -> list[dict[str, Any]]:
+        """Holds whose timeout has passed: still pending (the next expiry run releases them) or released
+        by their timeout; earliest timeout first."""
+        query = (
+            select(holds)
+            .where(holds.c.expires_at <= now, holds.c.status.in_(("pending", "expired")))
+            .order_by(holds.c.status.desc(), holds.c.expires_at.desc(), holds.c.id)
+            .limit(limit)
+        )
+        return [dict(row._mapping) for row in self.connection.execute(query)]
+
+    def shortfall(self, shortfall_id: str) -> dict[str, Any] | None:
+        """One offline shortfall, or None."""
+        row = self.connection.execute(
+            select(offline_shortfalls).where(offline_shortfalls.c.id == shortfall_id)
+        ).first()
+        return None if row is None else dict(row._mapping)
+
+    def resolve_shortfall(self, shortfall_id: str, note: str, actor: str, now: dt.datetime) -> None:
+        """Record a shortfall's resolution (the primary key refuses a second one)."""
+        self.connection.execute(
+            insert(shortfall_resolutions).values(
+                shortfall_id=shortfall_id, note=note, resolved_by=actor, resolved_at=now
+            )
+        )
+
+    def shortfall_resolutions(self, shortfall_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The resolutions of these shortfalls, by shortfall id (unresolved ones are absent)."""
+        if not shortfall_ids:
+            return {}
+        table = shortfall_resolutions
+        rows = self.connection.execute(select(table).where(table.c.shortfall_id.in_(shortfall_ids)))
+        return {row.shortfall_id: dict(row._mapping) for row in rows}
