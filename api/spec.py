@@ -69,6 +69,7 @@ KEY_OPTIONAL = frozenset(
         ("post", "/api/v1/outlets"),
         ("patch", "/api/v1/outlets/{}"),
         ("post", "/api/v1/audit/checkpoints"),
+        ("post", "/api/v1/offline-shortfalls/{}/resolve"),
     }
 )
 # The result holds a secret that is never stored: a retry makes nothing new and is refused.

@@ -27,6 +27,8 @@ class UnitOfWork(Protocol):
     activity: Any
     keys: Any
     offline_shortfalls: Any
+    oversight: Any
+    staff: Any
 
     def __enter__(self) -> UnitOfWork:
         """Begin (or join) the transaction."""

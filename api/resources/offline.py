@@ -16,12 +16,17 @@ from api.pagination import PageQuery, page, page_schema
 from api.problems import PROBLEM_BASE
 from api.resources.scheme_schemas import SHORT, StrictSchema
 from api.resources.value_schemas import TOKEN
+from api.staff_requests import current_actor, optional_idempotency_key
 from ledger.usecases import offline_sync
 from ledger.usecases.offline_sync import (
     OfflineRedemption,
     offline_profile,
-    offline_shortfalls,
     sync_offline_redemption,
+)
+from ledger.usecases.shortfall_resolutions import (
+    MAX_NOTE_LENGTH,
+    resolve_shortfall,
+    shortfalls_with_resolutions,
 )
 
 blueprint = Blueprint(
@@ -68,6 +73,28 @@ class OfflineSyncResultSchema(Schema):
     )
 
 
+class ShortfallResolutionSchema(Schema):
+    """How a member of staff resolved a shortfall."""
+
+    note = fields.String()
+    resolved_by = fields.String()
+    resolved_at = fields.String()
+
+
+class ShortfallResolveSchema(StrictSchema):
+    """A note saying how the shortfall was resolved (recovered, written off, the kiosk fixed)."""
+
+    note = fields.String(required=True, validate=validate.Length(min=1, max=MAX_NOTE_LENGTH))
+
+
+class ShortfallResolvedSchema(Schema):
+    """A shortfall just resolved."""
+
+    id = fields.String()
+    shortfall = fields.String(metadata={"description": "the shortfall as people read it, e.g. £2.50"})
+    resolution = fields.Nested(ShortfallResolutionSchema)
+
+
 class ShortfallSchema(Schema):
     """A shortfall found when a kiosk synced an offline redemption."""
 
@@ -86,6 +113,9 @@ class ShortfallSchema(Schema):
     shortfall_transaction_id = fields.String()
     occurred_at = fields.String()
     recorded_at = fields.String()
+    resolution = fields.Nested(
+        ShortfallResolutionSchema, allow_none=True, metadata={"description": "null until resolved"}
+    )
 
 
 class OfflineSchemeSchema(Schema):
@@ -137,9 +167,35 @@ class OfflineShortfalls(MethodView):
     @blueprint.arguments(PageQuery, location="query")
     @blueprint.response(200, page_schema(ShortfallSchema, "ShortfallPage"))
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
-        """Newest first; `starting_after` is the last shortfall id of the previous page."""
+        """Newest first, each with its resolution (null until resolved); `starting_after` is the last
+        shortfall id of the previous page."""
         return ctx().read(
-            lambda uow: page(lambda limit, after: offline_shortfalls(uow, limit=limit, after=after), query)
+            lambda uow: page(
+                lambda limit, after: shortfalls_with_resolutions(uow, limit=limit, after=after), query
+            )
+        )
+
+
+@blueprint.route("/offline-shortfalls/<shortfall_id>/resolve")
+class OfflineShortfallResolve(MethodView):
+    """Closing a shortfall with a note."""
+
+    @requires(*SHORTFALL_READERS)
+    @blueprint.arguments(ShortfallResolveSchema)
+    @blueprint.response(200, ShortfallResolvedSchema)
+    def post(self, body: dict[str, Any], shortfall_id: str) -> dict[str, Any]:
+        """Resolve a shortfall with a note, once (already resolved → 409 conflict), recorded in the staff
+        log; the ledger postings stay as they are. With an Idempotency-Key a retry gets the first answer."""
+        actor, key, context = current_actor(), optional_idempotency_key(), ctx()
+        return context.write(
+            lambda uow: resolve_shortfall(
+                uow,
+                shortfall_id=shortfall_id,
+                note=body["note"],
+                now=context.clock.now(),
+                actor=actor,
+                idempotency_key=key,
+            )
         )
 
 

@@ -21,9 +21,11 @@ from ledger.db.journal_repository import IdempotencyRepository, JournalRepositor
 from ledger.db.keys_repository import KeysRepository
 from ledger.db.lots_repository import LotsRepository
 from ledger.db.offline_shortfalls_repository import OfflineShortfallsRepository
+from ledger.db.oversight_repository import OversightRepository
 from ledger.db.people_repository import PeopleRepository
 from ledger.db.registry_repository import RegistryRepository
 from ledger.db.schemes_repository import SchemesRepository
+from ledger.db.staff_repository import StaffRepository
 from ledger.db.verify_repository import VerifyRepository
 from ledger.errors import DatabaseUnavailable, RetryableConflict, ValidationFailed
 
@@ -102,6 +104,8 @@ class SqlUnitOfWork:
         self.activity = ActivityRepository(connection)
         self.keys = KeysRepository(connection)
         self.offline_shortfalls = OfflineShortfallsRepository(connection)
+        self.oversight = OversightRepository(connection)
+        self.staff = StaffRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

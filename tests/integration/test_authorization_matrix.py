@@ -49,6 +49,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/v1/offline-redemptions/batch", {"device"}),
     ("GET", "/api/v1/offline-profile", {"device"}),
     ("GET", "/api/v1/offline-shortfalls", {"finance", "admin", "scheme_manager"}),
+    ("POST", "/api/v1/offline-shortfalls/{id}/resolve", {"finance", "admin", "scheme_manager"}),
     ("POST", "/api/v1/redemptions", {"device"}),
     ("POST", "/api/v1/redemptions/{id}/refund", {"device", "finance"}),
     ("POST", "/api/v1/holds", {"device"}),

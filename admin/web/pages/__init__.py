@@ -3,11 +3,13 @@
 from admin.web.pages import (  # noqa: F401
     books,
     common,
+    expiry,
     outlets,
     residents,
     residents_cards,
     residents_records,
     schemes,
+    shortfalls,
     sign_in,
     staff_log,
 )
