@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     _register_static(app)
     register_assets(app)
     app.register_blueprint(docs.blueprint)
+    _register_staff_ui(app)
     return app
 
 
@@ -80,6 +81,19 @@ def _register_blueprints(api: ClubcardApi) -> None:
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
     api.register_blueprint(well_known.blueprint)
     api.register_blueprint(ledger_head.blueprint)
+
+
+def _register_staff_ui(app: Flask) -> None:
+    from admin.web import register_staff_ui
+
+    register_staff_ui(app)
+    _register_resident_pages(app)
+
+
+def _register_resident_pages(app: Flask) -> None:
+    from admin.web.resident import register_resident_pages
+
+    register_resident_pages(app)  # after the staff UI: it shares its templates and CSRF set-up
 
 
 def _refuse_control_characters(app: Flask) -> None:

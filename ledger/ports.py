@@ -29,6 +29,7 @@ class UnitOfWork(Protocol):
     offline_shortfalls: Any
     oversight: Any
     staff: Any
+    resident_access: Any
 
     def __enter__(self) -> UnitOfWork:
         """Begin (or join) the transaction."""

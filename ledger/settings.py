@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ledger.clock import DEFAULT_TIME_ZONE, council_zone
 
+DEFAULT_COUNCIL_CONTACT = "call 0300 123 4567 (Monday to Friday, 9am to 5pm) or visit any council library"
+
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
@@ -22,6 +24,8 @@ class Settings:
     stripe_secret_key: str | None
     stripe_webhook_secret: str | None
     time_zone: str = DEFAULT_TIME_ZONE  # the council's: its days, weeks and months (caps, allowances)
+    resident_date_of_birth_sign_in: bool = True  # residents may sign in to /my with their date of birth
+    council_contact: str = DEFAULT_COUNCIL_CONTACT  # how a resident reaches the council (a lost card)
 
     def __post_init__(self) -> None:
         council_zone(self.time_zone)  # refuse an unknown zone at start-up, naming the setting
@@ -42,4 +46,7 @@ class Settings:
             stripe_secret_key=env.get("STRIPE_SECRET_KEY") or None,
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
             time_zone=env.get("CLUBCARD_TIME_ZONE") or DEFAULT_TIME_ZONE,
+            resident_date_of_birth_sign_in=env.get("CLUBCARD_RESIDENT_DOB_SIGN_IN", "on").strip().lower()
+            not in ("off", "0", "false", "no"),
+            council_contact=env.get("CLUBCARD_COUNCIL_CONTACT") or DEFAULT_COUNCIL_CONTACT,
         )

@@ -411,6 +411,38 @@ shortfall_resolutions = Table(
 )
 
 
+# A resident's PIN for their own pages (/my): argon2id, never the PIN itself; set on their first visit.
+resident_pins = Table(
+    "resident_pins",
+    metadata,
+    Column("resident_id", String(36), ForeignKey("residents.id"), primary_key=True),
+    Column("pin_hash", String(200), nullable=False),
+    Column("set_at", UtcDateTime, nullable=False),
+)
+
+# A resident's short sessions on /my: the cookie carries a random token, the database its SHA-256.
+resident_sessions = Table(
+    "resident_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("resident_id", String(36), ForeignKey("residents.id"), nullable=False, index=True),
+    Column("card_number", String(32), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+)
+
+# The council's wards and their deprivation decile (1 = most deprived tenth), uploaded as a CSV for the
+# insight pages' equity lens; each upload replaces the list.
+ward_deprivation = Table(
+    "ward_deprivation",
+    metadata,
+    Column("ward", String(64), primary_key=True),
+    Column("decile", SmallInteger, nullable=False),
+    Column("uploaded_at", UtcDateTime, nullable=False),
+    Column("uploaded_by", String(120), nullable=False),
+)
+
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = (
     "transactions",

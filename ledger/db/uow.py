@@ -24,6 +24,7 @@ from ledger.db.offline_shortfalls_repository import OfflineShortfallsRepository
 from ledger.db.oversight_repository import OversightRepository
 from ledger.db.people_repository import PeopleRepository
 from ledger.db.registry_repository import RegistryRepository
+from ledger.db.resident_access_repository import ResidentAccessRepository
 from ledger.db.schemes_repository import SchemesRepository
 from ledger.db.staff_repository import StaffRepository
 from ledger.db.verify_repository import VerifyRepository
@@ -106,6 +107,7 @@ class SqlUnitOfWork:
         self.offline_shortfalls = OfflineShortfallsRepository(connection)
         self.oversight = OversightRepository(connection)
         self.staff = StaffRepository(connection)
+        self.resident_access = ResidentAccessRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
