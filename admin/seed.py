@@ -133,7 +133,7 @@ def _resident(
 ) -> dict[str, Any]:
     resident_id = new_id()
 
-    def operation(uow: Any) -> str:
+    def operation(uow: Any) -> tuple[str, str]:
         uow.people.add_resident(id=resident_id, kind=kind, details=details, now=now)
         for slug in slugs:
             uow.people.add_membership(
@@ -144,10 +144,18 @@ def _resident(
                 actor="system:seed",
                 now=now,
             )
-        return issue_card(uow, resident_id=resident_id, key=context.card_key, now=now).token
+        issued = issue_card(uow, resident_id=resident_id, key=context.card_key, now=now)
+        return issued.number, issued.token
 
-    token = context.write(operation)
-    return {"id": resident_id, "name": details["name"], "token": token, "schemes": slugs}
+    number, token = context.write(operation)
+    return {
+        "id": resident_id,
+        "name": details["name"],
+        "token": token,
+        "number": number,  # the resident page's demo sign-in (with the date of birth)
+        "date_of_birth": details["date_of_birth"],
+        "schemes": slugs,
+    }
 
 
 def _residents(
@@ -225,7 +233,13 @@ def _residents(
             )
         )
     cards = {
-        p["name"]: {"resident_id": p["id"], "token": p["token"], "schemes": p["schemes"]}
+        p["name"]: {
+            "resident_id": p["id"],
+            "token": p["token"],
+            "number": p["number"],
+            "date_of_birth": p["date_of_birth"],
+            "schemes": p["schemes"],
+        }
         for group in people.values()
         for p in group
     }

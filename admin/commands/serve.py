@@ -49,6 +49,10 @@ def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool) -
             click.echo(f"  {role:15} {keys[role]}")
         for name, device in list(keys["devices"].items())[:3]:
             click.echo(f"  device         {device['key']}  ({name})")
+    if keys_path.exists():
+        from admin.demo_resident import print_demo_resident
+
+        print_demo_resident(keys_path, base)
     if no_demo and not is_seeded(context):
         click.echo(FIRST_ADMIN_KEY_HINT)
     if keys_path.exists():
