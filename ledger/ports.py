@@ -30,6 +30,7 @@ class UnitOfWork(Protocol):
     oversight: Any
     staff: Any
     resident_access: Any
+    insight: Any
 
     def __enter__(self) -> UnitOfWork:
         """Begin (or join) the transaction."""

@@ -40,15 +40,16 @@ def primary(figure: Figure) -> bool:
 
 def suppress_total_and_parts(total: Figure, parts: Sequence[Figure]) -> tuple[Shown, list[Shown]]:
     """Suppress small figures in a total and its parts so that no hidden part can be recovered by
-    differencing (total minus the visible parts): while the hidden parts together rest on fewer than 10
-    people (always so when exactly one is hidden), the next smallest visible part is hidden too, or the
+    differencing (total minus the visible parts): while the hidden parts together rest on 1 to 9 people
+    (always so when exactly one small part is hidden), the next smallest visible part is hidden too, or the
     total when no part is left to hide."""
     hide_total = primary(total)
     hidden = [primary(part) for part in parts]
     # A hidden total must not be rebuilt by adding up its parts: hide one of them too.
     if hide_total and hidden and not any(hidden):
         hidden[_smallest_visible(parts, hidden)] = True
-    while not hide_total and any(hidden) and _hidden_people(parts, hidden) < MINIMUM_PEOPLE:
+    # Hidden parts resting on nobody at all give nobody away, however they are differenced.
+    while not hide_total and 0 < _hidden_people(parts, hidden) < MINIMUM_PEOPLE:
         if all(hidden):
             hide_total = True
         else:

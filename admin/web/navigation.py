@@ -32,6 +32,12 @@ SECTIONS = (
         ("admin", "finance", "scheme_manager"),
         "Kiosk redemptions that came up short",
     ),
+    Section(
+        "Insight",
+        "staff.insight",
+        ("admin", "scheme_manager", "finance", "auditor"),
+        "Uptake, value and equity by ward",
+    ),
     Section("Books", "staff.books", ("auditor", "finance", "admin"), "Trial balance, journal, checkpoints"),
     Section("Staff log", "staff.staff_log", ("auditor", "admin"), "Who did what, when, from where"),
 )

@@ -17,6 +17,7 @@ from ledger.db.books_repository import BooksRepository
 from ledger.db.bulk_repository import BulkRepository
 from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
+from ledger.db.insight_repository import InsightRepository
 from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
 from ledger.db.keys_repository import KeysRepository
 from ledger.db.lots_repository import LotsRepository
@@ -108,6 +109,7 @@ class SqlUnitOfWork:
         self.oversight = OversightRepository(connection)
         self.staff = StaffRepository(connection)
         self.resident_access = ResidentAccessRepository(connection)
+        self.insight = InsightRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

@@ -94,5 +94,12 @@ def test_no_combination_of_small_wards_lets_anyone_be_recovered_by_differencing(
         if total.value is not None:
             assert total.value >= MINIMUM_PEOPLE
             hidden = [people[index] for index, value in enumerate(shown) if value is None]
-            # Whatever differencing reveals rests on 10 people or more together.
-            assert not hidden or sum(hidden) >= MINIMUM_PEOPLE
+            # Whatever differencing reveals rests on nobody, or on 10 people or more together.
+            assert sum(hidden) == 0 or sum(hidden) >= MINIMUM_PEOPLE
+
+
+def test_empty_parts_are_withheld_but_do_not_force_a_busy_part_to_be_hidden() -> None:
+    # Every redemption in one hour: the other hours rest on nobody, so differencing reveals no one.
+    total, parts = suppress_total_and_parts(Figure(24, 24), [Figure(0, 0), Figure(24, 24), Figure(0, 0)])
+    assert total.value == 24
+    assert [part.value for part in parts] == [None, 24, None]

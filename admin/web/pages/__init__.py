@@ -4,6 +4,7 @@ from admin.web.pages import (  # noqa: F401
     books,
     common,
     expiry,
+    insight,
     outlets,
     residents,
     residents_cards,
