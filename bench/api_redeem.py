@@ -27,10 +27,11 @@ from sqlalchemy import create_engine, text
 from clubcard.context import build_context
 from ledger.settings import Settings
 from ledger.units import AccountKind, Unit
-from ledger.usecases import flows
+from ledger.usecases import flows, redemptions
 from ledger.usecases.api_keys import create_key
 from ledger.usecases.cards import issue_card
 from ledger.usecases.common import ensure_account, new_id
+from ledger.usecases.redemptions import SpendRequest
 from ledger.usecases.schemes import create_scheme
 
 PORT = 8791
@@ -199,23 +200,25 @@ def http_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None
 
 
 def inprocess_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None]:
-    """The same spend through the ledger use case, no HTTP."""
-    context, scheme, owners = seeded["context"], seeded["scheme"], seeded["owners"]
+    """The same spend through the use case POST /redemptions runs (redemptions.redeem), no HTTP."""
+    context, tokens = seeded["context"], seeded["tokens"]
 
     def redeem(client: int, n: int) -> None:
-        owner = owners[(client * 7919 + n) % len(owners)]
+        request = SpendRequest(
+            card_token=tokens[(client * 7919 + n) % len(tokens)],
+            amount_minor=1,
+            outlet_id=seeded["outlet_id"],
+            scheme="bench",
+        )
         context.write(
-            lambda uow: flows.spend(
+            lambda uow: redemptions.redeem(
                 uow,
-                scheme=scheme,
-                owner_id=owner,
-                amount_minor=1,
-                payable_account_id=seeded["payable"],
-                categories=["leisure"],
+                request=request,
+                keyring=context.keyring,
                 now=context.clock.now(),
+                zone=context.clock.zone,
                 actor="device:bench",
                 key=f"{run}-{client}-{n}",
-                outlet_id=seeded["outlet_id"],
             )
         )
 

@@ -1,4 +1,4 @@
-"""Activity queries behind scheme rules: spent today, earned in a window, members, wallet locks."""
+"""Activity behind scheme rules: spend counters per council day, earned in a window, members, wallet locks."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, text
+from sqlalchemy import Connection, Select, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.db.tables import (
     holds,
@@ -17,6 +19,7 @@ from ledger.db.tables import (
     resident_erasures,
     residents,
     scheme_versions,
+    spend_counters,
     transactions,
 )
 
@@ -42,6 +45,61 @@ class ActivityRepository:
     def lock_wallet(self, owner_id: str, scheme_id: str) -> None:
         """Serialise rule checks (limits, caps) and lot creation on one wallet until commit."""
         self.lock(f"wallet:{owner_id}:{scheme_id}")
+
+    def spent_on_day(self, owner_id: str, scheme_id: str, at: dt.datetime) -> int:
+        """What the wallet's spend counter says it spent on the council day containing `at` (one row)."""
+        query = self._counter_covering(owner_id, scheme_id, at, spend_counters.c.spent_minor)
+        return int(self.connection.execute(query).scalar_one_or_none() or 0)
+
+    def count_spend(
+        self, owner_id: str, scheme_id: str, day: tuple[dt.datetime, dt.datetime], amount_minor: int
+    ) -> None:
+        """Add a spend to the wallet's counter for one council day [start, end), opening it if new."""
+        assert amount_minor > 0 and day[0] < day[1]
+        dialect_insert = postgresql_insert if self.connection.dialect.name == "postgresql" else sqlite_insert
+        statement = dialect_insert(spend_counters).values(
+            owner_id=owner_id, scheme_id=scheme_id, day_start=day[0], day_end=day[1], spent_minor=amount_minor
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["owner_id", "scheme_id", "day_start"],
+            set_={"spent_minor": spend_counters.c.spent_minor + statement.excluded.spent_minor},
+        )
+        self.connection.execute(statement)
+
+    def uncount_spend(self, owner_id: str, scheme_id: str, spent_at: dt.datetime, amount_minor: int) -> None:
+        """Take what a refund or an unused hold gave back off the day the spend was made (never below 0)."""
+        assert amount_minor >= 0
+        if amount_minor == 0:
+            return
+        day_start = self._counter_covering(owner_id, scheme_id, spent_at, spend_counters.c.day_start)
+        left = spend_counters.c.spent_minor - amount_minor
+        self.connection.execute(
+            update(spend_counters)
+            .where(
+                spend_counters.c.owner_id == owner_id,
+                spend_counters.c.scheme_id == scheme_id,
+                spend_counters.c.day_start == day_start.scalar_subquery(),
+            )
+            .values(spent_minor=func.max(left, 0) if self._sqlite else func.greatest(left, 0))
+        )
+
+    @property
+    def _sqlite(self) -> bool:
+        return self.connection.dialect.name == "sqlite"
+
+    @staticmethod
+    def _counter_covering(owner_id: str, scheme_id: str, at: dt.datetime, column: Any) -> Select[Any]:
+        return (
+            select(column)
+            .where(
+                spend_counters.c.owner_id == owner_id,
+                spend_counters.c.scheme_id == scheme_id,
+                spend_counters.c.day_start <= at,
+                spend_counters.c.day_end > at,
+            )
+            .order_by(spend_counters.c.day_start.desc())
+            .limit(1)
+        )
 
     def earned(
         self, owner_id: str, scheme_id: str, since: dt.datetime, *, event_type: str | None = None
@@ -75,7 +133,7 @@ class ActivityRepository:
         )
 
     def spent(self, owner_id: str, scheme_id: str, since: dt.datetime) -> int:
-        """Net spent at outlets since an instant: redemptions and holds, less refunds and unused holds."""
+        """Net spent at outlets since an instant, summed over postings (the audit of the spend counters)."""
         wallet = _wallet(owner_id, scheme_id)
         joined = postings.join(transactions, transactions.c.id == postings.c.transaction_id)
         out = (

@@ -42,7 +42,7 @@ def entitlements(
         )
         available = available_to_spend(lots, now, categories)
         today = period_start("day", now, zone)
-        spent = uow.activity.spent(owner_id, scheme["id"], today)
+        spent = uow.activity.spent_on_day(owner_id, scheme["id"], now)
         spent = max(0, spent - sum(hold.amount_minor for hold in timed_out if hold.created_at >= today))
         usable = [
             lot for lot in spend_order(lots) if spendable(lot, now, categories) and lot.available_minor > 0

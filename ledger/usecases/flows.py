@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ledger.clock import rfc3339
@@ -11,6 +11,7 @@ from ledger.errors import Conflict, NotFound, ValidationFailed
 from ledger.journal import Posting
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
+from ledger.records import LotRecord
 from ledger.units import AccountKind, Unit
 from ledger.usecases.common import (
     draft,
@@ -22,12 +23,18 @@ from ledger.usecases.common import (
     transfer_lines,
 )
 from ledger.usecases.holds import locked_wallet
+from ledger.usecases.spending import council_day
 from ledger.wallets import plan_spend
 
 REVERSIBLE_KINDS = {"fund", "issue", "earn", "redeem", "transfer", "topup"}
+SPEND_COUNTED_KINDS = {
+    "redeem"
+}  # value leaving a wallet for an outlet (holds count in ledger.usecases.holds)
+REFUND_KIND = "refund"
 
 
-def _positive(amount_minor: int) -> int:
+def positive_amount(amount_minor: int) -> int:
+    """The amount, or ValidationFailed unless it is a positive integer."""
     if type(amount_minor) is not int or amount_minor <= 0:
         raise ValidationFailed("amount_minor is a positive integer")
     return amount_minor
@@ -45,7 +52,7 @@ def fund(
 ) -> Receipt:
     """Move value from outside (bank or issuer) into a scheme's budget."""
     unit = Unit(scheme["unit"])
-    request = {"op": "fund", "scheme": scheme["id"], "amount_minor": _positive(amount_minor)}
+    request = {"op": "fund", "scheme": scheme["id"], "amount_minor": positive_amount(amount_minor)}
 
     def operation() -> dict[str, Any]:
         source = funding_source(uow, unit, now)
@@ -139,7 +146,7 @@ def issue(
         "op": kind,
         "scheme": scheme["id"],
         "owner": owner_id,
-        "amount_minor": _positive(amount_minor),
+        "amount_minor": positive_amount(amount_minor),
         "category": category,
         "expires_at": expires_at and rfc3339(expires_at),
         "metadata": dict(metadata or {}),
@@ -191,20 +198,21 @@ def spend(
     kind: str = "redeem",
     outlet_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
+    zone: dt.tzinfo | None = None,
 ) -> Receipt:
-    """Take from a wallet's eligible lots, earliest expiry first, into one account."""
+    """Take from a wallet's eligible lots, earliest expiry first, into one account (counted on its day)."""
     request = {
         "op": kind,
         "scheme": scheme["id"],
         "owner": owner_id,
-        "amount_minor": _positive(amount_minor),
+        "amount_minor": positive_amount(amount_minor),
         "to": payable_account_id,
         "outlet": outlet_id,
         "metadata": dict(metadata or {}),
     }
 
     def operation() -> dict[str, Any]:
-        return _draw(
+        return draw(
             uow,
             scheme,
             owner_id,
@@ -217,6 +225,7 @@ def spend(
             key=key,
             outlet_id=outlet_id,
             metadata=metadata,
+            zone=zone,
         )
 
     return Receipt.from_dict(
@@ -224,7 +233,7 @@ def spend(
     )
 
 
-def _draw(
+def draw(
     uow: UnitOfWork,
     scheme: Mapping[str, Any],
     owner_id: str,
@@ -238,10 +247,17 @@ def _draw(
     key: str,
     outlet_id: str | None,
     metadata: Mapping[str, Any] | None,
+    zone: dt.tzinfo | None = None,
+    lots: Sequence[LotRecord] | None = None,
 ) -> dict[str, Any]:
-    """Lock the wallet, take from its eligible lots (earliest expiry first) and pay one account."""
+    """Take from the wallet's eligible lots (earliest expiry first) and pay one account; not idempotent.
+
+    `lots` is the wallet as the caller already locked and read it (`locked_wallet`), so a rule-checked
+    spend reads it once; without it the wallet is locked and read here."""
     unit = Unit(scheme["unit"])
-    lots = locked_wallet(uow, owner_id, scheme["id"], now)  # a timed-out hold's funds count again
+    positive_amount(amount_minor)
+    if lots is None:
+        lots = locked_wallet(uow, owner_id, scheme["id"], now)  # a timed-out hold's funds count again
     plan = plan_spend(lots, amount_minor, now, categories, unit=unit)
     lines = transfer_lines(unit, plan, to_account_id)
     tx = draft(
@@ -256,6 +272,8 @@ def _draw(
         metadata=metadata,
     )
     record(uow, tx)
+    if kind in SPEND_COUNTED_KINDS:  # the per-day limit reads this counter, kept in the same transaction
+        uow.activity.count_spend(owner_id, scheme["id"], council_day(now, zone), amount_minor)
     before = sum(lot.balance_minor for lot in lots)
     return Receipt(
         tx.id, kind, scheme["unit"], amount_minor, rfc3339(now), tuple(plan), before - amount_minor
@@ -282,13 +300,13 @@ def transfer(
         "scheme": scheme["id"],
         "from": from_owner_id,
         "to": to_owner_id,
-        "amount_minor": _positive(amount_minor),
+        "amount_minor": positive_amount(amount_minor),
         "metadata": dict(metadata or {}),
     }
 
     def operation() -> dict[str, Any]:
         target = main_lot(uow, scheme, to_owner_id, now)
-        return _draw(
+        return draw(
             uow,
             scheme,
             from_owner_id,
@@ -343,6 +361,8 @@ def reverse(
             metadata={"reason": reason} if reason else {},
         )
         record(uow, tx)
+        if kind == REFUND_KIND and original.kind in SPEND_COUNTED_KINDS:
+            _uncount_refund(uow, original)
         amount = sum(p.amount_minor for p in original.postings if p.amount_minor > 0)
         unit = original.postings[0].unit.value
         return Receipt(tx.id, kind, unit, amount, rfc3339(now), reverses_id=original.id).to_dict()
@@ -350,3 +370,12 @@ def reverse(
     return Receipt.from_dict(
         idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
     )
+
+
+def _uncount_refund(uow: UnitOfWork, original: Any) -> None:
+    """A refunded spend no longer counts towards the day it was made on."""
+    drawn = [p for p in original.postings if p.amount_minor < 0]
+    lot = uow.lots.wallet_lot(drawn[0].account_id)
+    assert lot is not None, "a redemption draws on wallet lots"
+    amount = -sum(p.amount_minor for p in drawn)
+    uow.activity.uncount_spend(lot.owner_id, lot.scheme_id, original.recorded_at, amount)

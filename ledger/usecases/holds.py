@@ -23,6 +23,7 @@ from ledger.receipts import Receipt
 from ledger.records import HoldRecord, LotRecord
 from ledger.units import AccountKind, Unit, format_amount
 from ledger.usecases.common import draft, idempotent, new_id, record, transfer_lines
+from ledger.usecases.spending import council_day
 from ledger.wallets import plan_spend
 
 MAX_HOLD_TIMEOUT_SECONDS = 7 * 24 * 3600
@@ -110,8 +111,9 @@ def place_hold(
     actor: str,
     key: str,
     outlet_id: str | None = None,
+    zone: dt.tzinfo | None = None,
 ) -> Receipt:
-    """Move funds from the wallet's lots into a fresh hold account until capture, void or timeout."""
+    """Move funds from the wallet's lots into a fresh hold account until capture, void or timeout (once)."""
     _check_hold_request(amount_minor, timeout_seconds)
     request = {
         "op": "hold",
@@ -121,52 +123,95 @@ def place_hold(
         "to": payable_account_id,
         "timeout_seconds": timeout_seconds,
     }
+    wallet = HeldWallet(owner_id, categories, None)
 
     def operation() -> dict[str, Any]:
-        unit = Unit(scheme["unit"])
-        lots = locked_wallet(uow, owner_id, scheme["id"], now)
-        plan = plan_spend(lots, amount_minor, now, categories, unit=unit)
-        hold_id = new_id()
-        hold_account = uow.accounts.open(
-            id=new_id(), name=f"hold:{hold_id}", unit=unit, kind=AccountKind.HOLD, floor_minor=0, now=now
-        )
-        tx = draft(
-            kind="hold",
-            postings=transfer_lines(unit, plan, hold_account.id),
+        return hold_funds(
+            uow,
+            scheme=scheme,
+            wallet=wallet,
+            amount_minor=amount_minor,
+            payable_account_id=payable_account_id,
+            timeout_seconds=timeout_seconds,
             now=now,
             actor=actor,
-            idempotency_key=key,
+            key=key,
             outlet_id=outlet_id,
-            scheme_id=scheme["id"],
-            rule_version=scheme["version"],
-            metadata={"hold_id": hold_id},
+            zone=zone,
         )
-        record(uow, tx)
-        expires_at = now + dt.timedelta(seconds=timeout_seconds)
-        uow.holds.create(
-            HoldRecord(
-                id=hold_id,
-                status="pending",
-                owner_id=owner_id,
-                scheme_id=scheme["id"],
-                unit=unit,
-                amount_minor=amount_minor,
-                hold_account_id=hold_account.id,
-                payable_account_id=payable_account_id,
-                outlet_id=outlet_id,
-                hold_transaction_id=tx.id,
-                resolved_transaction_id=None,
-                expires_at=expires_at,
-                created_at=now,
-            )
-        )
-        after = sum(lot.balance_minor for lot in lots) - amount_minor
-        receipt = Receipt(tx.id, "hold", unit.value, amount_minor, rfc3339(now), tuple(plan), after)
-        return {**receipt.to_dict(), "hold_id": hold_id}
 
     return Receipt.from_dict(
         idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class HeldWallet:
+    """Whose wallet a hold draws on, where (lot categories), and the lots the caller already locked."""
+
+    owner_id: str
+    categories: Collection[str] | None
+    lots: Sequence[LotRecord] | None
+
+
+def hold_funds(
+    uow: UnitOfWork,
+    *,
+    scheme: Mapping[str, Any],
+    wallet: HeldWallet,
+    amount_minor: int,
+    payable_account_id: str,
+    timeout_seconds: int,
+    now: dt.datetime,
+    actor: str,
+    key: str,
+    outlet_id: str | None,
+    zone: dt.tzinfo | None,
+) -> dict[str, Any]:
+    """Post a hold (not idempotent: the caller keeps the one idempotency record) and count it as spent."""
+    _check_hold_request(amount_minor, timeout_seconds)
+    unit = Unit(scheme["unit"])
+    owner_id = wallet.owner_id
+    lots = wallet.lots if wallet.lots is not None else locked_wallet(uow, owner_id, scheme["id"], now)
+    plan = plan_spend(lots, amount_minor, now, wallet.categories, unit=unit)
+    hold_id = new_id()
+    hold_account = uow.accounts.open(
+        id=new_id(), name=f"hold:{hold_id}", unit=unit, kind=AccountKind.HOLD, floor_minor=0, now=now
+    )
+    tx = draft(
+        kind="hold",
+        postings=transfer_lines(unit, plan, hold_account.id),
+        now=now,
+        actor=actor,
+        idempotency_key=key,
+        outlet_id=outlet_id,
+        scheme_id=scheme["id"],
+        rule_version=scheme["version"],
+        metadata={"hold_id": hold_id},
+    )
+    record(uow, tx)
+    # Held counts as spent today; what the hold gives back is taken off that day when it resolves.
+    uow.activity.count_spend(owner_id, scheme["id"], council_day(now, zone), amount_minor)
+    uow.holds.create(
+        HoldRecord(
+            id=hold_id,
+            status="pending",
+            owner_id=owner_id,
+            scheme_id=scheme["id"],
+            unit=unit,
+            amount_minor=amount_minor,
+            hold_account_id=hold_account.id,
+            payable_account_id=payable_account_id,
+            outlet_id=outlet_id,
+            hold_transaction_id=tx.id,
+            resolved_transaction_id=None,
+            expires_at=now + dt.timedelta(seconds=timeout_seconds),
+            created_at=now,
+        )
+    )
+    after = sum(lot.balance_minor for lot in lots) - amount_minor
+    receipt = Receipt(tx.id, "hold", unit.value, amount_minor, rfc3339(now), tuple(plan), after)
+    return {**receipt.to_dict(), "hold_id": hold_id}
 
 
 def _check_hold_request(amount_minor: int, timeout_seconds: int) -> None:
@@ -263,6 +308,9 @@ def _settle(
     record(uow, tx)
     if not uow.holds.resolve(hold.id, outcome, tx.id):
         raise Conflict("the hold was resolved concurrently")
+    uow.activity.uncount_spend(
+        hold.owner_id, hold.scheme_id, hold.created_at, hold.amount_minor - capture_minor
+    )
     return HoldResolution(
         transaction_id=tx.id,
         kind=kind,

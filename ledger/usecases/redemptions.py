@@ -12,7 +12,7 @@ from ledger.errors import Expired, NotAllowedHere, NotFound, RetryableConflict, 
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import LotRecord
-from ledger.rules import Rules, add_days, parse_rules, period_start
+from ledger.rules import Rules, add_days, parse_rules
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows, holds
 from ledger.usecases.cards import resolve_card
@@ -58,8 +58,10 @@ class PreparedSpend:
 def payable_account(uow: UnitOfWork, outlet_id: str, unit: str, now: dt.datetime) -> str:
     """The outlet's payable account in a unit (no floor: credited lock-free)."""
     name = f"outlet:{outlet_id}:payable:{unit}"
-    if uow.accounts.by_name(name) is None:  # first spend here: concurrent first spends open it once
-        uow.activity.lock(f"account:{name}")
+    existing = uow.accounts.by_name(name)
+    if existing is not None:
+        return str(existing.id)
+    uow.activity.lock(f"account:{name}")  # first spend here: concurrent first spends open it once
     return ensure_account(
         uow,
         name=name,
@@ -101,6 +103,7 @@ def prepare_spend(
     uow: UnitOfWork, request: SpendRequest, keyring: CardKeyring, now: dt.datetime, zone: dt.tzinfo
 ) -> PreparedSpend:
     """Check a spend against the card, the outlet and the scheme's spending rules; lock the wallet."""
+    flows.positive_amount(request.amount_minor)
     outlet = outlet_for(uow, request.outlet_id)
     card = resolve_card(uow, keyring=keyring, token=request.card_token)
     owner_id = str(card["resident_id"])
@@ -114,7 +117,7 @@ def prepare_spend(
     unit = Unit(scheme["unit"])
     uow.activity.lock_wallet(owner_id, scheme["id"])
     lots = holds.locked_wallet(uow, owner_id, scheme["id"], now)  # before "spent today": a release counts
-    spent = uow.activity.spent(owner_id, scheme["id"], period_start("day", now, zone))
+    spent = uow.activity.spent_on_day(owner_id, scheme["id"], now)  # one counter row, kept by each spend
     check_limits(rules.spending, request.amount_minor, spent, unit)
     plan = plan_here(lots, request.amount_minor, now, categories, unit)
     check_whole_lots(rules.spending, plan, lots)
@@ -169,20 +172,25 @@ def redeem(
     """Spend from a card's wallet at the calling outlet, earliest-expiring eligible lots first."""
 
     def operation() -> dict[str, Any]:
+        # One idempotency record (this one), one locked wallet read (in prepare_spend), one plan.
         prepared = prepare_spend(uow, request, keyring, now, zone)
-        receipt = flows.spend(
+        posted = flows.draw(
             uow,
-            scheme=prepared.scheme,
-            owner_id=prepared.owner_id,
-            amount_minor=request.amount_minor,
-            payable_account_id=prepared.payable_account_id,
-            categories=prepared.categories,
-            now=now,
+            prepared.scheme,
+            prepared.owner_id,
+            request.amount_minor,
+            prepared.payable_account_id,
+            prepared.categories,
+            now,
+            kind="redeem",
             actor=actor,
             key=key,
             outlet_id=request.outlet_id,
+            metadata=None,
+            zone=zone,
+            lots=prepared.lots,
         )
-        return _spend_body(receipt, prepared, request.outlet_id, now)
+        return _spend_body(Receipt.from_dict(posted), prepared, request.outlet_id, now)
 
     fingerprint = {"op": "redemption", **dataclasses.asdict(request)}
     return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
@@ -246,19 +254,20 @@ def place_hold(
 
     def operation() -> dict[str, Any]:
         prepared = prepare_spend(uow, request, keyring, now, zone)
-        receipt = holds.place_hold(
+        posted = holds.hold_funds(
             uow,
             scheme=prepared.scheme,
-            owner_id=prepared.owner_id,
+            wallet=holds.HeldWallet(prepared.owner_id, prepared.categories, prepared.lots),
             amount_minor=request.amount_minor,
             payable_account_id=prepared.payable_account_id,
-            categories=prepared.categories,
             timeout_seconds=timeout_seconds,
             now=now,
             actor=actor,
             key=key,
             outlet_id=request.outlet_id,
+            zone=zone,
         )
+        receipt = Receipt.from_dict(posted)
         body = _spend_body(receipt, prepared, request.outlet_id, now)
         expires = rfc3339(now + dt.timedelta(seconds=timeout_seconds))
         return {**body, "status": "pending", "expires_at": expires}

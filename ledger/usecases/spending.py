@@ -6,11 +6,24 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from ledger.clock import DEFAULT_TIME_ZONE, council_zone
 from ledger.errors import InsufficientFunds, LimitExceeded, NotAllowedHere, RuleViolation
 from ledger.records import LotRecord
-from ledger.rules import Spending
+from ledger.rules import Spending, local_date
 from ledger.units import Unit, format_amount
 from ledger.wallets import available_to_spend, plan_spend, spendable
+
+
+def council_day(at: dt.datetime, zone: dt.tzinfo | None) -> tuple[dt.datetime, dt.datetime]:
+    """The council day containing `at` as UTC instants [start, end) (23 or 25 hours across a clock change)."""
+    # Callers below the API (the kiosk's offline sync, benchmarks) may not know the zone: the default one.
+    zone = zone if zone is not None else council_zone(DEFAULT_TIME_ZONE)
+    day = local_date(at, zone)
+    start, end = (
+        dt.datetime.combine(on, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
+        for on in (day, day + dt.timedelta(days=1))
+    )
+    return start, end
 
 
 def lot_categories_here(spending: Spending, outlet_categories: Collection[str]) -> frozenset[str]:

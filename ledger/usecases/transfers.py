@@ -7,8 +7,9 @@ import datetime as dt
 from typing import Any
 
 from ledger.cards.token import CardKeyring
-from ledger.errors import Forbidden, RuleViolation
+from ledger.errors import Forbidden, RuleViolation, ValidationFailed
 from ledger.ports import UnitOfWork
+from ledger.receipts import Receipt
 from ledger.units import Unit
 from ledger.usecases import flows
 from ledger.usecases.requests import (
@@ -63,21 +64,29 @@ def transfer(
         )
         require_member(uow, payer, scheme)
         require_member(uow, payee, scheme)
+        flows.positive_amount(request.amount_minor)
         check_transaction_limit(rules.spending, request.amount_minor, Unit(scheme["unit"]))
         for owner in sorted({payer, payee}):  # one order, so two opposite transfers cannot deadlock
             uow.activity.lock_wallet(owner, scheme["id"])
         flows.main_lot(uow, scheme, payer, now)  # so a new member can use the overdraft
-        receipt = flows.transfer(
+        if payer == payee:
+            raise ValidationFailed("a transfer needs two different members")
+        # The one idempotency record is once()'s; the draw itself is not wrapped again.
+        posted = flows.draw(
             uow,
-            scheme=scheme,
-            from_owner_id=payer,
-            to_owner_id=payee,
-            amount_minor=request.amount_minor,
-            now=now,
+            scheme,
+            payer,
+            request.amount_minor,
+            flows.main_lot(uow, scheme, payee, now),
+            None,
+            now,
+            kind="transfer",
             actor=actor,
             key=key,
+            outlet_id=None,
             metadata={"note": request.note} if request.note else None,
         )
+        receipt = Receipt.from_dict(posted)
         return {
             **receipt_data(receipt),
             "scheme": scheme["slug"],
