@@ -1,4 +1,10 @@
-"""Audit verify at scale: seconds for checkpoints.verify over 1,000,000 sealed transactions."""
+"""Audit verify at scale: a full verify of 1,000,000 sealed transactions, then one since a trusted head.
+
+After the full verify the latest signed head is kept (as an auditor keeps `clubcard audit head`),
+10,000 more transactions are issued and sealed, and `verify --since-trusted-head` is timed: it reads only
+what was sealed after that head and proves the log consistent with it (RFC 9162).
+Usage: python bench/verify.py [--quick] (100,000 for the full verify). Ends with one JSON line.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +22,19 @@ from ledger.service import read_only, run_in_transaction
 from ledger.signing import generate_signing_key
 from ledger.usecases import checkpoints
 from ledger.usecases.bulk import bulk_issue
+from ledger.usecases.trusted_heads import published_head, verify_since
 
 AMOUNT_MINOR = 100
+NEW_TRANSACTIONS = 10_000  # sealed after the trusted head, for the incremental verify
 
 
 def main() -> None:
-    """Bulk-issue N wallets (one transaction each), seal them all, then time a full verify."""
+    """Bulk-issue N wallets (one transaction each), seal, time a full verify, then an incremental one."""
     args = arguments(__doc__ or "")
     wallets = 100_000 if args.quick else 1_000_000
     figures: dict[str, object] = {"bench": "verify", "quick": args.quick}
     with fresh_database(args.database_url, "verify", keep=args.keep) as engine:
-        scheme = funded_scheme(engine, "verify-bench", wallets * AMOUNT_MINOR)
+        scheme = funded_scheme(engine, "verify-bench", (wallets + NEW_TRANSACTIONS) * AMOUNT_MINOR)
         factory = unit_of_work_factory(engine)
         clock = SystemClock()
         started = time.perf_counter()
@@ -49,6 +57,18 @@ def main() -> None:
         figures["transactions_checked"] = report.transactions_checked
         figures["checkpoints_checked"] = report.checkpoints_checked
         figures["transactions_per_s"] = round(report.transactions_checked / figures["verify_seconds"])  # type: ignore[operator]
+        head = read_only(factory, lambda uow: published_head(uow, key))
+        assert head is not None
+        owners = (f"newcomer-{i:07d}" for i in range(NEW_TRANSACTIONS))
+        bulk_issue(factory, clock, scheme, owners, AMOUNT_MINOR, None, "leisure", "bench", "verify-job-2")
+        while run_in_transaction(factory, lambda uow: checkpoints.seal(uow, key, clock.now())) is not None:
+            pass
+        log(f"{NEW_TRANSACTIONS} more issued and sealed; verifying since the trusted head")
+        started = time.perf_counter()
+        since = read_only(factory, lambda uow: verify_since(uow, {key.key_id}, head))
+        figures["incremental_verify_seconds"] = round(time.perf_counter() - started, 3)
+        assert since.ok and since.trusted_head_size == head.tree_size, since.problem
+        figures["incremental_transactions_checked"] = since.transactions_checked
     emit(figures)
 
 

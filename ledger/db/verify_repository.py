@@ -124,6 +124,39 @@ class VerifyRepository:
         ]  # fmt: skip
         return Overview(str(row[0]), int(row[1]), int(row[2]), int(row[3]), checkpoints)
 
+    def sealed_since(self, start: int) -> Iterator[tuple[int, str, str | None, bool]]:
+        """(position, transaction id, stored content hash or None if gone, hash matches) from `start` on.
+
+        Two sequential reads of only the seals from `start` on (postings, then headers in position order),
+        hashed from plain column values as the workers do: time proportional to what was sealed since.
+        """
+        self.connection.execute(text("SET LOCAL TIME ZONE 'UTC'"))  # timestamptz text in UTC, as hashed
+        postings: dict[str, list[tuple[int, str, str, int]]] = {}
+        for row in self.connection.execute(
+            text(
+                "SELECT p.transaction_id, p.line, p.account_id, p.unit, p.amount_minor FROM postings p "
+                "JOIN seals s ON s.transaction_id = p.transaction_id WHERE s.position >= :start"
+            ),
+            {"start": start},
+        ):
+            postings.setdefault(row[0], []).append(tuple(row[1:]))
+        stamps: dict[str, str] = {}
+        rows = self.connection.execution_options(yield_per=FETCH_ROWS).execute(
+            text(
+                f"SELECT s.position, s.transaction_id, {HEADER_COLUMNS} FROM seals s "
+                "LEFT JOIN transactions t ON t.id = s.transaction_id "
+                "WHERE s.position >= :start ORDER BY s.position"
+            ),
+            {"start": start},
+        )
+        for row in rows:
+            position, sealed_id, header = int(row[0]), row[1], tuple(row[2:])
+            if header[0] is None:  # a seal record whose transaction was deleted
+                yield position, sealed_id, None, False
+                continue
+            lines = [line[1:] for line in sorted(postings.pop(sealed_id, []))]
+            yield position, sealed_id, header[11], _hash(header, lines, stamps).hex() == header[11]
+
     def run_parallel(
         self, overview: Overview, wanted: set[int], workers: int | None = None
     ) -> Iterator[HashTaskResult]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any
 
 from ledger.clock import parse_rfc3339, rfc3339
@@ -189,23 +189,36 @@ def _read_since(
     """Leaves from seal position `start` on, with positions lacking one; or the first bad transaction."""
     leaves, checked = bytearray(), 0
     holes: list[int] = []
-    for position, _, record in uow.audit.sealed_transactions(start):
+    for position, transaction_id, stored_hash, hash_matches in _sealed_since(uow, start):
         expected = start + len(leaves) // HASH_SIZE
         holes.extend(range(expected, position))  # seal records deleted outright
         leaves += bytes(HASH_SIZE * (position - expected))
-        if record is None:  # a seal record whose transaction was deleted
+        if stored_hash is None:  # a seal record whose transaction was deleted
             holes.append(position)
             leaves += bytes(HASH_SIZE)
             continue
         checked += 1
         if progress and checked % 10_000 == 0:
             progress(checked)
-        if content_hash(header_of(record), record.postings) != record.content_hash:
+        if not hash_matches:
             return VerifyReport(
-                checked, 0, record.id, f"transaction {record.id}: content hash does not match"
+                checked, 0, transaction_id, f"transaction {transaction_id}: content hash does not match"
             )
-        leaves += leaf_hash(bytes.fromhex(record.content_hash))
+        leaves += leaf_hash(bytes.fromhex(stored_hash))
     return bytes(leaves), holes, checked
+
+
+def _sealed_since(uow: UnitOfWork, start: int) -> Iterator[tuple[int, str, str | None, bool]]:
+    """(position, transaction id, stored content hash or None if gone, whether it recomputes) from `start`."""
+    if uow.verify.parallel:  # PostgreSQL: hashed straight from column values, no objects per row
+        yield from uow.verify.sealed_since(start)
+        return
+    for position, transaction_id, record in uow.audit.sealed_transactions(start):
+        if record is None:
+            yield position, transaction_id, None, False
+        else:
+            recomputed = content_hash(header_of(record), record.postings)
+            yield position, transaction_id, record.content_hash, recomputed == record.content_hash
 
 
 def _resume_point(
