@@ -1,15 +1,20 @@
-"""Single-spend throughput, each spend durably committed before it is acknowledged, vs a PL/pgSQL floor."""
+"""Redemptions/s through the use case the API runs (redeem, group commit), each durably committed before
+it is acknowledged, vs a PL/pgSQL floor of one transfer per transaction, in the same run."""
 
 from __future__ import annotations
 
+import functools
 import itertools
+import os
 import random
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -18,20 +23,29 @@ import psycopg
 from sqlalchemy import Engine, text
 
 from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from ledger.cards.keys import CardKeyStore
 from ledger.clock import SystemClock
+from ledger.db.spend_repository import savepoint
 from ledger.db.uow import unit_of_work_factory
 from ledger.service import read_only, run_in_transaction
+from ledger.spend_batch import GroupCommit, limits_from_environment
 from ledger.units import AccountKind, Unit
-from ledger.usecases import flows
+from ledger.usecases import redemptions
 from ledger.usecases.audit import check
 from ledger.usecases.bulk import bulk_issue
-from ledger.usecases.common import ensure_account
+from ledger.usecases.cards import issue_card
+from ledger.usecases.common import ensure_account, new_id
+from ledger.usecases.redemptions import SpendRequest
 
 WALLETS = 10_000
 OUTLETS = 100
 WALLET_MINOR = 10_000_000
 SPEND_MINOR = 100
 CLIENTS = (1, 8, 32)
+CARD_CHUNK = 500
+CARD_KEYS = CardKeyStore.open(
+    Path(tempfile.mkdtemp(prefix="clubcard-bench-keys-")) / "card-ed25519.pem", create_missing=True
+)
 
 FLOOR_SQL = """
 CREATE TABLE floor_accounts (id text PRIMARY KEY, balance_minor bigint NOT NULL);
@@ -138,25 +152,59 @@ def setup(engine: Engine) -> tuple[dict[str, object], list[str]]:
     return scheme, payables
 
 
-def ours(engine: Engine, scheme: dict[str, object]) -> Callable[[int], Spend]:
-    """A client that spends through ledger.usecases.flows.spend, one unit of work per spend."""
+def seed_cards_and_outlets(engine: Engine, scheme: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    """A card for every wallet (owner -> token) and 100 outlets approved for the scheme (their ids)."""
+    factory = unit_of_work_factory(engine)
+    now = SystemClock().now()
+    card_key = CARD_KEYS.keys().current
+    owners = [f"resident-{i:05d}" for i in range(WALLETS)]
+    tokens: dict[str, str] = {}
+
+    def issue(uow: Any, chunk: list[str]) -> None:
+        for owner in chunk:
+            uow.people.add_resident(id=owner, kind="person", details=None, now=now)
+            tokens[owner] = issue_card(uow, resident_id=owner, key=card_key, now=now).token
+
+    for start in range(0, WALLETS, CARD_CHUNK):
+        run_in_transaction(factory, functools.partial(issue, chunk=owners[start : start + CARD_CHUNK]))
+    outlet_ids = [new_id() for _ in range(OUTLETS)]
+
+    def register(uow: Any) -> None:
+        for number, outlet_id in enumerate(outlet_ids):
+            uow.registry.add_outlet(
+                id=outlet_id,
+                name=f"Outlet {number}",
+                categories=["leisure"],
+                schemes=[scheme["slug"]],
+                now=now,
+            )
+
+    run_in_transaction(factory, register)
+    return tokens, outlet_ids
+
+
+def ours(engine: Engine, tokens: dict[str, str]) -> Callable[[int], Spend]:
+    """A client that redeems through the use case POST /redemptions runs, gathered by the group commit."""
     factory = unit_of_work_factory(engine)
     clock = SystemClock()
+    keyring = CARD_KEYS.keys().keyring
+    max_items, max_wait_seconds = limits_from_environment(os.environ)
+    group = GroupCommit(factory, savepoint, max_items=max_items, max_wait_seconds=max_wait_seconds)
 
     def make(number: int) -> Spend:
         """A spend function for one client."""
         run = uuid.uuid4().hex[:12]  # keys never repeat across scenarios
         keys = itertools.count()
 
-        def spend(client: int, owner: str, payable: str) -> None:
-            """One spend, durably committed."""
+        def spend(client: int, owner: str, outlet_id: str) -> None:
+            """One redemption, durably committed (in its batch) before it returns."""
             key = f"{run}-{client}-{next(keys)}"
-            run_in_transaction(
-                factory,
-                lambda uow: flows.spend(
-                    uow, scheme=scheme, owner_id=owner, amount_minor=SPEND_MINOR, payable_account_id=payable,
-                    categories=None, now=clock.now(), actor=f"kiosk-{client}", key=key,
-                ),
+            request = SpendRequest(tokens[owner], SPEND_MINOR, outlet_id, scheme="spend-bench")
+            group.run(
+                lambda uow: redemptions.redeem(
+                    uow, request=request, keyring=keyring, now=clock.now(), zone=clock.zone,
+                    actor=f"device:kiosk-{client}", key=key,
+                )
             )  # fmt: skip
 
         return spend
@@ -190,9 +238,13 @@ def main() -> None:
     figures: dict[str, object] = {"bench": "ledger_throughput", "quick": args.quick, "clients": "threads"}
     with fresh_database(args.database_url, "tps", keep=args.keep) as engine:
         scheme, payables = setup(engine)
+        tokens, outlet_ids = seed_cards_and_outlets(engine, scheme)
         conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        for label, make in (("ours", ours(engine, scheme)), ("floor", floor(conninfo))):
-            for scenario, targets in (("spread", payables), ("one_outlet", payables[:1])):
+        for label, make, places in (
+            ("ours", ours(engine, tokens), outlet_ids),
+            ("floor", floor(conninfo), payables),
+        ):
+            for scenario, targets in (("spread", places), ("one_outlet", places[:1])):
                 for clients in CLIENTS:
                     name = f"tps_{label}_{scenario}_{clients}"
                     figures[name] = round(measure(name, make, targets, clients, seconds), 1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -20,11 +22,28 @@ from api.resources.value_schemas import (
     SpendReceiptSchema,
     SpendSchema,
 )
+from ledger.db.spend_repository import savepoint
+from ledger.spend_batch import GroupCommit, limits_from_environment
 from ledger.usecases.api_keys import Principal
 from ledger.usecases.entitlements import entitlements
 from ledger.usecases.redemptions import SpendRequest, place_hold, redeem, refund, resolve
 
 blueprint = Blueprint("redemptions", __name__, description="Spending at outlets: redemptions, refunds, holds")
+
+
+GROUP_COMMIT_EXTENSION = "clubcard.group_commit"
+
+
+def _spend_write(operation: Any) -> Any:
+    """Run a spend through this process's group commit: acknowledged once its batch has committed."""
+    group: GroupCommit | None = current_app.extensions.get(GROUP_COMMIT_EXTENSION)
+    if group is None:
+        max_items, max_wait_seconds = limits_from_environment(os.environ)
+        group = current_app.extensions.setdefault(
+            GROUP_COMMIT_EXTENSION,
+            GroupCommit(ctx().uow_factory, savepoint, max_items=max_items, max_wait_seconds=max_wait_seconds),
+        )
+    return group.run(operation)
 
 
 def _outlet(principal: Principal) -> str:
@@ -78,7 +97,7 @@ class Redemptions(MethodView):
         principal, key, context = current_principal(), idempotency_key(), ctx()
         now = context.clock.now()
         request = _spend_request(body, principal)
-        return context.write(
+        return _spend_write(
             lambda uow: redeem(
                 uow,
                 request=request,
@@ -131,7 +150,7 @@ class Holds(MethodView):
         principal, key, context = current_principal(), idempotency_key(), ctx()
         now = context.clock.now()
         request = _spend_request(body, principal)
-        return context.write(
+        return _spend_write(
             lambda uow: place_hold(
                 uow,
                 request=request,
