@@ -231,6 +231,11 @@ def floor(conninfo: str) -> Callable[[int], Spend]:
     return make
 
 
+def _ratio(numerator: float, denominator: float) -> float | None:
+    """numerator / denominator to 3 places; None when nothing was measured below the line."""
+    return round(numerator / denominator, 3) if denominator else None
+
+
 def main() -> None:
     """Measure ours and the floor at 1, 8 and 32 clients, spread over 100 outlets and all at one."""
     args = arguments(__doc__ or "")
@@ -251,10 +256,8 @@ def main() -> None:
         books = read_only(unit_of_work_factory(engine), check)
         figures["audit_check_ok"] = books.ok
     tps = {name: value for name, value in figures.items() if isinstance(value, float)}
-    figures["ratio_vs_floor_32_clients"] = round(tps["tps_ours_spread_32"] / tps["tps_floor_spread_32"], 3)
-    figures["ratio_one_outlet_vs_spread"] = round(
-        tps["tps_ours_one_outlet_32"] / tps["tps_ours_spread_32"], 3
-    )
+    figures["ratio_vs_floor_32_clients"] = _ratio(tps["tps_ours_spread_32"], tps["tps_floor_spread_32"])
+    figures["ratio_one_outlet_vs_spread"] = _ratio(tps["tps_ours_one_outlet_32"], tps["tps_ours_spread_32"])
     emit(figures)
 
 
