@@ -7,10 +7,12 @@ import sys
 import click
 
 from admin.commands.audit import audit
+from admin.commands.bulk import issue_bulk
 from admin.commands.expire import expire
 from admin.commands.keys import keys
 from admin.commands.kiosk import kiosk
 from admin.commands.serve import migrate, serve
+from admin.commands.worker import worker
 
 
 @click.group()
@@ -21,6 +23,8 @@ def cli() -> None:
 for command in (serve, migrate, keys, audit, expire):
     cli.add_command(command)
 cli.add_command(kiosk)
+cli.add_command(issue_bulk)
+cli.add_command(worker)
 
 
 def main() -> None:

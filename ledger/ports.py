@@ -23,6 +23,7 @@ class UnitOfWork(Protocol):
     verify: Any
     export: Any
     registry: Any
+    jobs: Any
     people: Any
     activity: Any
     keys: Any

@@ -21,8 +21,10 @@ FIRST_ADMIN_KEY_HINT = (
 @click.option("--workers", default=1, show_default=True, type=int, help="gunicorn worker processes")
 @click.option("--no-demo", is_flag=True, help="do not seed the demo council on first run")
 @click.option("--kiosk", "with_kiosk", is_flag=True, help="also start a demo kiosk on port + 100")
-def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool) -> None:
+@click.option("--no-worker", is_flag=True, help="run no job worker here (run `clubcard worker` elsewhere)")
+def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool, no_worker: bool) -> None:
     """Run the service (migrating the database, seeding the demo council on first run)."""
+    from admin.commands.worker import start_worker_process
     from admin.seed import is_seeded, seed_demo
     from admin.server import port_problem, run_server
     from api.limits import unshared_storage_problem
@@ -60,7 +62,13 @@ def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool) -
 
         demo_kiosk(context, keys_path, base, port + 100, start=with_kiosk)
     context.engine.dispose()
-    run_server(host, port, workers)
+    job_worker = None if no_worker else start_worker_process()  # runs bulk issuances queued by the API
+    try:
+        run_server(host, port, workers)
+    finally:
+        if job_worker is not None:
+            job_worker.terminate()  # stops after its chunk in flight; the job resumes on the next start
+            job_worker.wait(timeout=30)
 
 
 @click.command()

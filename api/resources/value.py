@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flask import url_for
@@ -11,6 +12,7 @@ from flask_smorest import Blueprint
 from api.auth import current_principal, idempotency_key, requires
 from api.context import ctx
 from api.limits import card_lookup
+from api.pagination import PageQuery, page
 from api.problems import ApiProblem
 from api.resources.value_schemas import (
     BulkIssuanceSchema,
@@ -19,13 +21,15 @@ from api.resources.value_schemas import (
     IssuanceReceiptSchema,
     IssuanceSchema,
     JobAcceptedSchema,
+    JobRefusalPageSchema,
     JobSchema,
     TransferReceiptSchema,
     TransferSchema,
 )
-from ledger.usecases.bulk_allowance import run_in_background, start_bulk_allowance
+from ledger.usecases.bulk_allowance import start_bulk_issuance
 from ledger.usecases.earnings import EarningEvent, earn
 from ledger.usecases.issuances import IssueRequest, issue_to_member
+from ledger.usecases.jobs import job_progress, job_refusals
 from ledger.usecases.transfers import TransferRequest, transfer
 
 blueprint = Blueprint("value", __name__, description="Issuing, earning and transferring value")
@@ -75,38 +79,53 @@ class Issuances(MethodView):
 
 @blueprint.route("/issuances/bulk")
 class BulkIssuances(MethodView):
-    """An allowance to every member of a scheme, as a background job."""
+    """An allowance to every member of a scheme, as a job a worker runs."""
 
     @requires("scheme_manager")
     @blueprint.arguments(BulkIssuanceSchema)
     @blueprint.response(202, JobAcceptedSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Start the job (a retry with the same key returns it, and resumes it if it failed)."""
+        """Queue the job (a retry with the same key returns it, and resumes it if it failed)."""
         principal, key, context = current_principal(), idempotency_key(), ctx()
         now = context.clock.now()
         request = _issue_request(body)
-        accepted, run = context.write(
-            lambda uow: start_bulk_allowance(
+        accepted = context.write(
+            lambda uow: start_bulk_issuance(
                 uow, request=request, now=now, zone=context.clock.zone, actor=principal.actor, key=key
             )
         )
-        if run:
-            run_in_background(context.uow_factory, context.clock, accepted["job_id"])
-        return {**accepted, "status_url": url_for("value.Job", id=accepted["job_id"])}
+        return {**dataclasses.asdict(accepted), "status_url": url_for("value.Job", id=accepted.job_id)}
 
 
 @blueprint.route("/jobs/<id>")
 class Job(MethodView):
-    """A background job."""
+    """A job and its progress."""
 
     @requires("admin", "scheme_manager")
     @blueprint.response(200, JobSchema)
     def get(self, id: str) -> dict[str, Any]:
-        """Status and progress: {status, total, done, result}."""
-        job = ctx().read(lambda uow: uow.registry.job(id))
-        if job is None:
-            raise ApiProblem(404, "not-found", f"no job {id}")
-        return dict(job)
+        """Status and progress: done of total, paid / already paid / refused, and the refusals' link."""
+        progress = ctx().read(lambda uow: job_progress(uow, id))
+        return {**dataclasses.asdict(progress), "refused_url": url_for("value.JobRefusals", id=id)}
+
+
+@blueprint.route("/jobs/<id>/refusals")
+class JobRefusals(MethodView):
+    """The members a job passed over, with the reason in words."""
+
+    @requires("admin", "scheme_manager")
+    @blueprint.arguments(PageQuery, location="query")
+    @blueprint.response(200, JobRefusalPageSchema)
+    def get(self, query: dict[str, Any], id: str) -> dict[str, Any]:
+        """By resident id; `starting_after` is the last resident id of the previous page."""
+        return ctx().read(
+            lambda uow: page(
+                lambda limit, after: [
+                    dataclasses.asdict(refusal) for refusal in job_refusals(uow, id, limit=limit, after=after)
+                ],
+                query,
+            )
+        )
 
 
 @blueprint.route("/earnings")

@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.fields import StrictInteger, amount_field
+from api.pagination import page_schema
 from api.resources.common_schemas import ReceiptSchema, Rfc3339
 from api.resources.scheme_schemas import SHORT, StrictSchema
 from ledger.usecases.earnings import MAX_QUANTITY
@@ -45,9 +46,11 @@ class BulkIssuanceSchema(StrictSchema):
 
 
 class JobAcceptedSchema(Schema):
-    """A background job was accepted."""
+    """A job was queued (or, for a retry, found and resumed)."""
 
     job_id = fields.String()
+    kind = fields.String()
+    status = fields.String(metadata={"description": "queued, running, succeeded or failed"})
     total = fields.Integer(metadata={"description": "members enrolled when the job was accepted"})
     period = fields.String(
         allow_none=True,
@@ -63,23 +66,43 @@ class JobAcceptedSchema(Schema):
 
 
 class JobSchema(Schema):
-    """A background job and its progress."""
+    """A job and its progress."""
 
     id = fields.String()
     kind = fields.String()
-    status = fields.String(metadata={"description": "running, succeeded or failed"})
+    status = fields.String(
+        metadata={"description": "queued, running, succeeded or failed (the same request again resumes it)"}
+    )
     total = fields.Integer()
-    done = fields.Integer()
+    done = fields.Integer(metadata={"description": "members dealt with so far, of total"})
+    paid = fields.Integer(metadata={"description": "members this job paid"})
+    already_paid = fields.Integer(metadata={"description": "members another run had paid for this period"})
+    refused = fields.Integer(metadata={"description": "members passed over (see refused_url)"})
+    error = fields.String(
+        allow_none=True, metadata={"description": "why a failed job stopped (a problem type)"}
+    )
+    period = fields.String(allow_none=True)
+    scheme = fields.String(allow_none=True)
+    amount_minor = fields.Integer(allow_none=True)
+    refused_url = fields.String(metadata={"description": "the refused members, with reasons, page by page"})
     result = fields.Dict(
         allow_none=True,
-        metadata={
-            "description": "bulk allowance: issued, already_paid (by another run this period), "
-            "not_eligible, failed, error"
-        },
+        metadata={"description": "the job's parameters and counts (error_detail says why in words)"},
     )
     created_by = fields.String()
     created_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
+
+
+class JobRefusalSchema(Schema):
+    """A member a job passed over."""
+
+    resident_id = fields.String()
+    problem = fields.String(metadata={"description": "a problem type, e.g. not-eligible"})
+    reason = fields.String(metadata={"description": "why, in words"})
+
+
+JobRefusalPageSchema = page_schema(JobRefusalSchema, "JobRefusalPage")
 
 
 class EarningSchema(StrictSchema):

@@ -1,4 +1,4 @@
-"""Outlets, API keys, background jobs and the staff action log."""
+"""Outlets, API keys and the staff action log (jobs: ledger.db.jobs_repository)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
 
-from ledger.db.tables import api_keys, jobs, outlets, staff_actions
+from ledger.db.tables import api_keys, outlets, staff_actions
 from ledger.journal import canonical_json
 
 MAX_STAFF_ACTIONS_LISTED = 1_000
@@ -113,48 +113,6 @@ class RegistryRepository:
         query = select(*_KEY_COLUMNS).where(api_keys.c.outlet_id == outlet_id, api_keys.c.role == "device")
         query = query.order_by(api_keys.c.created_at, api_keys.c.id)
         return [dict(row._mapping) for row in self.connection.execute(query)]
-
-    def create_job(self, *, id: str, kind: str, total: int, actor: str, now: dt.datetime) -> None:
-        """Record a background job."""
-        self.connection.execute(
-            insert(jobs).values(
-                id=id,
-                kind=kind,
-                status="running",
-                total=total,
-                done=0,
-                result_json=None,
-                created_by=actor,
-                created_at=now,
-                finished_at=None,
-            )
-        )
-
-    def update_job(
-        self,
-        job_id: str,
-        *,
-        done: int,
-        status: str = "running",
-        result: Any = None,
-        finished_at: dt.datetime | None = None,
-    ) -> None:
-        """Record a job's progress (jobs are bookkeeping, not ledger facts, so they may change)."""
-        values: dict[str, Any] = {"done": done, "status": status}
-        if result is not None:
-            values["result_json"] = canonical_json(result).decode()
-        if finished_at is not None:
-            values["finished_at"] = finished_at
-        self.connection.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
-
-    def job(self, job_id: str) -> dict[str, Any] | None:
-        """One job."""
-        row = self.connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
-        if row is None:
-            return None
-        data = dict(row._mapping)
-        data["result"] = json.loads(data.pop("result_json")) if data["result_json"] else None
-        return data
 
     def log_action(
         self,

@@ -326,6 +326,21 @@ jobs = Table(
     Column("created_by", String(120), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=True),
+    # The last member a committed chunk covered, and until when the worker running the job holds it.
+    Column("resume_after", String(36), nullable=False, server_default=""),
+    Column("lease_expires_at", UtcDateTime, nullable=True),
+    Index("ix_jobs_status_created_at", "status", "created_at"),
+)
+
+# Members a job passed over, with the reason in words (bookkeeping, written with the chunk they were in).
+job_refusals = Table(
+    "job_refusals",
+    metadata,
+    Column("job_id", String(36), ForeignKey("jobs.id"), nullable=False),
+    Column("resident_id", String(36), nullable=False),
+    Column("problem", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    PrimaryKeyConstraint("job_id", "resident_id"),
 )
 
 staff_actions = Table(
@@ -442,20 +457,6 @@ ward_deprivation = Table(
     Column("uploaded_at", UtcDateTime, nullable=False),
     Column("uploaded_by", String(120), nullable=False),
 )
-# What a wallet has spent at outlets on one council day ([day_start, day_end) in UTC), kept current in the
-# spend's own transaction so the per-day limit is one row read, not a sum over history. Bookkeeping, not a
-# fact: refunds and unused holds take their amount back off the day they were spent.
-spend_counters = Table(
-    "spend_counters",
-    metadata,
-    Column("owner_id", String(36), nullable=False),
-    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
-    Column("day_start", UtcDateTime, nullable=False),
-    Column("day_end", UtcDateTime, nullable=False),
-    Column("spent_minor", BigInteger, nullable=False),
-    PrimaryKeyConstraint("owner_id", "scheme_id", "day_start"),
-)
-
 
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = (

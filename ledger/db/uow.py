@@ -18,6 +18,7 @@ from ledger.db.bulk_repository import BulkRepository
 from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.insight_repository import InsightRepository
+from ledger.db.jobs_repository import JobsRepository
 from ledger.db.journal_repository import IdempotencyRepository, JournalRepository
 from ledger.db.keys_repository import KeysRepository
 from ledger.db.lots_repository import LotsRepository
@@ -102,6 +103,7 @@ class SqlUnitOfWork:
         self.verify = VerifyRepository(connection)
         self.export = ExportRepository(connection)
         self.registry = RegistryRepository(connection)
+        self.jobs = JobsRepository(connection)
         self.people = PeopleRepository(connection)
         self.activity = ActivityRepository(connection)
         self.keys = KeysRepository(connection)

@@ -36,7 +36,19 @@ class BulkReport:
 
 
 @dataclasses.dataclass(frozen=True)
-class _Job:
+class ChunkCounts:
+    """One chunk's outcome: wallets paid now, wallets this job had paid before (a resumed run replays
+    them), and members another run had already paid for this period."""
+
+    paid: int
+    replayed: int
+    already_paid: int
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkPlan:
+    """What every wallet of a bulk issuance gets, fixed once for the whole job."""
+
     scheme: Mapping[str, Any]
     amount_minor: int
     expires_at: dt.datetime | None
@@ -94,23 +106,23 @@ def bulk_issue(
         slug = scheme
         scheme = run_in_transaction(uow_factory, lambda uow: get_scheme(uow, slug))
     period = parse_rules(scheme["rules"]).issuing.allowance_period(clock.now(), clock.zone)
-    job = _Job(scheme, amount_minor, expires_at, category, actor, job_key, period)
+    job = BulkPlan(scheme, amount_minor, expires_at, category, actor, job_key, period)
     owners = iter(owner_ids)
     counts = [0, 0, 0]  # issued, skipped (this job did them before), already paid (by another run)
 
-    def run(batch: list[str]) -> tuple[int, int, int]:
+    def run(batch: list[str]) -> ChunkCounts:
         """One batch in its own database transaction, retried on a retryable conflict."""
-        return run_in_transaction(uow_factory, lambda uow: _issue_batch(uow, job, batch, clock.now()))
+        return run_in_transaction(uow_factory, lambda uow: issue_chunk(uow, job, batch, clock.now()))
 
-    def collect(future: Future[tuple[int, int, int]]) -> None:
+    def collect(future: Future[ChunkCounts]) -> None:
         """Count a finished batch (or raise its error) and report progress."""
-        for index, count in enumerate(future.result()):
+        for index, count in enumerate(dataclasses.astuple(future.result())):
             counts[index] += count
         if progress is not None:
             progress(sum(counts))
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bulk-issue") as pool:
-        in_flight: collections.deque[Future[tuple[int, int, int]]] = collections.deque()
+        in_flight: collections.deque[Future[ChunkCounts]] = collections.deque()
         try:
             while batch := list(itertools.islice(owners, batch_size)):
                 in_flight.append(pool.submit(run, batch))
@@ -124,8 +136,11 @@ def bulk_issue(
     return BulkReport(counts[0], counts[1], counts[0] * amount_minor, counts[2])
 
 
-def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datetime) -> tuple[int, int, int]:
-    """Credit one batch of wallets in the open unit of work; returns (issued, skipped, already paid)."""
+def issue_chunk(uow: UnitOfWork, job: BulkPlan, batch: Sequence[str], now: dt.datetime) -> ChunkCounts:
+    """Credit one chunk of wallets in the open unit of work, set at a time (COPY on PostgreSQL).
+
+    All of the chunk or none of it: BudgetExhausted when the budget cannot cover every wallet still to pay.
+    """
     owners = list(dict.fromkeys(batch))  # a wallet named twice in a batch is credited once
     keys = [job.key(owner) for owner in owners]
     for key in keys:
@@ -141,7 +156,7 @@ def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datet
     skipped = len(batch) - len(todo)
     todo, already_paid = _unpaid_this_period(uow, job, todo, now)
     if not todo:
-        return 0, skipped, already_paid
+        return ChunkCounts(0, skipped, already_paid)
     budget = uow.accounts.get(job.scheme["budget_account_id"])
     lot_ids = _open_lots(uow, job, [owner for owner, _ in todo], now)
     rows = _journal_rows(job, budget.id, todo, lot_ids, now)
@@ -163,11 +178,11 @@ def _issue_batch(uow: UnitOfWork, job: _Job, batch: Sequence[str], now: dt.datet
         for (owner, key), row, lot_id in zip(todo, rows, lot_ids, strict=True)
     ]
     uow.bulk.store_results(job.actor, results, now)
-    return len(todo), skipped, already_paid
+    return ChunkCounts(len(todo), skipped, already_paid)
 
 
 def _unpaid_this_period(
-    uow: UnitOfWork, job: _Job, todo: list[tuple[str, str]], now: dt.datetime
+    uow: UnitOfWork, job: BulkPlan, todo: list[tuple[str, str]], now: dt.datetime
 ) -> tuple[list[tuple[str, str]], int]:
     """Record this period's payment for each (owner, key) still to pay; drop those another run paid."""
     if job.period is None or not todo:
@@ -178,7 +193,7 @@ def _unpaid_this_period(
 
 
 def _journal_rows(
-    job: _Job, budget_id: str, todo: Sequence[tuple[str, str]], lot_ids: Sequence[str], now: dt.datetime
+    job: BulkPlan, budget_id: str, todo: Sequence[tuple[str, str]], lot_ids: Sequence[str], now: dt.datetime
 ) -> list[tuple[Any, ...]]:
     """One issue transaction per wallet, as JournalRow tuples (see ledger.db.bulk_repository)."""
     unit, amount, scheme_id, version = (
@@ -213,7 +228,9 @@ def _check_template(row: tuple[Any, ...], stored_hash: str) -> None:
     assert draft.content_hash == stored_hash, "the bulk path's canonical form drifted from ledger.journal"
 
 
-def _receipt(job: _Job, transaction_id: str, lot_id: str, balance: int, recorded_at: str) -> dict[str, Any]:
+def _receipt(
+    job: BulkPlan, transaction_id: str, lot_id: str, balance: int, recorded_at: str
+) -> dict[str, Any]:
     """Receipt(...).to_dict() of what flows.issue returns, built directly (asdict is slow at this volume)."""
     return {
         "transaction_id": transaction_id,
@@ -229,7 +246,7 @@ def _receipt(job: _Job, transaction_id: str, lot_id: str, balance: int, recorded
     }
 
 
-def _open_lots(uow: UnitOfWork, job: _Job, owners: Sequence[str], now: dt.datetime) -> list[str]:
+def _open_lots(uow: UnitOfWork, job: BulkPlan, owners: Sequence[str], now: dt.datetime) -> list[str]:
     """The lot each owner is credited to, already holding the amount (as flows.new_lot chooses it)."""
     slug, unit = job.scheme["slug"], job.scheme["unit"]
     if job.category is None and job.expires_at is None:

@@ -1,36 +1,59 @@
-"""The bulk allowance job: issue to every (still eligible) member of a scheme, in batches, restartably."""
+"""The bulk allowance job: issue to every (still eligible) member of a scheme, chunk by chunk, restartably."""
 
-# Each member's issue uses the deterministic key f"bulk:{job_id}:{resident_id}", and the job id is derived
-# from the caller and their Idempotency-Key, so running the job again (after a crash, or after the budget
-# was topped up) never issues twice. A recurring allowance also records each member's payment for the
-# council's period (ledger.rules.Issuing.allowance_period) in the issue's own database transaction, so a
-# second run under a new key finds the member paid and counts them as already_paid instead.
+# The job streams members by resident id, `chunk_size` at a time, and pays each chunk with the COPY-based
+# engine (ledger.usecases.bulk.issue_chunk). A chunk's payments, the members it refused and the job's
+# progress (counts and the last member done) commit in one database transaction, so a worker killed
+# mid-job loses at most the chunk in flight, which rolls back whole; the next worker resumes after the last
+# committed member. Each payment is keyed f"bulk:{job_id}:{resident_id}" and a recurring allowance also
+# records each member's payment for the council's period, so no resumption, rerun or second job pays
+# anyone twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-import functools
 import logging
-import threading
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from ledger.clock import Clock, parse_rfc3339, rfc3339
 from ledger.errors import BudgetExhausted, LedgerError, NotEligible
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.rules import Rules, local_date, parse_rules
+from ledger.rules import Rules, local_date
 from ledger.service import read_only, run_in_transaction
-from ledger.usecases import flows
+from ledger.units import Unit, format_amount
+from ledger.usecases.bulk import BulkPlan, issue_chunk
 from ledger.usecases.issuances import IssueRequest, plan_issue, request_data
+from ledger.usecases.jobs import LEASE_SECONDS, JobRef
 from ledger.usecases.memberships import check_eligibility
 from ledger.usecases.requests import once, scheme_and_rules
-from ledger.usecases.schemes import get_scheme
 
 JOB_KIND = "bulk_allowance"
-COUNTS = ("issued", "already_paid", "not_eligible", "failed")  # a run recounts them from zero
-BATCH_SIZE = 200
+CHUNK_SIZE = 1_000
 JOB_NAMESPACE = uuid.UUID("6f1c9a52-3f0e-4a57-9a52-0c1b7ad0b1a1")
 log = logging.getLogger("clubcard.jobs")
+
+
+class JobLost(Exception):
+    """Another worker advanced this job meanwhile (this one's lease ran out): stop, change nothing."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BulkDryRun:
+    """What a bulk issuance would do now, before anything is paid."""
+
+    scheme: str
+    unit: str
+    amount_minor: int
+    period: str | None
+    members: int
+    eligible: int
+    not_eligible: int
+    already_paid: int
+    to_pay: int
+    total_minor: int
+    budget_minor: int
 
 
 def job_id_for(actor: str, key: str) -> str:
@@ -38,192 +61,225 @@ def job_id_for(actor: str, key: str) -> str:
     return str(uuid.uuid5(JOB_NAMESPACE, f"{actor}\n{key}"))
 
 
-def start_bulk_allowance(
+def dry_run_bulk_issuance(
+    uow: UnitOfWork, *, request: IssueRequest, now: dt.datetime, zone: dt.tzinfo
+) -> BulkDryRun:
+    """Count who would be paid, who is refused and who is already paid this period, and the total."""
+    scheme, rules = scheme_and_rules(uow, request.scheme)
+    plan = plan_issue(rules, request, now, zone)
+    period = rules.issuing.allowance_period(now, zone)
+    members = eligible = already_paid = 0
+    for page in _member_pages(uow, scheme["id"], after="", chunk_size=CHUNK_SIZE):
+        members += len(page)
+        ids = [member["id"] for member in page if _refusal(rules, member, local_date(now, zone)) is None]
+        eligible += len(ids)
+        if period is not None and ids:
+            already_paid += len(uow.bulk.allowance_holders(scheme["id"], period, ids))
+    to_pay = eligible - already_paid
+    return BulkDryRun(
+        scheme=scheme["slug"],
+        unit=scheme["unit"],
+        amount_minor=plan.amount_minor,
+        period=period,
+        members=members,
+        eligible=eligible,
+        not_eligible=members - eligible,
+        already_paid=already_paid,
+        to_pay=to_pay,
+        total_minor=to_pay * plan.amount_minor,
+        budget_minor=uow.accounts.balance(scheme["budget_account_id"]),
+    )
+
+
+def start_bulk_issuance(
     uow: UnitOfWork, *, request: IssueRequest, now: dt.datetime, zone: dt.tzinfo, actor: str, key: str
-) -> tuple[dict[str, Any], bool]:
-    """Record the job (amount, category, expiry and period fixed now); True when it should run."""
-    started = False
+) -> JobRef:
+    """Queue the job (amount, category, expiry and period fixed now); a retry of a failed one requeues it."""
 
     def operation() -> dict[str, Any]:
-        nonlocal started
         scheme, rules = scheme_and_rules(uow, request.scheme)
         plan = plan_issue(rules, request, now, zone)
         period = rules.issuing.allowance_period(now, zone)
         job_id = job_id_for(actor, key)
-        total = uow.activity.count_members(scheme["id"])
-        uow.registry.create_job(id=job_id, kind=JOB_KIND, total=total, actor=actor, now=now)
         state = {
             "scheme": scheme["slug"],
             "amount_minor": plan.amount_minor,
             "category": plan.category,
             "expires_at": plan.expires_at and rfc3339(plan.expires_at),
             "period": period,
-            "issued": 0,
+            "paid": 0,
             "already_paid": 0,
-            "not_eligible": 0,
-            "failed": 0,
+            "refused": 0,
             "error": None,
         }
-        uow.registry.update_job(job_id, done=0, result=state)
-        started = True
+        total = uow.activity.count_members(scheme["id"])
+        uow.jobs.create(id=job_id, kind=JOB_KIND, total=total, actor=actor, state=state, now=now)
         already_paid = uow.bulk.allowances_paid(scheme["id"], period) if period else 0
         return {"job_id": job_id, "total": total, "period": period, "already_paid": already_paid}
 
     fingerprint = {"op": "bulk-issuance", **request_data(request)}
     body = once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
-    if not started:
-        job = uow.registry.job(body["job_id"])
-        if job is not None and job["status"] == "failed":  # a retry resumes it: done members replay
-            uow.registry.update_job(job["id"], done=job["done"], status="running", result=job["result"])
-            started = True
-    return body, started
-
-
-def run_bulk_allowance(uow_factory: UnitOfWorkFactory, clock: Clock, job_id: str) -> str:
-    """Run (or resume) a job to the end; returns its final status, which is also recorded."""
-    job = read_only(uow_factory, lambda uow: uow.registry.job(job_id))
-    assert job is not None and job["kind"] == JOB_KIND
-    state: dict[str, Any] = {**job["result"], **dict.fromkeys(COUNTS, 0), "error": None}
-    done = 0
-    try:
-        scheme = read_only(uow_factory, lambda uow: get_scheme(uow, state["scheme"]))
-        rules = parse_rules(scheme["rules"])
-        after = ""
-        status = "succeeded"
-        while True:
-            members = read_only(uow_factory, functools.partial(_page, scheme_id=scheme["id"], after=after))
-            if not members:
-                break
-            stopped = _issue_batch(uow_factory, clock, job, scheme, rules, state, members)
-            done += len(members)
-            after = members[-1]["id"]
-            _record(uow_factory, job_id, done, "running", state, None)
-            if stopped:
-                status = "failed"
-                break
-    except Exception as error:  # the job must end with a status, whatever went wrong
-        log.exception("bulk allowance job %s failed", job_id)
-        state["error"] = getattr(error, "problem", "internal")
-        status = "failed"
-    _record(uow_factory, job_id, done, status, state, clock.now())
-    return status
-
-
-def _page(uow: UnitOfWork, *, scheme_id: str, after: str) -> list[dict[str, Any]]:
-    page: list[dict[str, Any]] = uow.activity.members_page(scheme_id, after=after, limit=BATCH_SIZE)
-    return page
-
-
-def _record(
-    uow_factory: UnitOfWorkFactory,
-    job_id: str,
-    done: int,
-    status: str,
-    state: dict[str, Any],
-    finished_at: dt.datetime | None,
-) -> None:
-    run_in_transaction(
-        uow_factory,
-        lambda uow: uow.registry.update_job(
-            job_id, done=done, status=status, result=state, finished_at=finished_at
-        ),
+    uow.jobs.requeue(body["job_id"])  # a failed job (say the budget ran out) resumes where it stopped
+    job = uow.jobs.job(body["job_id"])
+    return JobRef(
+        job_id=body["job_id"],
+        kind=JOB_KIND,
+        status=job["status"],
+        total=body["total"],
+        period=body["period"],
+        already_paid=body["already_paid"],
     )
 
 
-def _issue_batch(
+def run_bulk_allowance(
     uow_factory: UnitOfWorkFactory,
     clock: Clock,
-    job: dict[str, Any],
-    scheme: dict[str, Any],
-    rules: Rules,
-    state: dict[str, Any],
-    members: list[dict[str, Any]],
-) -> bool:
-    """Issue to a batch in one transaction, or one by one when that fails; True when the job must stop."""
-    now = clock.now()
-    eligible = [m for m in members if _eligible(rules, m, local_date(now, clock.zone))]
-    state["not_eligible"] += len(members) - len(eligible)
+    job_id: str,
+    *,
+    should_stop: Callable[[], bool] = lambda: False,
+    chunk_size: int | None = None,
+    lease_seconds: float = LEASE_SECONDS,
+) -> str:
+    """Run (or resume) a job this worker holds, chunk by chunk; returns its status (running if stopped)."""
+    job = read_only(uow_factory, lambda uow: uow.jobs.job(job_id))
+    assert job is not None and job["kind"] == JOB_KIND
+    run = _Run(uow_factory, clock, job, chunk_size or CHUNK_SIZE, lease_seconds)
     try:
-        _count(
-            state,
-            run_in_transaction(
-                uow_factory,
-                functools.partial(_issue, job=job, scheme=scheme, state=state, members=eligible, now=now),
-            ),
+        while not should_stop():
+            if not run.next_chunk():
+                return run.finish("succeeded")
+        return "running"  # stopped between chunks: the lease runs out and a worker carries on
+    except JobLost:
+        log.warning("bulk allowance job %s was taken over by another worker", job_id)
+        return "running"
+    except BudgetExhausted as error:
+        run.state["error"] = error.problem
+        return run.finish("failed")
+    except Exception as error:  # the job must end with a status, whatever went wrong
+        log.exception("bulk allowance job %s failed", job_id)
+        run.state["error"] = error.problem if isinstance(error, LedgerError) else "internal"
+        return run.finish("failed")
+
+
+class _Run:
+    """One worker's pass through a job: where it is, and its counts as committed with the last chunk."""
+
+    def __init__(
+        self, uow_factory: UnitOfWorkFactory, clock: Clock, job: dict[str, Any], chunk_size: int, lease: float
+    ) -> None:
+        self.uow_factory, self.clock, self.job_id = uow_factory, clock, job["id"]
+        self.chunk_size, self.lease_seconds = chunk_size, lease
+        self.state: dict[str, Any] = {**job["result"], "error": None}
+        self.state.pop("error_detail", None)
+        self.after: str = job["resume_after"]
+        self.done: int = job["done"]
+        self.scheme, self.rules = read_only(
+            uow_factory, lambda uow: scheme_and_rules(uow, self.state["scheme"])
         )
-        return False
-    except LedgerError:
-        pass  # find the member(s) at fault so that everyone else still gets theirs
-    for member in eligible:
+        expires_at = self.state["expires_at"] and parse_rfc3339(self.state["expires_at"])
+        self.plan = BulkPlan(
+            self.scheme,
+            self.state["amount_minor"],
+            expires_at,
+            self.state["category"],
+            job["created_by"],
+            f"bulk:{job['id']}",
+            self.state["period"],
+        )
+
+    def next_chunk(self) -> bool:
+        """Pay the next chunk of members (as many as the budget covers); False when none are left."""
+        members = read_only(
+            self.uow_factory,
+            lambda uow: uow.activity.members_page(self.scheme["id"], after=self.after, limit=self.chunk_size),
+        )
+        if not members:
+            return False
         try:
-            _count(
-                state,
-                run_in_transaction(
-                    uow_factory,
-                    functools.partial(_issue, job=job, scheme=scheme, state=state, members=[member], now=now),
-                ),
-            )
+            self._commit(members)
         except BudgetExhausted:
-            state["error"] = "budget-exhausted"
-            return True
-        except LedgerError as error:
-            state["failed"] += 1
-            state["last_failure"] = f"{member['id']}: {error.problem}: {error.detail}"
-    return False
+            affordable = self._affordable_prefix(members)
+            if not affordable:
+                raise
+            self._commit(affordable)  # pay whom the budget covers; the next chunk stops the job
+        return True
+
+    def _commit(self, members: list[dict[str, Any]]) -> None:
+        """Pay, record refusals and advance the job in one transaction, retried on a retryable conflict."""
+        self.state, self.after, self.done = run_in_transaction(
+            self.uow_factory, lambda uow: self._chunk(uow, members)
+        )
+
+    def _chunk(self, uow: UnitOfWork, members: list[dict[str, Any]]) -> tuple[dict[str, Any], str, int]:
+        now = self.clock.now()
+        on = local_date(now, self.clock.zone)
+        refusals = [
+            (m["id"], *reason) for m in members if (reason := _refusal(self.rules, m, on)) is not None
+        ]
+        refused = {resident for resident, _, _ in refusals}
+        counts = issue_chunk(uow, self.plan, [m["id"] for m in members if m["id"] not in refused], now)
+        state = {
+            **self.state,
+            "paid": self.state["paid"] + counts.paid + counts.replayed,
+            "already_paid": self.state["already_paid"] + counts.already_paid,
+            "refused": self.state["refused"] + len(refusals),
+        }
+        uow.jobs.add_refusals(self.job_id, refusals)
+        after, done = members[-1]["id"], self.done + len(members)
+        lease_until = now + dt.timedelta(seconds=self.lease_seconds)
+        if not uow.jobs.advance(
+            self.job_id,
+            expected_after=self.after,
+            after=after,
+            done=done,
+            state=state,
+            lease_until=lease_until,
+        ):
+            raise JobLost(self.job_id)
+        return state, after, done
+
+    def _affordable_prefix(self, members: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The members before the first eligible one the budget can no longer cover."""
+        budget = read_only(
+            self.uow_factory, lambda uow: uow.accounts.balance(self.scheme["budget_account_id"])
+        )
+        affordable = max(0, budget) // self.plan.amount_minor
+        on = local_date(self.clock.now(), self.clock.zone)
+        eligible_seen = 0
+        for index, member in enumerate(members):
+            if _refusal(self.rules, member, on) is None:
+                if eligible_seen == affordable:
+                    return members[:index]
+                eligible_seen += 1
+        return members
+
+    def finish(self, status: str) -> str:
+        """Record the end of this run (a failed job resumes when the same request is sent again)."""
+        if status == "failed" and self.state["error"] == "budget-exhausted":
+            needed = format_amount(self.plan.amount_minor, Unit(self.scheme["unit"]))
+            self.state["error_detail"] = (
+                f"the scheme budget cannot pay the next member {needed}; fund it and retry"
+            )
+        run_in_transaction(
+            self.uow_factory,
+            lambda uow: uow.jobs.finish(self.job_id, status=status, state=self.state, now=self.clock.now()),
+        )
+        return status
 
 
-def _count(state: dict[str, Any], paid: tuple[int, int]) -> None:
-    """Add one transaction's (issued, already paid this period by another run) to the job's counts."""
-    state["issued"] += paid[0]
-    state["already_paid"] += paid[1]
+def _member_pages(
+    uow: UnitOfWork, scheme_id: str, *, after: str, chunk_size: int
+) -> Iterator[list[dict[str, Any]]]:
+    """A scheme's members page by page in resident id order: never all of them in memory."""
+    while page := uow.activity.members_page(scheme_id, after=after, limit=chunk_size):
+        yield page
+        after = page[-1]["id"]
 
 
-def _eligible(rules: Rules, member: dict[str, Any], on: dt.date) -> bool:
-    """Eligibility re-checked at issue time (members may have aged out, moved, or been erased)."""
+def _refusal(rules: Rules, member: dict[str, Any], on: dt.date) -> tuple[str, str] | None:
+    """(problem, reason) if this member may not be paid today (aged out, moved, erased), else None."""
     try:
         check_eligibility(rules.eligibility, member, referral=member["referral"], on=on)
-    except NotEligible:
-        return False
-    return True
-
-
-def _issue(
-    uow: UnitOfWork,
-    *,
-    job: dict[str, Any],
-    scheme: dict[str, Any],
-    state: dict[str, Any],
-    members: list[dict[str, Any]],
-    now: dt.datetime,
-) -> tuple[int, int]:
-    """Issue the allowance to these members in one transaction: (issued, already paid this period)."""
-    actor = job["created_by"]
-    keys = {member["id"]: f"bulk:{job['id']}:{member['id']}" for member in members}
-    to_pay = members
-    if state.get("period"):
-        holders = uow.bulk.claim_allowances(scheme["id"], state["period"], list(keys.items()), actor, now)
-        assert holders.keys() == keys.keys(), "every member's period is recorded, by this run or another"
-        # A member this very job paid before (a resumed run) replays below; anyone else's payment stands.
-        to_pay = [member for member in members if holders[member["id"]] == (actor, keys[member["id"]])]
-    for member in to_pay:
-        flows.issue(
-            uow,
-            scheme=scheme,
-            owner_id=member["id"],
-            amount_minor=state["amount_minor"],
-            now=now,
-            actor=actor,
-            key=keys[member["id"]],
-            category=state["category"],
-            expires_at=state["expires_at"] and parse_rfc3339(state["expires_at"]),
-        )  # no metadata: the same fingerprint as ledger.usecases.bulk, so either path can resume the other
-    return len(to_pay), len(members) - len(to_pay)
-
-
-def run_in_background(uow_factory: UnitOfWorkFactory, clock: Clock, job_id: str) -> threading.Thread:
-    """Start the job on a daemon thread."""
-    thread = threading.Thread(
-        target=run_bulk_allowance, args=(uow_factory, clock, job_id), name=f"bulk-{job_id}", daemon=True
-    )
-    thread.start()
-    return thread
+    except NotEligible as error:
+        return error.problem, error.detail
+    return None

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
-from ledger.usecases.bulk_allowance import run_bulk_allowance, start_bulk_allowance
+from clubcard.jobs import JobRunner
+from ledger.usecases.bulk_allowance import start_bulk_issuance
 from ledger.usecases.issuances import IssueRequest
+from ledger.usecases.jobs import job_progress
 from tests.integration.test_concurrency import race
 from tests.integration.value_support import (
     BAD_INTEGERS,
@@ -139,12 +141,15 @@ def test_bulk_allowance_is_restartable_and_never_double_issues(world: World) -> 
     job_id = accepted.get_json()["job_id"]
     job = world.wait_for_job(job_id, manager)
     assert (job["status"], job["total"], job["result"]["error"]) == ("failed", 6, "budget-exhausted")
-    assert job["result"]["issued"] == 3 and job["result"]["not_eligible"] == 1
+    assert job["paid"] == 3 and "£15.00" in job["result"]["error_detail"]
     world.fund(leisure, 10_000)
     again = world.post("/api/v1/issuances/bulk", {"scheme": "leisure"}, manager, key="allowance-nov")
     assert again.get_json()["job_id"] == job_id
     job = world.wait_for_job(job_id, manager)
-    assert (job["status"], job["done"], job["result"]["issued"]) == ("succeeded", 6, 5)
+    assert (job["status"], job["done"], job["paid"], job["refused"]) == ("succeeded", 6, 5, 1)
+    refusals = world.get(job["refused_url"], manager).get_json()
+    assert [(row["resident_id"], row["problem"]) for row in refusals["data"]] == [(outsider, "not-eligible")]
+    assert "ward" in refusals["data"][0]["reason"] and refusals["has_more"] is False
     assert [world.wallet(teen, leisure) for teen in teens] == [1500] * 5
     assert world.wallet(outsider, leisure) == 0
     world.post("/api/v1/issuances/bulk", {"scheme": "leisure"}, manager, key="allowance-nov")
@@ -292,16 +297,16 @@ def test_a_recurring_allowance_pays_each_member_once_a_month_whatever_the_key(wo
 
     accepted, paid = run("november")
     assert (accepted["period"], accepted["already_paid"]) == ("month:2026-11-01", 0)
-    assert (paid["issued"], paid["already_paid"]) == (4, 0)
+    assert (paid["paid"], paid["already_paid"]) == (4, 0)
 
     accepted, again = run("november-again")
 
     assert (accepted["period"], accepted["already_paid"]) == ("month:2026-11-01", 4)
-    assert (again["issued"], again["already_paid"]) == (0, 4)
+    assert (again["paid"], again["already_paid"]) == (0, 4)
     assert [world.wallet(teen, leisure) for teen in teens] == [1500] * 4
     world.clock.at = dt.datetime(2026, 12, 1, 0, 30, tzinfo=dt.UTC)
     accepted, december = run("december")
-    assert (accepted["period"], december["issued"], december["already_paid"]) == ("month:2026-12-01", 4, 0)
+    assert (accepted["period"], december["paid"], december["already_paid"]) == ("month:2026-12-01", 4, 0)
     assert [world.wallet(teen, leisure) for teen in teens] == [3000] * 4
     world.assert_audit_ok()
 
@@ -312,18 +317,20 @@ def test_two_runs_of_one_allowance_at_once_pay_each_member_once(world: World) ->
     request = IssueRequest(scheme="leisure")
     jobs = [
         world.run(
-            lambda uow, key=key: start_bulk_allowance(
+            lambda uow, key=key: start_bulk_issuance(
                 uow, request=request, now=world.clock.now(), zone=world.clock.zone, actor="manager", key=key
             )
-        )[0]["job_id"]
+        ).job_id
         for key in ("run-a", "run-b")
     ]
+    runners = [JobRunner(world.context.uow_factory, world.clock) for _ in jobs]
+    claimed = [runner.claim(job) for runner, job in zip(runners, jobs, strict=True)]
 
-    statuses = race(2, lambda index: run_bulk_allowance(world.context.uow_factory, world.clock, jobs[index]))
+    statuses = race(2, lambda index: runners[index].run(claimed[index]))
 
     assert statuses == ["succeeded", "succeeded"]
-    results = [world.context.read(lambda uow, job=job: uow.registry.job(job))["result"] for job in jobs]
-    assert sum(result["issued"] for result in results) == 12
-    assert sum(result["already_paid"] for result in results) == 12
+    results = [world.context.read(lambda uow, job=job: job_progress(uow, job)) for job in jobs]
+    assert sum(result.paid for result in results) == 12
+    assert sum(result.already_paid for result in results) == 12
     assert [world.wallet(teen, leisure) for teen in teens] == [1500] * 12
     world.assert_audit_ok()

@@ -41,6 +41,7 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/v1/issuances", {"caseworker", "scheme_manager"}),
     ("POST", "/api/v1/issuances/bulk", {"scheme_manager"}),
     ("GET", "/api/v1/jobs/{id}", {"scheme_manager", "admin"}),
+    ("GET", "/api/v1/jobs/{id}/refusals", {"scheme_manager", "admin"}),
     ("POST", "/api/v1/earnings", {"device", "scheme_manager"}),
     ("POST", "/api/v1/transfers", {"device", "caseworker"}),
     ("GET", "/api/v1/cards/{token}/entitlements", {"device"}),

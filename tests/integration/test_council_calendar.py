@@ -82,11 +82,11 @@ def test_an_allowance_run_at_half_past_midnight_on_the_first_pays_for_the_new_mo
 
     period, october = run("october", utc("2026-09-30T23:30"))  # 00:30 BST on 1 October
 
-    assert (period, october["issued"], october["already_paid"]) == ("month:2026-10-01", 3, 0)
+    assert (period, october["paid"], october["already_paid"]) == ("month:2026-10-01", 3, 0)
     period, late = run("october-again", utc("2026-10-31T23:30"))  # 23:30 GMT on 31 October
-    assert (period, late["issued"], late["already_paid"]) == ("month:2026-10-01", 0, 3)
+    assert (period, late["paid"], late["already_paid"]) == ("month:2026-10-01", 0, 3)
     period, november = run("november", utc("2026-11-01T00:30"))
-    assert (period, november["issued"]) == ("month:2026-11-01", 3)
+    assert (period, november["paid"]) == ("month:2026-11-01", 3)
     assert [world.wallet(teen, leisure) for teen in teens] == [4500] * 3
     world.assert_audit_ok()
 

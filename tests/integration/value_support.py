@@ -15,6 +15,7 @@ from werkzeug.test import TestResponse
 
 from api.app import create_app
 from clubcard.context import LedgerContext
+from clubcard.jobs import JobRunner
 from ledger.clock import FixedClock
 from ledger.units import Unit
 from ledger.usecases import flows
@@ -178,11 +179,12 @@ class World:
         assert report.ok, report.problems
 
     def wait_for_job(self, job_id: str, secret: str, timeout: float = 30.0) -> dict[str, Any]:
-        """Poll a job until it is no longer running."""
+        """Run the queued jobs as a worker would, then read the job until it is no longer running."""
+        JobRunner(self.context.uow_factory, self.clock).run_pending()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             job = self.get(f"/api/v1/jobs/{job_id}", secret).get_json()
-            if job["status"] != "running":
+            if job["status"] not in ("queued", "running"):
                 return dict(job)
             time.sleep(0.05)
         raise AssertionError(f"job {job_id} still running")
