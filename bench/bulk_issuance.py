@@ -1,70 +1,181 @@
-"""Bulk issuance throughput: credit 100,000 wallets from a scheme budget in one job; postings/s, memory."""
+"""Bulk issuance through the real job (queued, claimed and run by the job runner): postings/s against a
+raw COPY of the same rows in the same run, and peak memory at two borough sizes (it should stay flat)."""
 
 from __future__ import annotations
 
-import datetime as dt
+import argparse
+import json
 import resource
+import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from sqlalchemy import Engine, text
+
+from bench.common import DEFAULT_ADMIN_URL, emit, fresh_database, funded_scheme, log
+from clubcard.jobs import JobRunner
 from ledger.clock import SystemClock
+from ledger.db.tables import memberships, personal_details, residents
 from ledger.db.uow import unit_of_work_factory
-from ledger.service import read_only
+from ledger.service import read_only, run_in_transaction
 from ledger.usecases.audit import check
-from ledger.usecases.bulk import BulkReport, bulk_issue
+from ledger.usecases.bulk_allowance import start_bulk_issuance
+from ledger.usecases.issuances import IssueRequest
+from ledger.usecases.jobs import job_progress
 
 AMOUNT_MINOR = 2_500
+SEED_CHUNK = 20_000
 
 
 def main() -> None:
-    """Run one bulk job on a fresh database, then rerun it (every wallet skipped) and check the books."""
-    args = arguments(__doc__ or "")
-    wallets = 10_000 if args.quick else 100_000
-    with fresh_database(args.database_url, "bulk", keep=args.keep) as engine:
-        scheme = funded_scheme(engine, "leisure-bench", wallets * AMOUNT_MINOR)
-        factory = unit_of_work_factory(engine)
-        clock = SystemClock()
-        expires_at = clock.now() + dt.timedelta(days=90)
-        rss_before = _max_rss_mib()
-
-        def job() -> BulkReport:
-            """The bulk issuance under test."""
-            owners = (f"resident-{i:07d}" for i in range(wallets))  # a stream: never a list in memory
-            return bulk_issue(
-                factory, clock, scheme["slug"], owners, AMOUNT_MINOR, expires_at, "leisure", "bench", "job-1",
-                progress=lambda done: log(f"{done} wallets") if done % 20_000 == 0 else None,
-            )  # fmt: skip
-
-        started = time.perf_counter()
-        report = job()
-        seconds = time.perf_counter() - started
-        rss_after = _max_rss_mib()
-        started = time.perf_counter()
-        rerun = job()
-        rerun_seconds = time.perf_counter() - started
-        books = read_only(factory, check)
-        assert report.issued == wallets and rerun.skipped_already_done == wallets and books.ok, books
+    """Run one child process per size (so each peak is its own), then print the figures as JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10,000 and 100,000 wallets")
+    parser.add_argument("--database-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument("--wallets", type=int, help="(internal) run one size in this process")
+    args = parser.parse_args()
+    if args.wallets:
+        emit(run_one(args.database_url, args.wallets))
+        return
+    sizes = (10_000, 100_000) if args.quick else (100_000, 1_000_000)
+    runs = [_child(args.database_url, wallets) for wallets in sizes]
+    small, large = runs
     emit(
         {
             "bench": "bulk_issuance",
             "quick": args.quick,
-            "wallets": wallets,
-            "transactions": report.issued,
-            "postings": 2 * report.issued,
-            "seconds": round(seconds, 3),
-            "postings_per_s": round(2 * report.issued / seconds),
-            "wallets_per_s": round(report.issued / seconds),
-            "rerun_seconds_all_skipped": round(rerun_seconds, 3),
-            "peak_rss_mib_before_job": rss_before,
-            "peak_rss_mib_after_job": rss_after,
-            "audit_check_ok": books.ok,
+            "runs": runs,
+            "postings_per_s": large["postings_per_s"],
+            "raw_copy_postings_per_s": large["raw_copy_postings_per_s"],
+            "ratio_to_raw_copy": large["ratio_to_raw_copy"],
+            "peak_rss_mib": {str(run["wallets"]): run["peak_rss_mib"] for run in runs},
+            "peak_rss_growth_ratio": round(
+                large["job_rss_growth_mib"] / max(small["job_rss_growth_mib"], 1.0), 2
+            ),
+            "audit_check_ok": all(run["audit_check_ok"] for run in runs),
         }
     )
+
+
+def _child(database_url: str, wallets: int) -> dict[str, Any]:
+    """One size in a fresh process: its peak memory is its own."""
+    command = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--database-url",
+        database_url,
+        "--wallets",
+        str(wallets),
+    ]
+    output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
+    result: dict[str, Any] = json.loads(output.strip().splitlines()[-1])
+    return result
+
+
+def run_one(database_url: str, wallets: int) -> dict[str, Any]:
+    """Seed `wallets` members, run the bulk job through the runner, then COPY the same rows raw."""
+    with fresh_database(database_url, "bulk") as engine:
+        scheme = funded_scheme(engine, "leisure-bench", wallets * AMOUNT_MINOR)
+        factory, clock = unit_of_work_factory(engine), SystemClock()
+        _seed_members(engine, scheme["id"], wallets)
+        rss_before = _max_rss_mib()
+        started = time.perf_counter()
+        request = IssueRequest(scheme=scheme["slug"], amount_minor=AMOUNT_MINOR)
+        job = run_in_transaction(
+            factory,
+            lambda uow: start_bulk_issuance(
+                uow, request=request, now=clock.now(), zone=clock.zone, actor="bench", key="job-1"
+            ),
+        )
+        runner = JobRunner(factory, clock)
+        claimed = runner.claim(job.job_id)
+        assert claimed is not None
+        assert runner.run(claimed) == "succeeded"
+        seconds = time.perf_counter() - started
+        rss_after = _max_rss_mib()
+        progress = read_only(factory, lambda uow: job_progress(uow, job.job_id))
+        assert progress.paid == wallets, progress
+        raw_seconds = _raw_copy(engine, wallets)
+        books = read_only(factory, check)
+        assert books.ok, books
+    postings = 2 * wallets
+    log(f"{wallets:,} wallets: job {seconds:.1f} s, raw COPY {raw_seconds:.1f} s")
+    return {
+        "wallets": wallets,
+        "postings": postings,
+        "seconds": round(seconds, 3),
+        "postings_per_s": round(postings / seconds),
+        "raw_copy_seconds": round(raw_seconds, 3),
+        "raw_copy_postings_per_s": round(postings / raw_seconds),
+        "ratio_to_raw_copy": round(raw_seconds / seconds, 3),
+        "peak_rss_mib": rss_after,
+        "job_rss_growth_mib": round(rss_after - rss_before, 1),
+        "audit_check_ok": books.ok,
+    }
+
+
+def _seed_members(engine: Engine, scheme_id: str, wallets: int) -> None:
+    """Enrol `wallets` residents (with details) straight into the tables, a chunk at a time."""
+    factory, now = unit_of_work_factory(engine), SystemClock().now()
+    for start in range(0, wallets, SEED_CHUNK):
+        ids = [f"resident-{index:09d}" for index in range(start, min(wallets, start + SEED_CHUNK))]
+
+        def seed(uow: Any, ids: list[str] = ids) -> None:
+            uow.bulk.insert_rows(residents, [{"id": i, "kind": "person", "created_at": now} for i in ids])
+            details = [
+                {"resident_id": i, "name": "Bench", "date_of_birth": "2010-01-01", "postcode": "BN1 1AA",
+                 "ward": "Riverside", "contact": None, "name_lookup_hash": uuid.uuid4().hex}
+                for i in ids
+            ]  # fmt: skip
+            uow.bulk.insert_rows(personal_details, details)
+            rows = [
+                {"resident_id": i, "scheme_id": scheme_id, "collective_id": None, "referral": None,
+                 "enrolled_at": now, "enrolled_by": "bench"}
+                for i in ids
+            ]  # fmt: skip
+            uow.bulk.insert_rows(memberships, rows)
+
+        run_in_transaction(factory, seed)
+    log(f"{wallets:,} members enrolled")
+
+
+def _raw_copy(engine: Engine, wallets: int) -> float:
+    """Seconds to COPY the job's transactions and postings again into same-shaped, indexed tables."""
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TEMP TABLE raw_transactions (LIKE transactions INCLUDING ALL)"))
+        connection.execute(text("CREATE TEMP TABLE raw_postings (LIKE postings INCLUDING ALL)"))
+    raw = engine.raw_connection()
+    try:
+        with raw.cursor() as cursor:  # type: ignore[attr-defined]
+            headers = list(_rows(raw, "SELECT * FROM transactions WHERE kind = 'issue'"))
+            lines = list(_rows(raw, "SELECT * FROM postings"))
+            started = time.perf_counter()
+            with cursor.copy("COPY raw_transactions FROM STDIN") as copy:
+                for row in headers:
+                    copy.write_row(row)
+            with cursor.copy("COPY raw_postings FROM STDIN") as copy:
+                for row in lines:
+                    copy.write_row(row)
+            raw.commit()
+            seconds = time.perf_counter() - started
+    finally:
+        raw.close()
+    assert len(headers) == wallets
+    return seconds
+
+
+def _rows(raw: Any, query: str) -> Iterator[tuple[Any, ...]]:
+    """The rows to copy, read before the clock starts (only the COPY is timed)."""
+    with raw.cursor() as cursor:
+        cursor.execute(query)
+        yield from cursor.fetchall()
 
 
 def _max_rss_mib() -> float:
