@@ -1,14 +1,14 @@
 """job runner: where a job resumes and its lease, so a fresh worker carries on; refused members
 
 Revision ID: 0009_job_runner
-Revises: 0008_shortfall_resolutions
+Revises: 0012_ward_deprivation
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_job_runner"
-down_revision = "0008_shortfall_resolutions"
+down_revision = "0012_ward_deprivation"
 branch_labels = None
 depends_on = None
 
