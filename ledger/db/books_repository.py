@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select
 
 from ledger.db.rows import account_from_row, transaction_from_row
-from ledger.db.tables import accounts, outlets, postings, schemes, transactions
+from ledger.db.tables import accounts, balances, outlets, postings, schemes, transactions
 from ledger.records import AccountRecord, TransactionRecord
 
 MAX_CHOICES = 1_000  # schemes or outlets offered in a filter's drop-down
@@ -95,6 +95,54 @@ class BooksRepository:
             select(postings.c.account_id, func.sum(postings.c.amount_minor))
             .where(postings.c.account_id.in_(ids), postings.c.recorded_at <= at)
             .group_by(postings.c.account_id)
+        )
+        return {row[0]: int(row[1]) for row in self.connection.execute(query)}
+
+    def stored_balances(self, account_ids: Iterable[str]) -> dict[str, int]:
+        """account id -> its stored balance now (the sum of its shards), for the ids given."""
+        ids = list(account_ids)
+        if not ids:
+            return {}
+        query = (
+            select(balances.c.account_id, func.sum(balances.c.balance_minor))
+            .where(balances.c.account_id.in_(ids))
+            .group_by(balances.c.account_id)
+        )
+        return {row[0]: int(row[1]) for row in self.connection.execute(query)}
+
+    def sums_after(self, account_ids: Iterable[str], at: dt.datetime) -> dict[str, int]:
+        """account id -> sum of its postings recorded after `at` (accounts with none left out)."""
+        ids = list(account_ids)
+        if not ids:
+            return {}
+        query = (
+            select(postings.c.account_id, func.sum(postings.c.amount_minor))
+            .where(postings.c.account_id.in_(ids), postings.c.recorded_at > at)
+            .group_by(postings.c.account_id)
+        )
+        return {row[0]: int(row[1]) for row in self.connection.execute(query)}
+
+    def transactions_after(self, at: dt.datetime, cap: int) -> int:
+        """How many transactions were recorded after `at`, counting no further than `cap`."""
+        later = select(transactions.c.id).where(transactions.c.recorded_at > at).limit(cap).subquery()
+        return int(self.connection.execute(select(func.count()).select_from(later)).scalar_one())
+
+    def stored_totals_by_unit(self) -> dict[str, int]:
+        """unit -> sum of every account's stored balance now."""
+        query = (
+            select(accounts.c.unit, func.sum(balances.c.balance_minor))
+            .join(accounts, accounts.c.id == balances.c.account_id)
+            .group_by(accounts.c.unit)
+        )
+        return {row[0]: int(row[1]) for row in self.connection.execute(query)}
+
+    def totals_after(self, at: dt.datetime) -> dict[str, int]:
+        """unit -> sum of the postings of transactions recorded after `at` (found by their time index)."""
+        query = (
+            select(postings.c.unit, func.sum(postings.c.amount_minor))
+            .join(transactions, transactions.c.id == postings.c.transaction_id)
+            .where(transactions.c.recorded_at > at)
+            .group_by(postings.c.unit)
         )
         return {row[0]: int(row[1]) for row in self.connection.execute(query)}
 

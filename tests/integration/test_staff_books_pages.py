@@ -18,6 +18,8 @@ import pytest
 
 from admin.web.pages import books, staff_log
 from ledger.clock import rfc3339
+from ledger.units import format_amount
+from ledger.usecases import books_reports
 from ledger.usecases.audit import trial_balance
 from ledger.usecases.books_reports import checkpoint_status
 from tests.integration.staff_books_support import Ledger, date_boxes, links, small_ledger
@@ -118,6 +120,30 @@ def test_the_trial_balance_pages_through_accounts_by_name_at_one_instant(
     expected = staff_web.context.read(lambda uow: trial_balance(uow, staff_web.clock.now()))
     assert seen == [line.name for line in expected.lines] and len(seen) == 6
     assert "First accounts" in page_text(page)
+
+
+@pytest.mark.parametrize("recent_transactions", [0, 50_000], ids=["summed-up-to-it", "counted-back-from-now"])
+def test_the_trial_balance_page_agrees_with_the_download_that_sums_every_posting_either_way_it_is_read(
+    staff_web: StaffWeb, ledger: Ledger, monkeypatch: pytest.MonkeyPatch, recent_transactions: int
+) -> None:
+    monkeypatch.setattr(books_reports, "RECENT_TRANSACTIONS", recent_transactions)
+    staff_web.sign_in("auditor")
+    for at in (ledger.spent_at, staff_web.clock.now()):
+        query = {"at": rfc3339(at)}
+        page = staff_web.client.get("/admin/books/trial-balance", query_string=query).get_data(as_text=True)
+        shown = dict(
+            re.findall(
+                r'/admin/books/accounts/[^"]+">([^<]+)</a>.*?clubcard-amount">([^<]+)</td>', page, re.S
+            )
+        )
+        download = staff_web.client.get("/admin/books/trial-balance.csv", query_string=query)
+        summed = {
+            row["account_name"]: format_amount(int(row["balance_minor"]), row["unit"])
+            for row in _rows(download.get_data(as_text=True))
+            if row["account_id"]
+        }
+        assert shown == summed and len(summed) >= 4
+        assert ("stored balance now less the postings" in page) is (recent_transactions > 0)
 
 
 def test_the_trial_balance_downloads_as_csv_with_a_zero_total_per_unit(
