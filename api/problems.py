@@ -8,6 +8,7 @@ import structlog
 from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
+from ledger import errors
 from ledger.errors import LedgerError
 
 PROBLEM_BASE = "https://clubcard.example/problems/"
@@ -30,6 +31,40 @@ HTTP_STATUS_TYPES = {
     422: "validation",
     429: "rate-limited",
 }
+
+
+# Each domain error class, mapped to its HTTP status once, here: the domain knows no HTTP.
+LEDGER_ERROR_STATUS: dict[type[LedgerError], int] = {
+    errors.LedgerError: 400,
+    errors.ValidationFailed: 422,
+    errors.NotFound: 404,
+    errors.InsufficientFunds: 402,
+    errors.BudgetExhausted: 402,
+    errors.NotAllowedHere: 403,
+    errors.CardBlocked: 403,
+    errors.InvalidToken: 400,
+    errors.Expired: 410,
+    errors.LimitExceeded: 422,
+    errors.NotEligible: 422,
+    errors.RuleViolation: 422,
+    errors.Conflict: 409,
+    errors.IdempotencyMismatch: 422,
+    errors.IdempotencyInFlight: 409,
+    errors.RetryableConflict: 503,
+    errors.Forbidden: 403,
+    errors.DatabaseUnavailable: 503,
+}
+
+
+def status_of(error: LedgerError) -> int:
+    """The HTTP status of a domain error: that of its nearest mapped class, or of the error it wraps."""
+    cause = getattr(error, "cause", None)
+    if isinstance(cause, LedgerError):  # one refusal standing for another (a voucher of a series)
+        return status_of(cause)
+    for cls in type(error).__mro__:
+        if cls in LEDGER_ERROR_STATUS:
+            return LEDGER_ERROR_STATUS[cls]
+    return LEDGER_ERROR_STATUS[LedgerError]
 
 
 class ApiProblem(Exception):
@@ -61,10 +96,9 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(LedgerError)
     def ledger_error(error: LedgerError) -> Response:
-        response = problem_response(
-            error.status, error.problem, _title(error.problem), error.detail, **error.extra
-        )
-        if error.status == 503:  # the database is away or busy: say when to come back
+        status = status_of(error)
+        response = problem_response(status, error.problem, _title(error.problem), error.detail, **error.extra)
+        if status == 503:  # the database is away or busy: say when to come back
             response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 

@@ -13,7 +13,6 @@ class LedgerError(Exception):
     """
 
     problem = "ledger-error"
-    status = 400
 
     def __init__(self, detail: str = "", **extra: Any) -> None:
         super().__init__(detail or self.__class__.__doc__ or self.problem)
@@ -25,21 +24,18 @@ class ValidationFailed(LedgerError):
     """The request is not well formed."""
 
     problem = "validation"
-    status = 422
 
 
 class NotFound(LedgerError):
     """No such object."""
 
     problem = "not-found"
-    status = 404
 
 
 class InsufficientFunds(LedgerError):
     """The wallet does not hold enough to cover this."""
 
     problem = "insufficient-funds"
-    status = 402
 
     def __init__(
         self,
@@ -58,95 +54,81 @@ class BudgetExhausted(InsufficientFunds):
     """The scheme budget cannot cover this; a scheme cannot give out what it was not given."""
 
     problem = "budget-exhausted"
-    status = 402
 
 
 class NotAllowedHere(LedgerError):
     """This cannot be spent or done at this outlet."""
 
     problem = "not-allowed-here"
-    status = 403
 
 
 class CardBlocked(LedgerError):
     """The card is blocked."""
 
     problem = "card-blocked"
-    status = 403
 
 
 class InvalidToken(LedgerError):
     """The card token is not valid."""
 
     problem = "invalid-token"
-    status = 400
 
 
 class Expired(LedgerError):
     """The voucher, hold or window has expired."""
 
     problem = "expired"
-    status = 410
 
 
 class LimitExceeded(LedgerError):
     """A per-transaction, per-day or per-period limit would be exceeded."""
 
     problem = "limit-exceeded"
-    status = 422
 
 
 class NotEligible(LedgerError):
     """The resident is not eligible for this scheme."""
 
     problem = "not-eligible"
-    status = 422
 
 
 class RuleViolation(LedgerError):
     """The scheme's rules do not allow this."""
 
     problem = "rule-violation"
-    status = 422
 
 
 class Conflict(LedgerError):
     """The object is not in a state that allows this (already reversed, already captured...)."""
 
     problem = "conflict"
-    status = 409
 
 
 class IdempotencyMismatch(LedgerError):
     """This idempotency key was already used with a different request."""
 
     problem = "idempotency-mismatch"
-    status = 422
 
 
 class IdempotencyInFlight(LedgerError):
     """A request with this idempotency key is still being processed."""
 
     problem = "idempotency-conflict"
-    status = 409
 
 
 class RetryableConflict(LedgerError):
     """The database aborted the transaction for a concurrency reason; running it again is safe."""
 
     problem = "retry"
-    status = 503
 
 
 class Forbidden(LedgerError):
     """The caller's role or scope does not allow this."""
 
     problem = "forbidden"
-    status = 403
 
 
 class DatabaseUnavailable(LedgerError):
     """The database cannot be reached or is too busy to answer now; try again in a few seconds."""
 
     problem = "unavailable"
-    status = 503

@@ -13,7 +13,7 @@ from api.auth import current_principal, idempotency_key, requires
 from api.context import ctx
 from api.fields import amount_field
 from api.pagination import PageQuery, page, page_schema
-from api.problems import PROBLEM_BASE
+from api.problems import PROBLEM_BASE, status_of
 from api.resources.scheme_schemas import SHORT, StrictSchema
 from api.resources.value_schemas import TOKEN
 from api.staff_requests import current_actor, optional_idempotency_key
@@ -258,12 +258,12 @@ def _batch_item(item: offline_sync.BatchItemResult) -> dict[str, Any]:
     problem = {
         "type": PROBLEM_BASE + refusal.problem,
         "title": refusal.problem.replace("-", " ").capitalize(),
-        "status": refusal.status,
+        "status": status_of(refusal),
         "detail": refusal.detail,
     }
     return {
         "idempotency_key": item.idempotency_key,
-        "status": refusal.status,
+        "status": status_of(refusal),
         "result": None,
         "problem": problem,
     }

@@ -60,7 +60,6 @@ class VoucherRefused(LedgerError):
         self.number = number
         self.cause = cause
         self.problem = cause.problem
-        self.status = cause.status
 
 
 def end_of_day(day: dt.date, zone: dt.tzinfo) -> dt.datetime:
