@@ -287,3 +287,21 @@ def test_an_idle_session_ends_after_ten_minutes(staff_web: StaffWeb, home: House
     staff_web.clock.advance(dt.timedelta(minutes=11))
 
     assert staff_web.get("/my/").status_code == 302
+
+
+def test_the_resident_pages_have_their_own_limit_per_address(database_url: str, tmp_path: object) -> None:
+    clock = FixedClock(START)
+    settings = {"CLUBCARD_DATABASE_URL": database_url, "CLUBCARD_DATA_DIR": str(tmp_path), "CLOCK": clock}
+    app = create_app({**settings, "RESIDENT_PAGE_RATE_LIMIT": "5 per hour"})
+    try:
+        client, address = app.test_client(), {"REMOTE_ADDR": "203.0.113.5"}
+        for _ in range(5):
+            assert client.get("/my/sign-in", environ_overrides=address).status_code == 200
+
+        limited = client.get("/my/sign-in", environ_overrides=address)
+
+        assert limited.status_code == 429 and "Too many attempts" in page_text(limited)
+        assert limited.headers["Cache-Control"] == "no-store"
+        assert client.get("/my/sign-in").status_code == 200  # another address is not held up
+    finally:
+        app.extensions["clubcard"].engine.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import request
+from flask import current_app, request
 from werkzeug.wrappers import Response
 
 from admin.web.auth import remote_address
@@ -58,6 +58,11 @@ def throttled(view: Callable[..., Any]) -> Callable[..., Any]:
     return view
 
 
-def limit_every_page(blueprint: Any) -> None:
-    """The resident pages' own limit: every request per address."""
-    limiter.limit(PAGES_PER_ADDRESS, key_func=address_key)(blueprint)
+def pages_per_address() -> str:
+    """The resident pages' limit per address: the RESIDENT_PAGE_RATE_LIMIT app setting (flask-limiter
+    syntax), or 120 a minute."""
+    return str(current_app.config.get("RESIDENT_PAGE_RATE_LIMIT") or PAGES_PER_ADDRESS)
+
+
+# The resident pages' own limit: every request to any of them, per address.
+every_page = limiter.shared_limit(pages_per_address, "resident-pages", key_func=address_key)

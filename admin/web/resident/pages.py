@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response
 from admin.web.auth import context, remote_address
 from admin.web.resident.blueprint import resident
 from admin.web.resident.forms import DateOfBirthSignInForm, PinSignInForm, SetPinForm
-from admin.web.resident.limits import limit_every_page, throttled
+from admin.web.resident.limits import every_page, throttled
 from admin.web.resident.session import clear_cookie, requires_resident, set_cookie, signed_in_resident
 from admin.web.setup import csrf
 from ledger.clock import council_zone
@@ -29,8 +29,6 @@ from ledger.usecases.resident_access import (
     start_session,
 )
 from ledger.usecases.resident_view import my_page
-
-limit_every_page(resident)
 
 
 @resident.app_template_filter("local_when")
@@ -74,6 +72,7 @@ def _after_sign_in(result: SignInResult) -> Response | None:
 
 
 @resident.route("/sign-in", methods=["GET", "POST"])
+@every_page
 @throttled
 def sign_in() -> Any:
     """Card number and PIN."""
@@ -93,6 +92,7 @@ def sign_in() -> Any:
 
 
 @resident.route("/sign-in/date-of-birth", methods=["GET", "POST"])
+@every_page
 @throttled
 def sign_in_date_of_birth() -> Any:
     """Card number and date of birth: a first visit, or a forgotten PIN (if the council allows it)."""
@@ -119,6 +119,7 @@ def sign_in_date_of_birth() -> Any:
 
 
 @resident.get("/")
+@every_page
 @requires_resident
 def home() -> Any:
     """The resident's card: balances, what expires when, where to spend, history."""
@@ -134,6 +135,7 @@ def home() -> Any:
 
 
 @resident.route("/pin", methods=["GET", "POST"])
+@every_page
 @requires_resident
 def choose_pin() -> Any:
     """Set or change the PIN used to sign in."""
@@ -157,6 +159,7 @@ def choose_pin() -> Any:
 
 
 @resident.get("/lost-card")
+@every_page
 @requires_resident
 def lost_card() -> Any:
     """Confirm before blocking the card."""
@@ -164,6 +167,7 @@ def lost_card() -> Any:
 
 
 @resident.post("/lost-card")
+@every_page
 @requires_resident
 def block_lost_card() -> Any:
     """Block the card at once; the balance stays safe for the replacement."""
@@ -181,6 +185,7 @@ def block_lost_card() -> Any:
 
 
 @resident.post("/sign-out")
+@every_page
 @requires_resident
 def sign_out() -> Response:
     """Sign out this browser."""
