@@ -15,10 +15,10 @@ from ledger.db.tables import (
     holds,
     lots,
     memberships,
-    shortfall_resolutions,
     offline_shortfalls,
     postings,
     scheme_versions,
+    shortfall_resolutions,
     transactions,
 )
 
