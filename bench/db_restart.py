@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.api_redeem import drop_database, fresh_database, seed
 from ledger.settings import Settings
 

@@ -8,15 +8,21 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 
+from ledger.db.activity_repository import _member as member_from_row  # the shape bulk jobs page members in
 from ledger.db.tables import (
     balances,
     holds,
+    job_members,
+    jobs,
     lots,
     memberships,
     offline_shortfalls,
+    personal_details,
     postings,
+    resident_erasures,
+    residents,
     scheme_versions,
     shortfall_resolutions,
     transactions,
@@ -24,6 +30,7 @@ from ledger.db.tables import (
 
 # Value leaving a member's wallet because they used it: at an outlet, held for one, or given to a member.
 USE_KINDS = ("redeem", "hold", "transfer")
+LIST_CHUNK = 1_000  # rows per INSERT when keeping a CSV's list of members
 
 
 class OversightRepository:
@@ -140,3 +147,91 @@ class OversightRepository:
         table = shortfall_resolutions
         rows = self.connection.execute(select(table).where(table.c.shortfall_id.in_(shortfall_ids)))
         return {row.shortfall_id: dict(row._mapping) for row in rows}
+
+    def recent_jobs(self, kind: str, limit: int) -> list[str]:
+        """The ids of the latest jobs of a kind, newest first."""
+        query = (
+            select(jobs.c.id)
+            .where(jobs.c.kind == kind)
+            .order_by(jobs.c.created_at.desc(), jobs.c.id.desc())
+            .limit(limit)
+        )
+        return list(self.connection.execute(query).scalars())
+
+    def replace_listed(
+        self, job_id: str, rows: Sequence[tuple[str, str | None, str | None, str | None]]
+    ) -> None:
+        """Keep the members a CSV listed for a job: (reference, resident id, problem, reason) per line."""
+        self.connection.execute(delete(job_members).where(job_members.c.job_id == job_id))
+        for start in range(0, len(rows), LIST_CHUNK):
+            chunk = rows[start : start + LIST_CHUNK]
+            self.connection.execute(
+                insert(job_members),
+                [
+                    {
+                        "job_id": job_id,
+                        "reference": ref,
+                        "resident_id": resident,
+                        "problem": problem,
+                        "reason": why,
+                    }
+                    for ref, resident, problem, why in chunk
+                ],
+            )
+
+    def listed_summary(self, job_id: str) -> tuple[int, list[tuple[str, str, str]]]:
+        """How many lines a job's list has, and (resident id or reference, problem, reason) for those that
+        cannot be paid."""
+        lines = self.connection.execute(
+            select(func.count()).select_from(job_members).where(job_members.c.job_id == job_id)
+        ).scalar_one()
+        unpayable = self.connection.execute(
+            select(
+                job_members.c.reference,
+                job_members.c.resident_id,
+                job_members.c.problem,
+                job_members.c.reason,
+            )
+            .where(job_members.c.job_id == job_id, job_members.c.problem.is_not(None))
+            .order_by(job_members.c.reference)
+        )
+        return int(lines), [(row.resident_id or row.reference, row.problem, row.reason) for row in unpayable]
+
+    def listed_members_page(
+        self, job_id: str, scheme_id: str, *, after: str, limit: int
+    ) -> list[dict[str, Any]]:
+        """The scheme's members a job's list names, after a resident id, with what eligibility needs."""
+        listed = (
+            select(job_members.c.resident_id)
+            .where(job_members.c.job_id == job_id, job_members.c.problem.is_(None))
+            .distinct()
+            .subquery()
+        )
+        query = (
+            select(
+                memberships.c.resident_id,
+                memberships.c.referral,
+                residents.c.kind,
+                personal_details.c.resident_id.label("details_id"),
+                personal_details.c.date_of_birth,
+                personal_details.c.postcode,
+                personal_details.c.ward,
+                resident_erasures.c.erased_at,
+            )
+            .select_from(
+                listed.join(memberships, memberships.c.resident_id == listed.c.resident_id)
+                .join(residents, residents.c.id == memberships.c.resident_id)
+                .outerjoin(personal_details, personal_details.c.resident_id == memberships.c.resident_id)
+                .outerjoin(resident_erasures, resident_erasures.c.resident_id == memberships.c.resident_id)
+            )
+            .where(memberships.c.scheme_id == scheme_id, memberships.c.resident_id > after)
+            .order_by(memberships.c.resident_id)
+            .limit(limit)
+        )
+        return [member_from_row(row) for row in self.connection.execute(query)]
+
+    def count_done(self, job_id: str, done: int) -> None:
+        """Count lines a queued job will never reach (they name no member) as done from the start."""
+        self.connection.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued").values(done=done)
+        )

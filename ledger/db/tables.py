@@ -343,6 +343,21 @@ job_refusals = Table(
     PrimaryKeyConstraint("job_id", "resident_id"),
 )
 
+# The members a bulk issuance was asked to pay, as a CSV file listed them: each line's reference (a card
+# number or resident id), the resident it names, and why it cannot be paid (it names nobody, or someone
+# who is not a member). Kept from the dry run, under the id its job will have; bookkeeping, like jobs.
+job_members = Table(
+    "job_members",
+    metadata,
+    Column("job_id", String(36), nullable=False),
+    Column("reference", String(36), nullable=False),
+    Column("resident_id", String(36), nullable=True),
+    Column("problem", String(64), nullable=True),
+    Column("reason", Text, nullable=True),
+    PrimaryKeyConstraint("job_id", "reference"),
+    Index("ix_job_members_job_resident", "job_id", "resident_id"),
+)
+
 staff_actions = Table(
     "staff_actions",
     metadata,

@@ -189,10 +189,7 @@ class _Run:
 
     def next_chunk(self) -> bool:
         """Pay the next chunk of members (as many as the budget covers); False when none are left."""
-        members = read_only(
-            self.uow_factory,
-            lambda uow: uow.activity.members_page(self.scheme["id"], after=self.after, limit=self.chunk_size),
-        )
+        members = read_only(self.uow_factory, self._members_page)
         if not members:
             return False
         try:
@@ -203,6 +200,16 @@ class _Run:
                 raise
             self._commit(affordable)  # pay whom the budget covers; the next chunk stops the job
         return True
+
+    def _members_page(self, uow: UnitOfWork) -> list[dict[str, Any]]:
+        """The next members after the cursor: the scheme's, or only those a CSV file listed for this job
+        (ledger.usecases.bulk_lists)."""
+        if self.state.get("listed"):
+            page: list[dict[str, Any]] = uow.oversight.listed_members_page(
+                self.job_id, self.scheme["id"], after=self.after, limit=self.chunk_size
+            )
+            return page
+        return list(uow.activity.members_page(self.scheme["id"], after=self.after, limit=self.chunk_size))
 
     def _commit(self, members: list[dict[str, Any]]) -> None:
         """Pay, record refusals and advance the job in one transaction, retried on a retryable conflict."""

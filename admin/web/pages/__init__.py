@@ -2,6 +2,7 @@
 
 from admin.web.pages import (  # noqa: F401
     books,
+    bulk,
     common,
     expiry,
     insight,
