@@ -55,6 +55,7 @@ KEY_REQUIRED = frozenset(
         ("post", "/api/v1/holds/{}/capture"),
         ("post", "/api/v1/holds/{}/void"),
         ("post", "/api/v1/offline-redemptions"),
+        ("post", "/api/v1/offline-redemptions/batch"),
     }
 )
 KEY_OPTIONAL = frozenset(
