@@ -72,16 +72,16 @@ def _sums(uow: UnitOfWork, account_ids: list[str], at: dt.datetime, counted_back
 
 
 def _batches(
-    uow: UnitOfWork, at: dt.datetime, after_name: str, counted_back: bool
+    uow: UnitOfWork, at: dt.datetime, after_name: str, counted_back: bool, size: int = ACCOUNTS_PER_BATCH
 ) -> Iterator[list[TrialBalanceLine]]:
-    """Accounts by name after `after_name`, a batch at a time, each with its balance at `at` (zeros too)."""
+    """Accounts by name after `after_name`, `size` at a time, each with its balance at `at` (zeros too)."""
     while True:
-        accounts = uow.books.accounts_after(after_name, ACCOUNTS_PER_BATCH)
+        accounts = uow.books.accounts_after(after_name, size)
         if not accounts:
             return
         sums = _sums(uow, [a.id for a in accounts], at, counted_back)
         yield [TrialBalanceLine(a.id, a.name, a.unit.value, sums.get(a.id, 0)) for a in accounts]
-        if len(accounts) < ACCOUNTS_PER_BATCH:
+        if len(accounts) < size:
             return
         after_name = accounts[-1].name
 
@@ -98,7 +98,8 @@ def trial_balance_page(
     lines: list[TrialBalanceLine] = []
     scanned, last_name, exhausted = 0, after_name, True
     counted_back = _recent(uow, at)
-    for batch in _batches(uow, at, after_name, counted_back):
+    # A page reads barely more accounts than it shows (an outlet's payable has 64 balance shards).
+    for batch in _batches(uow, at, after_name, counted_back, size=min(ACCOUNTS_PER_BATCH, limit + 1)):
         for line in batch:
             if len(lines) == limit or scanned == MAX_ACCOUNTS_SCANNED:
                 exhausted = False

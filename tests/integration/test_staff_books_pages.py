@@ -15,9 +15,11 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from admin.web.pages import books, staff_log
 from ledger.clock import rfc3339
+from ledger.db.tables import balances
 from ledger.units import format_amount
 from ledger.usecases import books_reports
 from ledger.usecases.audit import trial_balance
@@ -144,6 +146,29 @@ def test_the_trial_balance_page_agrees_with_the_download_that_sums_every_posting
         }
         assert shown == summed and len(summed) >= 4
         assert ("stored balance now less the postings" in page) is (recent_transactions > 0)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "shown"),
+    [("leisure", "GBP £0.01 No: does not total zero"), ("timebank", "HOUR 1 min No: does not")],
+)
+def test_a_stored_balance_altered_behind_the_ledgers_back_shows_as_a_unit_that_does_not_total_zero(
+    staff_web: StaffWeb, ledger: Ledger, scheme: str, shown: str
+) -> None:
+    budget = (ledger.leisure if scheme == "leisure" else ledger.timebank)["budget_account_id"]
+    with staff_web.context.engine.begin() as connection:
+        connection.execute(
+            update(balances)
+            .where(balances.c.account_id == budget)
+            .values(balance_minor=balances.c.balance_minor + 1)
+        )
+    staff_web.sign_in("auditor")
+
+    text = page_text(staff_web.get("/admin/books/trial-balance"))
+
+    assert shown in text and text.count("Yes: totals zero") == 2
+    download = _rows(staff_web.get("/admin/books/trial-balance.csv").get_data(as_text=True))
+    assert {int(row["balance_minor"]) for row in download if row["account_name"] == "total"} == {0}
 
 
 def test_the_trial_balance_downloads_as_csv_with_a_zero_total_per_unit(
