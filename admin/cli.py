@@ -12,6 +12,7 @@ from admin.commands.expire import expire
 from admin.commands.keys import keys
 from admin.commands.kiosk import kiosk
 from admin.commands.serve import migrate, serve
+from admin.commands.users import users
 from admin.commands.worker import worker
 
 
@@ -20,7 +21,7 @@ def cli() -> None:
     """Clubcard: a council's entitlement schemes on one double-entry ledger."""
 
 
-for command in (serve, migrate, keys, audit, expire):
+for command in (serve, migrate, keys, audit, expire, users):
     cli.add_command(command)
 cli.add_command(kiosk)
 cli.add_command(issue_bulk)

@@ -82,4 +82,7 @@ def init_limiter(app: Flask) -> None:
     redis_url = app.extensions["clubcard"].settings.redis_url
     app.config.setdefault("RATELIMIT_STORAGE_URI", redis_url or MEMORY_STORAGE)
     app.config.setdefault("CLUBCARD_CARD_LOOKUP_LIMIT", os.environ.get("CLUBCARD_CARD_LOOKUP_LIMIT"))
+    # The limiter is one object shared by every app in the process and init_app only defaults "enabled"
+    # to its last value: say it each time, or one app made with limits off turns them off for the next.
+    app.config.setdefault("RATELIMIT_ENABLED", True)
     limiter.init_app(app)

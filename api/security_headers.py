@@ -70,6 +70,9 @@ def apply_security_headers(
         content_security_policy=dict(content_security_policy or DEFAULT_CONTENT_SECURITY_POLICY),
         content_security_policy_nonce_in=list(NONCE_DIRECTIVES),
         referrer_policy="no-referrer",
+        # The session cookie is Secure whenever the request came over HTTPS (admin.web.setup): a fixed
+        # flag would break every form served over plain HTTP.
+        session_cookie_secure=False,
     )
     app.extensions["talisman"] = talisman
     app.after_request(_no_store_unless_set)

@@ -25,6 +25,7 @@ FIRST_ADMIN_KEY_HINT = (
 def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool, no_worker: bool) -> None:
     """Run the service (migrating the database, seeding the demo council on first run)."""
     from admin.commands.worker import start_worker_process
+    from admin.demo_staff import print_demo_staff, seed_demo_staff
     from admin.seed import is_seeded, seed_demo
     from admin.server import port_problem, run_server
     from api.limits import unshared_storage_problem
@@ -35,9 +36,11 @@ def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool, n
         raise click.UsageError(unshared)
     context = open_context(create_missing_keys=True)
     keys_path = context.settings.data_directory / "demo-keys.json"
+    staff_path = context.settings.data_directory / "demo-staff.json"
     if not no_demo and not is_seeded(context):
         click.echo("Seeding the demo council (five schemes, ten outlets, fifty residents)...")
         seed_demo(context, keys_path)
+        seed_demo_staff(context, staff_path)
     base = f"http://{host}:{port}"
     click.echo(f"\nClubcard is running on {context.engine.url.render_as_string(hide_password=True)}")
     click.echo(f"  API:          {base}/api/v1")
@@ -51,6 +54,7 @@ def serve(host: str, port: int, workers: int, no_demo: bool, with_kiosk: bool, n
             click.echo(f"  {role:15} {keys[role]}")
         for name, device in list(keys["devices"].items())[:3]:
             click.echo(f"  device         {device['key']}  ({name})")
+    print_demo_staff(staff_path, base)
     if keys_path.exists():
         from admin.demo_resident import print_demo_resident
 

@@ -6,7 +6,8 @@ import os
 import secrets
 from pathlib import Path
 
-from flask import Flask
+from flask import Flask, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from govuk_frontend_wtf.main import WTFormsHelpers
 from jinja2 import ChoiceLoader, PackageLoader, PrefixLoader
@@ -51,6 +52,16 @@ def load_or_create_web_secret(path: Path) -> bytes:
     return secret
 
 
+class SecureOverHttpsSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session (it holds the CSRF token), marked Secure whenever it came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure over HTTPS (directly or from a trusted proxy); plain HTTP on a council LAN still works."""
+        # A fixed Secure flag would make every form fail with "this form has expired" over plain HTTP:
+        # browsers other than on localhost never send a Secure cookie back over HTTP.
+        return request.is_secure
+
+
 def configure_web_security(app: Flask) -> None:
     """CSRF on every staff form (checked by the staff blueprint, not the token-authenticated API)."""
     context = app.extensions["clubcard"]
@@ -62,4 +73,5 @@ def configure_web_security(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # valid for the session; the session has a timeout
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.session_interface = SecureOverHttpsSessionInterface()
     csrf.init_app(app)

@@ -440,6 +440,20 @@ shortfall_resolutions = Table(
     Column("resolved_at", UtcDateTime, nullable=False),
 )
 
+# What a wallet has spent at outlets on one council day ([day_start, day_end) in UTC), kept current in the
+# spend's own transaction so the per-day limit is one row read, not a sum over history. Bookkeeping, not a
+# fact: refunds and unused holds take their amount back off the day they were spent.
+spend_counters = Table(
+    "spend_counters",
+    metadata,
+    Column("owner_id", String(36), nullable=False),
+    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
+    Column("day_start", UtcDateTime, nullable=False),
+    Column("day_end", UtcDateTime, nullable=False),
+    Column("spent_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("owner_id", "scheme_id", "day_start"),
+)
+
 
 # A resident's PIN for their own pages (/my): argon2id, never the PIN itself; set on their first visit.
 resident_pins = Table(
@@ -472,20 +486,6 @@ ward_deprivation = Table(
     Column("uploaded_at", UtcDateTime, nullable=False),
     Column("uploaded_by", String(120), nullable=False),
 )
-# What a wallet has spent at outlets on one council day ([day_start, day_end) in UTC), kept current in the
-# spend's own transaction so the per-day limit is one row read, not a sum over history. Bookkeeping, not a
-# fact: refunds and unused holds take their amount back off the day they were spent.
-spend_counters = Table(
-    "spend_counters",
-    metadata,
-    Column("owner_id", String(36), nullable=False),
-    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
-    Column("day_start", UtcDateTime, nullable=False),
-    Column("day_end", UtcDateTime, nullable=False),
-    Column("spent_minor", BigInteger, nullable=False),
-    PrimaryKeyConstraint("owner_id", "scheme_id", "day_start"),
-)
-
 
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = (

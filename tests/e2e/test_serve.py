@@ -273,3 +273,31 @@ def test_serve_with_no_demo_on_an_empty_database_says_how_to_create_the_first_ad
         assert connection.getresponse().status == 200
     finally:
         _stop(process)
+
+
+def test_each_printed_demo_staff_login_signs_in_to_the_staff_ui(served: Served) -> None:
+    import re
+
+    import httpx
+    import pyotp
+
+    from tests.support.staff_web import csrf_token
+
+    def page_text_of(html: str) -> str:
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))[:3000]
+
+    logins = re.findall(r"^\s+(\w+)\s+user (\S+)\s+password (\S+)\s+TOTP secret (\S+)$", served.output, re.M)
+    assert {role for role, *_ in logins} >= {"caseworker", "scheme_manager", "finance", "auditor", "admin"}
+    for role, username, password, secret in logins:
+        with httpx.Client(base_url=f"http://127.0.0.1:{served.port}", timeout=30) as browser:
+            page = browser.get("/admin/sign-in").text
+            first = browser.post(
+                "/admin/sign-in",
+                data={"username": username, "password": password, "csrf_token": csrf_token(page)},
+            )
+            assert first.status_code == 302, (role, page_text_of(first.text))
+            page = browser.get("/admin/sign-in/code").text
+            code = pyotp.TOTP(secret).now()
+            second = browser.post("/admin/sign-in/code", data={"code": code, "csrf_token": csrf_token(page)})
+            assert second.status_code == 302, (role, page_text_of(second.text))
+            assert "Sign out" in browser.get("/admin/").text

@@ -149,6 +149,18 @@ def test_plain_http_is_served_not_redirected_behind_a_proxy(behind_a_proxy: Flas
     assert health.status_code == 200 and health.get_json() == {"status": "ok"}
 
 
+def test_the_form_session_cookie_is_secure_over_https_and_still_works_over_plain_http(
+    behind_a_proxy: Flask,
+) -> None:
+    client = behind_a_proxy.test_client()
+
+    over_https = client.get("/admin/sign-in", headers={"X-Forwarded-Proto": "https"})
+    over_http = behind_a_proxy.test_client().get("/admin/sign-in")
+
+    assert "; Secure" in over_https.headers["Set-Cookie"]
+    assert "Set-Cookie" in over_http.headers and "Secure" not in over_http.headers["Set-Cookie"]
+
+
 def test_a_trusted_proxy_count_must_be_a_whole_number() -> None:
     assert parse_trusted_proxy_count(None) == 0
     assert parse_trusted_proxy_count(" 2 ") == 2
