@@ -20,6 +20,7 @@ from clubcard.context import LedgerContext, build_context
 from ledger.settings import Settings
 
 MAX_REQUEST_BYTES = 1024 * 1024
+SETTINGS_PREFIXES = ("CLUBCARD_", "STRIPE_")  # test_config keys that are settings, not Flask config
 
 
 def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext | None = None) -> Flask:
@@ -36,9 +37,10 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
         JSON_SORT_KEYS=False,
         RATELIMIT_HEADERS_ENABLED=True,
     )
-    app.config.update({k: v for k, v in config.items() if k.isupper() and not k.startswith("CLUBCARD_")})
+    flask_config = {k: v for k, v in config.items() if k.isupper() and not k.startswith(SETTINGS_PREFIXES)}
+    app.config.update(flask_config)
     if context is None:
-        environment = {k: str(v) for k, v in config.items() if k.startswith("CLUBCARD_")}
+        environment = {k: str(v) for k, v in config.items() if k.startswith(SETTINGS_PREFIXES)}
         settings = Settings.from_environment(environment or None)
         context = build_context(settings, clock=config.get("CLOCK"), create_missing_keys=True)
     app.extensions["clubcard"] = context
