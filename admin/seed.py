@@ -14,8 +14,9 @@ from clubcard.context import LedgerContext
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows
 from ledger.usecases.api_keys import create_key
-from ledger.usecases.cards import issue_card
-from ledger.usecases.common import ensure_account, new_id
+from ledger.usecases.common import ensure_account
+from ledger.usecases.demo_council import SEED_ACTOR, any_scheme_exists, seed_resident
+from ledger.usecases.outlets import create_outlet
 from ledger.usecases.schemes import create_scheme
 
 FUNDING_MINOR = {
@@ -57,7 +58,7 @@ FIRST_NAMES = [
 
 def is_seeded(context: LedgerContext) -> bool:
     """True once the demo council (or any scheme) exists."""
-    return bool(context.read(lambda uow: uow.schemes.list(limit=1)))
+    return context.read(any_scheme_exists)
 
 
 def seed_demo(context: LedgerContext, keys_path: Path) -> dict[str, Any]:
@@ -104,13 +105,17 @@ def _scheme(context: LedgerContext, data: dict[str, Any], now: dt.datetime) -> d
 
 
 def _outlet(context: LedgerContext, data: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
-    outlet_id = new_id()
-    context.write(
-        lambda uow: uow.registry.add_outlet(
-            id=outlet_id, name=data["name"], categories=data["categories"], schemes=data["schemes"], now=now
+    outlet = context.write(
+        lambda uow: create_outlet(
+            uow,
+            name=data["name"],
+            categories=data["categories"],
+            schemes=data["schemes"],
+            now=now,
+            actor=SEED_ACTOR,
         )
     )
-    return {"id": outlet_id, **data}
+    return {"id": outlet["id"], **data}
 
 
 def _key(context: LedgerContext, role: str, outlet_id: str | None) -> str:
@@ -131,28 +136,22 @@ def _resident(
     now: dt.datetime,
     collective: str | None = None,
 ) -> dict[str, Any]:
-    resident_id = new_id()
-
-    def operation(uow: Any) -> tuple[str, str]:
-        uow.people.add_resident(id=resident_id, kind=kind, details=details, now=now)
-        for slug in slugs:
-            uow.people.add_membership(
-                resident_id=resident_id,
-                scheme_id=schemes[slug]["id"],
-                collective_id=collective,
-                referral="demo referral",
-                actor="system:seed",
-                now=now,
-            )
-        issued = issue_card(uow, resident_id=resident_id, key=context.card_key, now=now)
-        return issued.number, issued.token
-
-    number, token = context.write(operation)
+    seeded = context.write(
+        lambda uow: seed_resident(
+            uow,
+            kind=kind,
+            details=details,
+            scheme_ids=[schemes[slug]["id"] for slug in slugs],
+            collective_id=collective,
+            card_key=context.card_key,
+            now=now,
+        )
+    )
     return {
-        "id": resident_id,
+        "id": seeded.resident_id,
         "name": details["name"],
-        "token": token,
-        "number": number,  # the resident page's demo sign-in (with the date of birth)
+        "token": seeded.card_token,
+        "number": seeded.card_number,  # the resident page's demo sign-in (with the date of birth)
         "date_of_birth": details["date_of_birth"],
         "schemes": slugs,
     }

@@ -48,14 +48,15 @@ from api.resources.audit_schemas import (
     staff_action_body,
     trial_balance_body,
 )
+from api.staff_requests import current_actor
 from ledger.clock import rfc3339
-from ledger.errors import NotFound, ValidationFailed
 from ledger.ports import UnitOfWork
-from ledger.records import CheckpointRecord, TransactionRecord
 from ledger.usecases import journal_export
+from ledger.usecases.accounts import account_balance, account_entries, transaction_view, visible_transaction
 from ledger.usecases.audit import trial_balance
 from ledger.usecases.checkpoints import prove_inclusion, seal
-from ledger.usecases.common import idempotent, new_id
+from ledger.usecases.common import idempotent
+from ledger.usecases.signed_heads import seal_on_request, signed_heads
 from ledger.usecases.staff_log import StaffLogFilter, staff_log_page
 
 blueprint = Blueprint("audit", __name__, description="Accounts, transactions, proofs and audit reports")
@@ -66,16 +67,15 @@ SEALERS = ("admin", "finance")  # never auditor: auditors do not write
 
 
 def _account(uow: UnitOfWork, account_id: str, at: dt.datetime | None) -> dict[str, Any]:
-    account = uow.accounts.get(account_id)
-    balance = uow.accounts.balance(account_id) if at is None else uow.accounts.balance_at(account_id, at)
+    found = account_balance(uow, account_id, at=at, now=ctx().clock.now())
     return {
-        "id": account.id,
-        "name": account.name,
-        "unit": account.unit.value,
-        "kind": account.kind.value,
-        "floor_minor": account.floor_minor,
-        "balance_minor": balance,
-        "as_of": rfc3339(at or ctx().clock.now()),
+        "id": found.account.id,
+        "name": found.account.name,
+        "unit": found.account.unit.value,
+        "kind": found.account.kind.value,
+        "floor_minor": found.account.floor_minor,
+        "balance_minor": found.balance_minor,
+        "as_of": rfc3339(found.as_of),
     }
 
 
@@ -92,15 +92,8 @@ class AccountItem(MethodView):
 
 
 def _entries(uow: UnitOfWork, account_id: str, limit: int, after: str) -> list[dict[str, Any]]:
-    account = uow.accounts.get(account_id)
-    before = None
-    if after:
-        cursor: TransactionRecord | None = uow.journal.get(after)
-        if cursor is None:
-            raise ValidationFailed("starting_after is not a known transaction id")
-        before = (cursor.recorded_at, cursor.id)
-    entries = uow.journal.entries(account_id, limit=limit, before=before)
-    return [entry_body(record, net, account.unit) for record, net in entries]
+    found = account_entries(uow, account_id, limit=limit, starting_after=after)
+    return [entry_body(entry.transaction, entry.net_minor, found.account.unit) for entry in found.entries]
 
 
 @blueprint.route("/accounts/<account_id>/entries")
@@ -117,22 +110,17 @@ class AccountEntries(MethodView):
         )
 
 
-def _visible(uow: UnitOfWork, transaction_id: str) -> TransactionRecord:
-    """The transaction if the caller may see it; a device sees only its own outlet's (else 404, the
-    same answer as for an id that does not exist, so ids cannot be probed)."""
+def _device_outlet() -> str | None:
+    """The calling kiosk's outlet (a device sees only its own outlet's transactions); None for staff."""
     principal = current_principal()
-    record: TransactionRecord | None = uow.journal.get(transaction_id)
-    if record is None or (principal.role == "device" and record.outlet_id != principal.outlet_id):
-        raise NotFound(f"no transaction {transaction_id}")
-    return record
+    return principal.outlet_id if principal.role == "device" else None
 
 
 def _transaction(uow: UnitOfWork, transaction_id: str) -> dict[str, Any]:
-    record = _visible(uow, transaction_id)
-    names = {i: a.name for i, a in uow.accounts.get_many(p.account_id for p in record.postings).items()}
+    found = transaction_view(uow, transaction_id, device_outlet_id=_device_outlet())
     return {
-        **journal_export.transaction_dict(record, names),
-        "reversed_by": uow.journal.reversal_of(record.id),
+        **journal_export.transaction_dict(found.transaction, dict(found.account_names)),
+        "reversed_by": found.reversed_by,
     }
 
 
@@ -148,7 +136,7 @@ class TransactionItem(MethodView):
 
 
 def _proof(uow: UnitOfWork, transaction_id: str) -> dict[str, Any] | None:
-    _visible(uow, transaction_id)
+    visible_transaction(uow, transaction_id, device_outlet_id=_device_outlet())
     proof = prove_inclusion(uow, transaction_id)
     return None if proof is None else proof_body(proof, ctx().ledger_key)
 
@@ -238,7 +226,7 @@ class Checkpoints(MethodView):
         context = ctx()
 
         def fetch(uow: UnitOfWork, limit: int, after: str) -> list[dict[str, Any]]:
-            heads = uow.export.checkpoints_page(limit=limit, before_size=int(after) if after else None)
+            heads = signed_heads(uow, limit=limit, before_size=int(after) if after else None)
             return [checkpoint_body(head, context.ledger_key) for head in heads]
 
         return context.read(lambda uow: page(lambda limit, after: fetch(uow, limit, after), query))
@@ -250,28 +238,17 @@ class Checkpoints(MethodView):
     def post(self, _body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Seal committed transactions (behind the safe horizon) and sign a new head now. An
         Idempotency-Key is optional (sealing adds no postings): when sent, a replay gets the first answer."""
-        context, principal = ctx(), current_principal()
+        context, principal, actor = ctx(), current_principal(), current_actor()
         key = idempotency_key() if request.headers.get("Idempotency-Key") else None
 
         def operation(uow: UnitOfWork) -> dict[str, Any]:
             now = context.clock.now()
 
             def run() -> dict[str, Any]:
-                previous: CheckpointRecord | None = uow.audit.latest_checkpoint()
-                head = seal(uow, context.ledger_key, now)
-                if head is None:
+                outcome = seal_on_request(uow, context.ledger_key, now=now, actor=actor)
+                if outcome.head is None:
                     return {"status": 200, "body": {"sealed": 0}}
-                sealed = head.tree_size - (previous.tree_size if previous else 0)
-                detail = {"sealed": sealed, "root_hash": head.root_hash}
-                uow.registry.log_action(
-                    id=new_id(),
-                    actor=principal.actor,
-                    action="checkpoint.seal",
-                    target=str(head.tree_size),
-                    detail=detail,
-                    now=now,
-                )
-                body = {"sealed": sealed, **checkpoint_body(head, context.ledger_key)}
+                body = {"sealed": outcome.sealed, **checkpoint_body(outcome.head, context.ledger_key)}
                 return {"status": 201, "body": body}
 
             if key is None:
