@@ -53,6 +53,9 @@ LEDGER_ERROR_STATUS: dict[type[LedgerError], int] = {
     errors.RetryableConflict: 503,
     errors.Forbidden: 403,
     errors.DatabaseUnavailable: 503,
+    errors.TopUpsNotAccepted: 422,
+    errors.StripeNotConfigured: 503,
+    errors.PaymentProviderFailed: 502,
 }
 
 

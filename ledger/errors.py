@@ -132,3 +132,21 @@ class DatabaseUnavailable(LedgerError):
     """The database cannot be reached or is too busy to answer now; try again in a few seconds."""
 
     problem = "unavailable"
+
+
+class TopUpsNotAccepted(RuleViolation):
+    """This scheme does not accept top-ups."""
+
+    problem = "topups-not-accepted"
+
+
+class StripeNotConfigured(LedgerError):
+    """Stripe is not set up for this council, so nothing that needs it can run."""
+
+    problem = "stripe-not-configured"
+
+
+class PaymentProviderFailed(LedgerError):
+    """Stripe could not be reached or refused the request; nothing was charged or credited."""
+
+    problem = "payment-provider-error"

@@ -32,6 +32,8 @@ class UnitOfWork(Protocol):
     staff: Any
     resident_access: Any
     insight: Any
+    topups: Any
+    stripe_events: Any
 
     def __enter__(self) -> UnitOfWork:
         """Begin (or join) the transaction."""

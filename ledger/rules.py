@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ledger.errors import ValidationFailed
+from ledger.units import Unit, format_amount
 
 PERIODS = ("day", "week", "month", "quarter", "year")
+MAX_TOPUP_MINOR = 1_000_000  # £10,000: far above any top-up a council would allow, well inside Stripe's
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,6 +89,31 @@ class Expiry:
 
 
 @dataclasses.dataclass(frozen=True)
+class TopUps:
+    """Whether money may be added to a member's wallet through Stripe Checkout, and how much at a time."""
+
+    accepted: bool = False
+    min_minor: int = 100
+    max_minor: int = 10_000
+    cap_per_month_minor: int | None = None  # per card (its resident), pending and completed top-ups
+
+    def check_amount(self, amount_minor: int, added_this_month_minor: int) -> str | None:
+        """Why this top-up is refused (for people to read), or None when the rules allow it."""
+        if amount_minor < self.min_minor:
+            return f"the smallest top-up is {format_amount(self.min_minor, Unit.GBP)}"
+        if amount_minor > self.max_minor:
+            return f"the largest top-up is {format_amount(self.max_minor, Unit.GBP)}"
+        cap = self.cap_per_month_minor
+        if cap is not None and added_this_month_minor + amount_minor > cap:
+            left = max(0, cap - added_this_month_minor)
+            return (
+                f"at most {format_amount(cap, Unit.GBP)} may be added to a card in a month; "
+                f"{format_amount(left, Unit.GBP)} is left this month"
+            )
+        return None
+
+
+@dataclasses.dataclass(frozen=True)
 class Rules:
     """A scheme's complete rule set at one version."""
 
@@ -95,6 +122,7 @@ class Rules:
     earning: Mapping[str, EarningRule]
     spending: Spending
     expiry: Expiry
+    topups: TopUps = TopUps()
 
 
 def _section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -113,8 +141,9 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
     return cls(**converted)
 
 
-def parse_rules(raw: Mapping[str, Any]) -> Rules:
-    """Turn rules data into Rules, refusing contradictions with a clear message."""
+def parse_rules(raw: Mapping[str, Any], unit: Unit | None = None) -> Rules:
+    """Turn rules data into Rules, refusing contradictions with a clear message (and, given the scheme's
+    unit, rules that unit cannot have: top-ups are pounds)."""
     spending = _section(raw, "spending")
     purposes = spending.get("purpose_categories") or {}
     spending["purpose_categories"] = {k: tuple(v) for k, v in dict(purposes).items()}
@@ -131,8 +160,12 @@ def parse_rules(raw: Mapping[str, Any]) -> Rules:
         earning=earning,
         spending=_build(Spending, spending, "spending"),
         expiry=_build(Expiry, expiry, "expiry"),
+        topups=_build(TopUps, _section(raw, "topups"), "topups"),
     )
     _check(rules)
+    _check_topups(rules.topups)
+    if unit is not None and unit is not Unit.GBP and rules.topups.accepted:
+        raise ValidationFailed("rules.topups: only schemes in pounds (GBP) accept top-ups")
     return rules
 
 
@@ -153,6 +186,24 @@ def _check(rules: Rules) -> None:
             )
         if rule.period not in PERIODS:
             raise ValidationFailed(f"rules.earning.{name}.period is one of {', '.join(PERIODS)}")
+
+
+def _check_topups(topups: TopUps) -> None:
+    """Field by field: each limit a whole number of pence, in order (min ≤ max ≤ the monthly cap)."""
+    if type(topups.accepted) is not bool:
+        raise ValidationFailed("rules.topups.accepted is true or false")
+    limits = {"min_minor": topups.min_minor, "max_minor": topups.max_minor}
+    if topups.cap_per_month_minor is not None:
+        limits["cap_per_month_minor"] = topups.cap_per_month_minor
+    for name, value in limits.items():
+        if type(value) is not int or not 0 < value <= MAX_TOPUP_MINOR:
+            raise ValidationFailed(
+                f"rules.topups.{name} is a whole number of pence from 1 to {MAX_TOPUP_MINOR}"
+            )
+    if topups.min_minor > topups.max_minor:
+        raise ValidationFailed("rules.topups: min_minor is above max_minor")
+    if topups.cap_per_month_minor is not None and topups.cap_per_month_minor < topups.max_minor:
+        raise ValidationFailed("rules.topups: cap_per_month_minor is below max_minor")
 
 
 def age_on(date_of_birth: dt.date, on: dt.date) -> int:

@@ -487,6 +487,39 @@ ward_deprivation = Table(
     Column("uploaded_by", String(120), nullable=False),
 )
 
+# A top-up started through Stripe Checkout: pending until Stripe's verified webhook says the session was paid
+# (completed, with the crediting transaction) or expired. Bookkeeping beside the ledger: its status moves on,
+# the money only ever moves by the transaction it names.
+topups = Table(
+    "topups",
+    metadata,
+    _id(primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("resident_id", String(36), ForeignKey("residents.id"), nullable=False),
+    Column("card_number", String(32), nullable=False),
+    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("checkout_session_id", String(255), nullable=False, unique=True),
+    Column("checkout_url", Text, nullable=False),
+    Column("requested_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("transaction_id", String(36), ForeignKey("transactions.id"), nullable=True),
+    # The monthly cap per card sums a resident's recent top-ups in a scheme.
+    Index("ix_topups_resident_scheme_created", "resident_id", "scheme_id", "created_at"),
+)
+
+# Every Stripe event we accepted, once: the primary key deduplicates a replay or a concurrent delivery, as the
+# row is inserted in the same transaction as the postings the event causes.
+stripe_events = Table(
+    "stripe_events",
+    metadata,
+    Column("id", String(255), primary_key=True),
+    Column("type", String(100), nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+)
+
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = (
     "transactions",
@@ -497,4 +530,5 @@ IMMUTABLE_TABLES = (
     "staff_actions",
     "allowance_payments",
     "shortfall_resolutions",
+    "stripe_events",
 )

@@ -29,6 +29,7 @@ from ledger.db.registry_repository import RegistryRepository
 from ledger.db.resident_access_repository import ResidentAccessRepository
 from ledger.db.schemes_repository import SchemesRepository
 from ledger.db.staff_repository import StaffRepository
+from ledger.db.topups_repository import StripeEventsRepository, TopUpsRepository
 from ledger.db.verify_repository import VerifyRepository
 from ledger.errors import DatabaseUnavailable, RetryableConflict, ValidationFailed
 
@@ -112,6 +113,8 @@ class SqlUnitOfWork:
         self.staff = StaffRepository(connection)
         self.resident_access = ResidentAccessRepository(connection)
         self.insight = InsightRepository(connection)
+        self.topups = TopUpsRepository(connection)
+        self.stripe_events = StripeEventsRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

@@ -34,7 +34,7 @@ def create_scheme(
     idempotency key, once: a retry gets the scheme as first created, not 409 already exists."""
     if not SLUG_PATTERN.fullmatch(slug):
         raise ValidationFailed("a slug is 2-63 lowercase letters, digits and hyphens")
-    parse_rules(rules)
+    parse_rules(rules, unit)
 
     def operation() -> dict[str, Any]:
         if uow.schemes.get(slug=slug) is not None:
@@ -96,6 +96,7 @@ def update_rules(
 
     def operation() -> dict[str, Any]:
         scheme = get_scheme(uow, slug)
+        parse_rules(rules, Unit(scheme["unit"]))  # what the scheme's unit allows (top-ups are pounds)
         version = uow.schemes.add_version(scheme["id"], dict(rules), now, as_actor(actor).name, name=name)
         detail: dict[str, Any] = {"version": version} | ({} if name is None else {"name": name})
         record_action(uow, actor=actor, action="scheme.update", target=slug, detail=detail, now=now)
