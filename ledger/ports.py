@@ -32,6 +32,7 @@ class UnitOfWork(Protocol):
     staff: Any
     resident_access: Any
     insight: Any
+    street_pot: Any
     topups: Any
     stripe_events: Any
 

@@ -520,6 +520,51 @@ stripe_events = Table(
     Column("received_at", UtcDateTime, nullable=False),
 )
 
+# The street pot: a street's wallet in a collective scheme, spent on what its households choose. A round
+# of voting per street and scheme, open until closes_at; closing it records the outcome and the payment once
+# (the conditional close and the payment's idempotency key both say so).
+street_pot_rounds = Table(
+    "street_pot_rounds",
+    metadata,
+    _id(primary_key=True),
+    Column("street_id", String(36), ForeignKey("residents.id"), nullable=False),
+    Column("scheme_id", String(36), ForeignKey("schemes.id"), nullable=False),
+    Column("closes_at", UtcDateTime, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("opened_by", String(120), nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    Column("closed_by", String(120), nullable=True),
+    Column("outcome", String(24), nullable=True),
+    Column("winner_proposal_id", String(36), nullable=True),
+    Column("payment_transaction_id", String(36), ForeignKey("transactions.id"), nullable=True),
+    Index("ix_street_pot_rounds_street_scheme", "street_id", "scheme_id", "opened_at"),
+)
+
+# What a round's households may vote for: a title, a cost in the scheme's unit, the outlet that delivers it.
+street_pot_proposals = Table(
+    "street_pot_proposals",
+    metadata,
+    _id(primary_key=True),
+    Column("round_id", String(36), ForeignKey("street_pot_rounds.id"), nullable=False, index=True),
+    Column("title", String(120), nullable=False),
+    Column("cost_minor", BigInteger, nullable=False),
+    Column("outlet_id", String(36), ForeignKey("outlets.id"), nullable=False),
+    Column("added_at", UtcDateTime, nullable=False),
+    Column("added_by", String(120), nullable=False),
+)
+
+# One vote per household per round (the primary key), changed in place until the round closes; which card
+# voted is not kept, and no name is ever read with a vote.
+street_pot_votes = Table(
+    "street_pot_votes",
+    metadata,
+    Column("round_id", String(36), ForeignKey("street_pot_rounds.id"), nullable=False),
+    Column("household_id", String(36), ForeignKey("residents.id"), nullable=False),
+    Column("proposal_id", String(36), ForeignKey("street_pot_proposals.id"), nullable=False),
+    Column("voted_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("round_id", "household_id"),
+)
+
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = (
     "transactions",

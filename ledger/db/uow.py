@@ -29,6 +29,7 @@ from ledger.db.registry_repository import RegistryRepository
 from ledger.db.resident_access_repository import ResidentAccessRepository
 from ledger.db.schemes_repository import SchemesRepository
 from ledger.db.staff_repository import StaffRepository
+from ledger.db.street_pot_repository import StreetPotRepository
 from ledger.db.topups_repository import StripeEventsRepository, TopUpsRepository
 from ledger.db.verify_repository import VerifyRepository
 from ledger.errors import DatabaseUnavailable, RetryableConflict, ValidationFailed
@@ -113,6 +114,7 @@ class SqlUnitOfWork:
         self.staff = StaffRepository(connection)
         self.resident_access = ResidentAccessRepository(connection)
         self.insight = InsightRepository(connection)
+        self.street_pot = StreetPotRepository(connection)
         self.topups = TopUpsRepository(connection)
         self.stripe_events = StripeEventsRepository(connection)
 

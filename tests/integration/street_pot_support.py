@@ -1,0 +1,122 @@
+"""A street with a pot for the street pot tests: a recycling scheme in points, a street (a collective) whose
+wallet holds 800 points, three households on it with a card each, one household on another street, and an
+outlet that takes the scheme (and one that does not)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from ledger.clock import council_zone
+from ledger.usecases import flows
+from ledger.usecases.common import new_id
+from ledger.usecases.street_pot import add_proposal, open_round
+from tests.integration.value_support import World
+
+RECYCLING_RULES = {
+    "eligibility": {"resident_kinds": ["household", "collective"]},
+    "issuing": {"mode": "earned"},
+    "spending": {"outlet_categories": ["local-service"]},
+}
+POT_MINOR = 800
+MANAGER = "scheme_manager:test"
+
+
+@dataclasses.dataclass(frozen=True)
+class Street:
+    """The street under test and everyone around it."""
+
+    world: World
+    scheme: dict[str, Any]
+    street_id: str
+    households: tuple[str, ...]
+    cards: tuple[tuple[str, str], ...]  # (number, token) of each household's card, in order
+    elsewhere_id: str  # a household on another street
+    parks_id: str  # takes the scheme
+    gym_id: str  # does not
+
+    @property
+    def zone(self) -> dt.tzinfo:
+        """The council's time zone."""
+        return council_zone(self.world.context.settings.time_zone)
+
+    def run(self, operation: Any) -> Any:
+        """Run a use case in one transaction."""
+        return self.world.run(operation)
+
+    def open_round(self, days: int = 7) -> str:
+        """Open a round closing in `days` days."""
+        now = self.world.clock.now()
+        return str(
+            self.run(
+                lambda uow: open_round(
+                    uow,
+                    street_id=self.street_id,
+                    slug=self.scheme["slug"],
+                    closes_at=now + dt.timedelta(days=days),
+                    now=now,
+                    zone=self.zone,
+                    actor=MANAGER,
+                )
+            )
+        )
+
+    def propose(self, round_id: str, title: str, cost_minor: int, outlet_id: str | None = None) -> str:
+        """Add a proposal (delivered by the parks team unless another outlet is named)."""
+        self.world.clock.advance(dt.timedelta(seconds=1))  # proposals added one after another
+        return str(
+            self.run(
+                lambda uow: add_proposal(
+                    uow,
+                    round_id=round_id,
+                    title=title,
+                    cost_minor=cost_minor,
+                    outlet_id=outlet_id or self.parks_id,
+                    now=self.world.clock.now(),
+                    actor=MANAGER,
+                )
+            )
+        )
+
+    def pot(self) -> int:
+        """What the street's wallet holds."""
+        return self.world.wallet(self.street_id, self.scheme)
+
+
+def street(world: World) -> Street:
+    """A street with 800 points in its pot and three households on it."""
+    scheme = world.scheme("recycling", "POINT", RECYCLING_RULES, funded=100_000)
+    other = world.scheme("leisure", "GBP", {"spending": {"outlet_categories": ["local-service"]}})
+    street_id = world.resident((scheme,), kind="collective", born=None)
+    other_street = world.resident((scheme,), kind="collective", born=None)
+    households = tuple(
+        world.resident((scheme,), kind="household", born=None, collective=street_id) for _ in range(3)
+    )
+    cards = tuple(world.card(household) for household in households)
+    elsewhere = world.resident((scheme,), kind="household", born=None, collective=other_street)
+    parks_id = _outlet(world, "Parks and Gardens Team", ["local-service"], ["recycling"])
+    gym_id = _outlet(world, "Gym", ["local-service"], [other["slug"]])
+    world.run(
+        lambda uow: flows.issue(
+            uow,
+            scheme=scheme,
+            owner_id=street_id,
+            amount_minor=POT_MINOR,
+            now=world.clock.now(),
+            actor="test",
+            key=new_id(),
+            kind="earn",
+        )
+    )
+    return Street(world, scheme, street_id, households, cards, elsewhere, parks_id, gym_id)
+
+
+def _outlet(world: World, name: str, categories: list[str], schemes: list[str]) -> str:
+    outlet_id = new_id()
+    world.run(
+        lambda uow: uow.registry.add_outlet(
+            id=outlet_id, name=name, categories=categories, schemes=schemes, now=world.clock.now()
+        )
+    )
+    return outlet_id
