@@ -7,12 +7,13 @@ from typing import Any
 
 from ledger.cards.token import CardKeyring
 from ledger.clock import rfc3339
+from ledger.places import Outlet, Scheme
 from ledger.ports import UnitOfWork
-from ledger.rules import parse_rules, period_start
+from ledger.rules import period_start
 from ledger.usecases.cards import resolve_card
 from ledger.usecases.holds import as_released
-from ledger.usecases.requests import approves, outlet_for
-from ledger.usecases.spending import allowed_here, left_today, lot_categories_here, max_spend_now
+from ledger.usecases.requests import outlet_for
+from ledger.usecases.spending import left_today, max_spend_now
 from ledger.wallets import available_to_spend, spend_order, spendable
 
 
@@ -26,16 +27,16 @@ def entitlements(
     zone: dt.tzinfo,
 ) -> dict[str, Any]:
     """Per scheme the outlet accepts and the resident belongs to: what may be spent here, now."""
-    outlet = outlet_for(uow, outlet_id)
+    outlet = Outlet.from_record(outlet_for(uow, outlet_id))
     card = resolve_card(uow, keyring=keyring, token=token)
     owner_id = str(card["resident_id"])
     result = []
     for membership in uow.people.memberships_of(owner_id):
         scheme = uow.schemes.get(id=membership["scheme_id"])
-        spending = parse_rules(scheme["rules"]).spending
-        if not approves(outlet, scheme) or not allowed_here(spending, outlet["categories"]):
+        here = Scheme.from_record(scheme)
+        if not here.may_be_spent_at(outlet):
             continue
-        categories = lot_categories_here(spending, outlet["categories"])
+        spending, categories = here.spending, here.lot_categories_at(outlet)
         # A read cannot post the release of a timed-out hold, so it shows the wallet as that release will.
         lots, timed_out = as_released(
             uow, uow.lots.wallet(owner_id, scheme["id"]), owner_id, scheme["id"], now

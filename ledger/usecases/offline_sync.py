@@ -23,18 +23,17 @@ from ledger.errors import (
     InvalidToken,
     LedgerError,
     LimitExceeded,
-    NotAllowedHere,
     ValidationFailed,
 )
+from ledger.places import Outlet, Scheme
 from ledger.ports import UnitOfWork
-from ledger.rules import Rules, parse_rules
+from ledger.rules import parse_rules
 from ledger.units import AccountKind, Unit, format_amount
 from ledger.usecases import flows
 from ledger.usecases.common import draft, ensure_account, new_id, record, transfer_lines
 from ledger.usecases.redemptions import payable_account
-from ledger.usecases.requests import REQUEST_SCOPE_SUFFIX, approves, once, outlet_for
+from ledger.usecases.requests import REQUEST_SCOPE_SUFFIX, once, outlet_for
 from ledger.usecases.schemes import get_scheme
-from ledger.usecases.spending import allowed_here, lot_categories_here
 from ledger.wallets import available_to_spend
 
 # A kiosk's clock may run a little ahead of the server's; anything further ahead is not a past spend.
@@ -97,13 +96,14 @@ class OfflineProfile:
 def offline_profile(uow: UnitOfWork, *, outlet_id: str) -> OfflineProfile:
     """The schemes this outlet accepts, with their offline floor limits, for a kiosk to cache."""
     outlet = outlet_for(uow, outlet_id)
+    place = Outlet.from_record(outlet)
     schemes = []
     for reference in outlet["schemes"]:
         scheme = uow.schemes.get(slug=reference) or uow.schemes.get(id=reference)
         if scheme is None:
             continue
         spending = parse_rules(scheme["rules"]).spending
-        if allowed_here(spending, outlet["categories"]):
+        if Scheme.from_record(scheme, spending).may_be_spent_at(place):
             schemes.append(
                 OfflineScheme(
                     scheme["slug"],
@@ -220,19 +220,16 @@ def _card(uow: UnitOfWork, keyring: CardKeyring, token: str) -> dict[str, Any]:
     return card
 
 
-def _check(
-    request: OfflineRedemption, outlet: dict[str, Any], scheme: dict[str, Any], rules: Rules, now: dt.datetime
-) -> None:
+def _check(request: OfflineRedemption, outlet: Outlet, scheme: Scheme, now: dt.datetime) -> None:
     if type(request.amount_minor) is not int or request.amount_minor <= 0:
         raise ValidationFailed("amount_minor is a positive integer")
     if request.occurred_at > now + CLOCK_SKEW_ALLOWANCE:
         raise ValidationFailed("occurred_at is in the future")
-    if not approves(outlet, scheme) or not allowed_here(rules.spending, outlet["categories"]):
-        raise NotAllowedHere(f"{scheme['slug']} cannot be spent at this outlet")
-    floor = rules.spending.offline_floor_limit_minor
+    scheme.require_spendable_at(outlet)
+    floor = scheme.spending.offline_floor_limit_minor
     if request.amount_minor > floor:
-        limit = format_amount(floor, scheme["unit"])
-        raise LimitExceeded(f"{scheme['slug']} allows at most {limit} per card per day offline")
+        limit = format_amount(floor, scheme.unit)
+        raise LimitExceeded(f"{scheme.slug} allows at most {limit} per card per day offline")
 
 
 def _post(
@@ -247,9 +244,10 @@ def _post(
     card = _card(uow, keyring, request.card_token)
     scheme = get_scheme(uow, request.scheme)
     rules = parse_rules(scheme["rules"])
-    _check(request, outlet, scheme, rules, now)
+    place, here = Outlet.from_record(outlet), Scheme.from_record(scheme, rules.spending)
+    _check(request, place, here, now)
     owner_id = str(card["resident_id"])
-    categories = lot_categories_here(rules.spending, outlet["categories"])
+    categories = here.lot_categories_at(place)
     payable = payable_account(uow, request.outlet_id, scheme["unit"], now)
     covered, reason = 0, "card-blocked"
     # A card already reported lost when it was used: the thief's spend is not the resident's to pay.

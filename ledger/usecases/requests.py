@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.cards.token import CardKeyring
 from ledger.errors import NotAllowedHere, NotEligible, NotFound, ValidationFailed
+from ledger.places import Outlet
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.rules import Rules, parse_rules
@@ -70,8 +71,8 @@ def require_member(uow: UnitOfWork, resident_id: str, scheme: Mapping[str, Any])
 
 
 def approves(outlet: Mapping[str, Any], scheme: Mapping[str, Any]) -> bool:
-    """True when the outlet is approved for the scheme (listed by slug or id)."""
-    return scheme["slug"] in outlet["schemes"] or scheme["id"] in outlet["schemes"]
+    """True when the outlet is approved for the scheme (the rule is Outlet.approves)."""
+    return Outlet.from_record(outlet).approves_scheme(scheme["slug"], scheme["id"])
 
 
 def outlet_for(uow: UnitOfWork, outlet_id: str) -> dict[str, Any]:

@@ -9,13 +9,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ledger.errors import NotFound
+from ledger.places import Outlet, Scheme
 from ledger.ports import UnitOfWork
 from ledger.records import LotRecord
-from ledger.rules import parse_rules
 from ledger.units import Unit
 from ledger.usecases.holds import as_released
-from ledger.usecases.requests import approves
-from ledger.usecases.spending import allowed_here
 from ledger.wallets import available_to_spend, overdraft_minor, spend_order, spendable
 
 HISTORY_LINES = 25
@@ -150,16 +148,10 @@ def _expiring(lots: Sequence[LotRecord]) -> tuple[ExpiringValue, ...]:
 
 
 def _where_to_spend(scheme: Mapping[str, Any], outlets: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
-    """Outlets that accept the scheme: approved for it, and of a category its rules allow (the rule the
-    kiosk's entitlements apply)."""
-    spending = parse_rules(scheme["rules"]).spending
-    return tuple(
-        sorted(
-            outlet["name"]
-            for outlet in outlets
-            if approves(outlet, scheme) and allowed_here(spending, outlet["categories"])
-        )
-    )
+    """Outlets that accept the scheme: the rule the kiosk's entitlements apply (Scheme.may_be_spent_at)."""
+    here = Scheme.from_record(scheme)
+    places = (Outlet.from_record(outlet) for outlet in outlets)
+    return tuple(sorted(place.name for place in places if here.may_be_spent_at(place)))
 
 
 def _time_bank(
