@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, Playwright, expect
 
 from tests.e2e.browser import ConsoleLog, save_screenshot, serious_accessibility_violations
 from tests.e2e.test_kiosk_world import Card, CounterWorld, counter_world, launch_chromium_with
@@ -54,18 +54,19 @@ def take(page: Page, scheme: str, amount: str, button: str = "Take payment") -> 
 
 
 @pytest.fixture
-def camera_page(counter_world: CounterWorld, browser_console: ConsoleLog) -> Iterator[Page]:
-    """A Chromium whose fake camera shows the teen's card."""
+def camera_page(
+    counter_world: CounterWorld, browser_console: ConsoleLog, playwright: Playwright
+) -> Iterator[Page]:
+    """A Chromium of its own whose fake camera shows the teen's card."""
     video = counter_world.camera_video(counter_world.teen)
-    with sync_playwright() as playwright:
-        chromium = launch_chromium_with(
-            playwright, [*FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"]
-        )
+    chromium = launch_chromium_with(playwright, [*FAKE_CAMERA, f"--use-file-for-fake-video-capture={video}"])
+    try:
         context = chromium.new_context(permissions=["camera"])
         page = context.new_page()
         browser_console.attach(page)
         yield page
         save_screenshot(page, "kiosk-camera-end")
+    finally:
         chromium.close()
 
 
