@@ -33,6 +33,12 @@ SECTIONS = (
         "Kiosk redemptions that came up short",
     ),
     Section(
+        "Street pots",
+        "staff.street_pot_list",
+        ("admin", "scheme_manager", "caseworker"),
+        "Households vote on what their street's pot buys",
+    ),
+    Section(
         "Insight",
         "staff.insight",
         ("admin", "scheme_manager", "finance", "auditor"),

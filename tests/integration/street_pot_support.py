@@ -8,7 +8,10 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
+from sqlalchemy import update
+
 from ledger.clock import council_zone
+from ledger.db.tables import personal_details
 from ledger.usecases import flows
 from ledger.usecases.common import new_id
 from ledger.usecases.street_pot import add_proposal, open_round
@@ -21,6 +24,7 @@ RECYCLING_RULES = {
 }
 POT_MINOR = 800
 MANAGER = "scheme_manager:test"
+HOUSEHOLD_BORN = dt.date(1980, 3, 3)  # the householder's date of birth: their first sign-in on /my
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,10 +95,16 @@ def street(world: World) -> Street:
     street_id = world.resident((scheme,), kind="collective", born=None)
     other_street = world.resident((scheme,), kind="collective", born=None)
     households = tuple(
-        world.resident((scheme,), kind="household", born=None, collective=street_id) for _ in range(3)
+        world.resident((scheme,), kind="household", born=HOUSEHOLD_BORN.isoformat(), collective=street_id)
+        for _ in range(3)
     )
+    _name(world, street_id, "Oak Street")
+    for number, household in enumerate(households, start=1):
+        _name(world, household, f"Householder {number}")
     cards = tuple(world.card(household) for household in households)
-    elsewhere = world.resident((scheme,), kind="household", born=None, collective=other_street)
+    elsewhere = world.resident(
+        (scheme,), kind="household", born=HOUSEHOLD_BORN.isoformat(), collective=other_street
+    )
     parks_id = _outlet(world, "Parks and Gardens Team", ["local-service"], ["recycling"])
     gym_id = _outlet(world, "Gym", ["local-service"], [other["slug"]])
     world.run(
@@ -120,3 +130,9 @@ def _outlet(world: World, name: str, categories: list[str], schemes: list[str]) 
         )
     )
     return outlet_id
+
+
+def _name(world: World, resident_id: str, name: str) -> None:
+    """Give a resident a name of their own (World names everyone "Test")."""
+    query = update(personal_details).where(personal_details.c.resident_id == resident_id).values(name=name)
+    world.run(lambda uow: uow.execute_now(query))

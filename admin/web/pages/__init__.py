@@ -14,4 +14,5 @@ from admin.web.pages import (  # noqa: F401
     shortfalls,
     sign_in,
     staff_log,
+    street_pot,
 )
