@@ -75,12 +75,14 @@ def _register_blueprints(api: ClubcardApi) -> None:
         people,
         redemptions,
         schemes,
+        settlements,
         value,
         well_known,
     )
 
     for module in (index, schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline):
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
+    api.register_blueprint(settlements.blueprint, url_prefix="/api/v1")
     api.register_blueprint(well_known.blueprint)
     api.register_blueprint(ledger_head.blueprint)
 

@@ -56,6 +56,7 @@ LEDGER_ERROR_STATUS: dict[type[LedgerError], int] = {
     errors.TopUpsNotAccepted: 422,
     errors.StripeNotConfigured: 503,
     errors.PaymentProviderFailed: 502,
+    errors.TwoPersonRule: 403,
 }
 
 

@@ -150,3 +150,9 @@ class PaymentProviderFailed(LedgerError):
     """Stripe could not be reached or refused the request; nothing was charged or credited."""
 
     problem = "payment-provider-error"
+
+
+class TwoPersonRule(Forbidden):
+    """The person who made a settlement batch cannot approve it: a second finance user must."""
+
+    problem = "two-person-rule"

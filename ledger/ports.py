@@ -35,6 +35,7 @@ class UnitOfWork(Protocol):
     street_pot: Any
     topups: Any
     stripe_events: Any
+    settlements: Any
 
     def __enter__(self) -> UnitOfWork:
         """Begin (or join) the transaction."""

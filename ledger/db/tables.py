@@ -565,6 +565,54 @@ street_pot_votes = Table(
     PrimaryKeyConstraint("round_id", "household_id"),
 )
 
+# Where an outlet is paid: its Stripe Connect account (acct_...) and, for payment files, its bank details.
+# Bookkeeping that finance or an admin changes (each change is in the staff log), not a ledger fact.
+outlet_payees = Table(
+    "outlet_payees",
+    metadata,
+    Column("outlet_id", String(36), ForeignKey("outlets.id"), primary_key=True),
+    Column("connected_account_id", String(64), nullable=True),
+    Column("sort_code", String(6), nullable=True),
+    Column("account_number", String(8), nullable=True),
+    Column("account_name", String(18), nullable=True),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(120), nullable=False),
+)
+
+# A settlement batch: every outlet's payable up to period_end. `sequence` is unique, so two batches made
+# at once cannot both follow the same one (the second reruns and finds the first).
+settlement_batches = Table(
+    "settlement_batches",
+    metadata,
+    _id(primary_key=True),
+    Column("sequence", Integer, nullable=False, unique=True),
+    Column("period_start", UtcDateTime, nullable=True),
+    Column("period_end", UtcDateTime, nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("created_by", String(120), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("approved_by", String(120), nullable=True),
+    Column("approved_at", UtcDateTime, nullable=True),
+    Column("paid_by", String(120), nullable=True),
+    Column("paid_at", UtcDateTime, nullable=True),
+)
+
+# One outlet's line of a batch: what it is owed, what happened to it, and its Stripe transfer.
+settlement_lines = Table(
+    "settlement_lines",
+    metadata,
+    Column("batch_id", String(36), ForeignKey("settlement_batches.id"), nullable=False),
+    Column("outlet_id", String(36), ForeignKey("outlets.id"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("destination", String(64), nullable=True),
+    Column("transfer_id", String(64), nullable=True, unique=True),
+    Column("settled_at", UtcDateTime, nullable=True),
+    PrimaryKeyConstraint("batch_id", "outlet_id"),
+)
+
 # Tables whose rows are facts: database triggers refuse UPDATE and DELETE on them.
 IMMUTABLE_TABLES = (
     "transactions",

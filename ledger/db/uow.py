@@ -28,6 +28,7 @@ from ledger.db.people_repository import PeopleRepository
 from ledger.db.registry_repository import RegistryRepository
 from ledger.db.resident_access_repository import ResidentAccessRepository
 from ledger.db.schemes_repository import SchemesRepository
+from ledger.db.settlements_repository import SettlementsRepository
 from ledger.db.staff_repository import StaffRepository
 from ledger.db.street_pot_repository import StreetPotRepository
 from ledger.db.topups_repository import StripeEventsRepository, TopUpsRepository
@@ -117,6 +118,7 @@ class SqlUnitOfWork:
         self.street_pot = StreetPotRepository(connection)
         self.topups = TopUpsRepository(connection)
         self.stripe_events = StripeEventsRepository(connection)
+        self.settlements = SettlementsRepository(connection)
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None

@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.errors import ValidationFailed
 from ledger.ports import UnitOfWork
-from ledger.usecases import topups
+from ledger.usecases import settlement_events, topups
 
 MAX_EVENT_ID_LENGTH = 255
 MAX_EVENT_TYPE_LENGTH = 100
@@ -53,6 +53,10 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
         uow, event.data_object, now
     ),
     "checkout.session.expired": lambda uow, event, now: topups.expire_topup(uow, event.data_object, now),
+    "transfer.created": settlement_events.transfer_created,
+    "transfer.reversed": settlement_events.transfer_reversed,
+    "transfer.failed": settlement_events.transfer_reversed,
+    "payout.paid": settlement_events.payout_paid,
 }
 
 
