@@ -18,6 +18,7 @@ from ledger.usecases.common import ensure_account
 from ledger.usecases.demo_council import SEED_ACTOR, any_scheme_exists, seed_resident
 from ledger.usecases.outlets import create_outlet
 from ledger.usecases.schemes import create_scheme
+from ledger.usecases.street_pot import add_proposal, open_round
 
 FUNDING_MINOR = {
     "leisure-vouchers": 5_000_000,
@@ -73,6 +74,7 @@ def seed_demo(context: LedgerContext, keys_path: Path) -> dict[str, Any]:
     }
     residents = _residents(context, schemes, rng, now)
     _history(context, schemes, outlets, residents, now)
+    _street_pot(context, schemes, outlets, residents, now)
     keys_path.parent.mkdir(parents=True, exist_ok=True)
     keys_path.write_text(json.dumps({"keys": keys, "cards": residents["cards"]}, indent=2))
     keys_path.chmod(0o600)
@@ -321,3 +323,56 @@ def _payable(context: LedgerContext, outlet_id: str, unit: Unit, now: dt.datetim
         )
     )
     return str(account.id)
+
+
+def _street_pot(
+    context: LedgerContext,
+    schemes: dict[str, dict[str, Any]],
+    outlets: list[dict[str, Any]],
+    residents: dict[str, Any],
+    now: dt.datetime,
+) -> None:
+    """Oak Street's pot: a street reward of 1,500 points, and an open round of three proposals."""
+    recycling, oak = schemes["recycling-rewards"], residents["streets"][0]["id"]
+    by_name = {outlet["name"]: outlet["id"] for outlet in outlets}
+    context.write(
+        functools.partial(
+            flows.issue,
+            scheme=recycling,
+            owner_id=oak,
+            amount_minor=1500,
+            now=now,
+            actor=SEED_ACTOR,
+            key="seed-street-pot:oak",
+            kind="earn",
+            metadata={"event_type": "street_reward"},
+        )
+    )
+    round_id = context.write(
+        lambda uow: open_round(
+            uow,
+            street_id=oak,
+            slug=recycling["slug"],
+            closes_at=now + dt.timedelta(days=14),
+            now=now,
+            zone=context.clock.zone,
+            actor=SEED_ACTOR,
+        )
+    )
+    for title, cost, outlet in (
+        ("Two street trees, planted and cared for", 1200, "Parks and Gardens Team"),
+        ("A gardener for the verges, one day a month", 900, "Parks and Gardens Team"),
+        ("Extra recycling bins", 400, "Parks and Gardens Team"),
+        ("A story-time morning at the library", 300, "Central Library"),
+    ):
+        context.write(
+            functools.partial(
+                add_proposal,
+                round_id=round_id,
+                title=title,
+                cost_minor=cost,
+                outlet_id=by_name[outlet],
+                now=now,
+                actor=SEED_ACTOR,
+            )
+        )

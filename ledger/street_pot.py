@@ -14,7 +14,7 @@ Outcome = Literal["commissioned", "no-votes", "none-affordable"]
 WINNER_RULE = (
     "The proposal with the most household votes that the pot can pay for wins. A tie goes to the cheaper "
     "proposal, then to the one added first. If nobody votes, or the pot cannot pay for any proposal that "
-    "has votes, nothing is bought and the pot keeps its points for the next round."
+    "has votes, nothing is bought and the pot keeps its balance for the next round."
 )
 
 
