@@ -19,8 +19,6 @@ from ledger.db.tables import (
     idempotency_keys,
     lots,
     metadata,
-    postings,
-    transactions,
 )
 from ledger.db.verify_repository import canonical_transaction
 from ledger.errors import RetryableConflict
@@ -31,6 +29,13 @@ UNIQUE_VIOLATION = "23505"
 # Rows per IN (...) list, well under SQLite's 32,766 bound parameters.
 IN_LIST_CHUNK = 2_000
 BULK_TABLES = {"accounts", "balances", "lots"}
+JOURNAL_TABLES = {"transactions", "postings", "idempotency_keys"}
+TRANSACTION_COLUMNS = (
+    *("id", "kind", "idempotency_key", "occurred_at", "recorded_at", "actor", "outlet_id", "scheme_id"),
+    *("rule_version", "reverses_id", "metadata_json", "content_hash", "seal_key"),
+)
+POSTING_COLUMNS = ("transaction_id", "line", "account_id", "unit", "amount_minor", "recorded_at")
+IDEMPOTENCY_COLUMNS = ("scope", "key", "fingerprint", "result_json", "created_at")
 
 
 class JournalRow(NamedTuple):
@@ -65,20 +70,31 @@ class BulkRepository:
             self.connection.execute(insert(table), list(rows))
             return
         columns = list(rows[0])
-        raw = self.connection.connection.driver_connection
-        assert raw is not None
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        try:
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row([row[column] for column in columns])
-        except Exception as error:
-            raise _translated(error) from error
+        self.insert_tuples(table.name, columns, ([row[column] for column in columns] for row in rows))
 
     def insert_rows_named(self, table_name: str, rows: Sequence[Mapping[str, Any]]) -> None:
         """insert_rows by table name, for the tables a bulk job creates rows in."""
         assert table_name in BULK_TABLES, f"bulk inserts do not go into {table_name}"
         self.insert_rows(metadata.tables[table_name], rows)
+
+    def insert_tuples(self, table_name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """Insert rows given as value tuples in `columns` order: no dict per row on the COPY path."""
+        assert table_name in BULK_TABLES | JOURNAL_TABLES, f"bulk inserts do not go into {table_name}"
+        assert set(columns) <= set(metadata.tables[table_name].c.keys()), f"not all columns of {table_name}"
+        if self.dialect != "postgresql":
+            named = [dict(zip(columns, row, strict=True)) for row in rows]
+            if named:
+                self.connection.execute(insert(metadata.tables[table_name]), named)
+            return
+        raw = self.connection.connection.driver_connection
+        assert raw is not None
+        statement = f"COPY {table_name} ({', '.join(columns)}) FROM STDIN"
+        try:
+            with raw.cursor() as cursor, cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except Exception as error:
+            raise _translated(error) from error
 
     def append(self, drafts: Sequence[TransactionDraft], seal_key: int) -> None:
         """Insert balanced drafts' headers and postings (see append_rows)."""
@@ -106,52 +122,53 @@ class BulkRepository:
         """Insert already-validated JournalRow tuples; returns content hashes as ledger.journal makes them."""
         stamps: dict[dt.datetime, str] = {}
         hashes: list[str] = []
-        headers: list[dict[str, Any]] = []
-        lines: list[dict[str, Any]] = []
+        headers: list[tuple[Any, ...]] = []
+        lines: list[tuple[Any, ...]] = []
         for values in rows:
-            row = JournalRow._make(values)
-            for at in (row.occurred_at, row.recorded_at):
+            id_, kind, key, occurred, recorded, actor, outlet, scheme, version, reverses, meta, entries = (
+                values
+            )
+            for at in (occurred, recorded):
                 if at not in stamps:
                     stamps[at] = rfc3339(at)
             fields = (
-                *(row.id, row.kind, stamps[row.occurred_at], stamps[row.recorded_at], row.actor),
-                *(row.idempotency_key, row.outlet_id, row.scheme_id, row.rule_version, row.reverses_id),
+                id_,
+                kind,
+                stamps[occurred],
+                stamps[recorded],
+                actor,
+                key,
+                outlet,
+                scheme,
+                version,
+                reverses,
             )
-            digest = hashlib.sha256(
-                canonical_transaction(fields, row.metadata_json, row.postings)
-            ).hexdigest()
+            digest = hashlib.sha256(canonical_transaction(fields, meta, entries)).hexdigest()
             hashes.append(digest)
-            header = row._asdict()
-            del header["postings"]
-            headers.append({**header, "content_hash": digest, "seal_key": seal_key})
+            headers.append((*values[:11], digest, seal_key))
             lines.extend(
-                {
-                    "transaction_id": row.id,
-                    "line": line,
-                    "account_id": account_id,
-                    "unit": unit,
-                    "amount_minor": amount,
-                    "recorded_at": row.recorded_at,
-                }
-                for line, (account_id, unit, amount) in enumerate(row.postings)
+                (id_, line, account_id, unit, amount, recorded)
+                for line, (account_id, unit, amount) in enumerate(entries)
             )
-        self.insert_rows(transactions, headers)
-        self.insert_rows(postings, lines)
+        if headers:
+            self.insert_tuples("transactions", TRANSACTION_COLUMNS, headers)
+            self.insert_tuples("postings", POSTING_COLUMNS, lines)
         return hashes
 
     def store_results(self, scope: str, results: Sequence[tuple[str, str, Any]], now: dt.datetime) -> None:
         """Remember (key, fingerprint, result) for idempotent replays; a key stored meanwhile asks a retry."""
-        rows = [
-            {
-                "scope": scope,
-                "key": key,
-                "fingerprint": fingerprint,
-                "result_json": canonical_json(result).decode(),
-                "created_at": now,
-            }
-            for key, fingerprint, result in results
+        rendered = [
+            (key, fingerprint, canonical_json(result).decode()) for key, fingerprint, result in results
         ]
-        self.insert_rows(idempotency_keys, rows)
+        self.store_rendered_results(scope, rendered, now)
+
+    def store_rendered_results(
+        self, scope: str, results: Sequence[tuple[str, str, str]], now: dt.datetime
+    ) -> None:
+        """store_results for results already rendered as canonical JSON text."""
+        rows = [(scope, key, fingerprint, result_json, now) for key, fingerprint, result_json in results]
+        if rows:
+            self.insert_tuples("idempotency_keys", IDEMPOTENCY_COLUMNS, rows)
 
     def stored_fingerprints(self, scope: str, keys: Sequence[str]) -> dict[str, str]:
         """{key: fingerprint} for the keys of this scope that already have a stored result."""
@@ -256,16 +273,25 @@ class BulkRepository:
         return int(self.connection.execute(query).scalar_one())
 
     def wallet_totals(self, owner_ids: Sequence[str], scheme_id: str) -> dict[str, int]:
-        """{owner: sum of lot balances in this scheme} for many owners in one query per chunk."""
-        totals: dict[str, int] = {}
+        """{owner: sum of lot balances in this scheme} for the owners that have lots in it.
+
+        Two keyed reads (the owners' lots, then those lots' balances, only if there are any) rather than
+        a join: a job grows these tables faster than statistics follow, and the planner then hashes the
+        whole balances table for every chunk.
+        """
+        owner_of: dict[str, str] = {}
         for chunk in _chunks(owner_ids):
-            query = (
-                select(lots.c.owner_id, func.sum(balances.c.balance_minor))
-                .select_from(lots.join(balances, balances.c.account_id == lots.c.account_id))
-                .where(_member(lots.c.owner_id, chunk, self.dialect), lots.c.scheme_id == scheme_id)
-                .group_by(lots.c.owner_id)
+            query = select(lots.c.account_id, lots.c.owner_id).where(
+                _member(lots.c.owner_id, chunk, self.dialect), lots.c.scheme_id == scheme_id
             )
-            totals.update({row[0]: int(row[1]) for row in self.connection.execute(query)})
+            owner_of.update({row[0]: row[1] for row in self.connection.execute(query)})
+        totals: dict[str, int] = {}
+        for chunk in _chunks(list(owner_of)):
+            query = select(balances.c.account_id, balances.c.balance_minor).where(
+                _member(balances.c.account_id, chunk, self.dialect)
+            )
+            for account_id, balance in self.connection.execute(query):
+                totals[owner_of[account_id]] = totals.get(owner_of[account_id], 0) + int(balance)
         return totals
 
 

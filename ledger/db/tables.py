@@ -269,6 +269,7 @@ memberships = Table(
     Column("enrolled_by", String(120), nullable=False),
     PrimaryKeyConstraint("resident_id", "scheme_id"),
     Index("ix_memberships_scheme", "scheme_id"),
+    Index("ix_memberships_scheme_resident", "scheme_id", "resident_id"),
 )
 
 cards = Table(

@@ -12,11 +12,12 @@ from typing import Any
 
 from ledger.clock import Clock, rfc3339
 from ledger.errors import BudgetExhausted, IdempotencyMismatch, ValidationFailed
-from ledger.journal import Posting, TransactionDraft, request_fingerprint
+from ledger.journal import Posting, TransactionDraft, canonical_json, request_fingerprint
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.rules import parse_rules
 from ledger.service import run_in_transaction
 from ledger.units import MAX_AMOUNT_MINOR, AccountKind, Unit, format_amount
+from ledger.usecases.bulk_rendering import JsonTemplate, hole, json_text
 from ledger.usecases.common import check_idempotency_key, new_id
 from ledger.usecases.schemes import get_scheme
 
@@ -63,18 +64,20 @@ class BulkPlan:
 
     def fingerprint(self, owner_id: str) -> str:
         """The request fingerprint stored with that key."""
+        return request_fingerprint(self.fingerprinted_request(owner_id))
+
+    def fingerprinted_request(self, owner_id: str) -> dict[str, Any]:
+        """What the fingerprint hashes for one wallet."""
         # Exactly the request flows.issue fingerprints, so a single issue with the same key replays.
-        return request_fingerprint(
-            {
-                "op": "issue",
-                "scheme": self.scheme["id"],
-                "owner": owner_id,
-                "amount_minor": self.amount_minor,
-                "category": self.category,
-                "expires_at": self.expires_at and rfc3339(self.expires_at),
-                "metadata": {},
-            }
-        )
+        return {
+            "op": "issue",
+            "scheme": self.scheme["id"],
+            "owner": owner_id,
+            "amount_minor": self.amount_minor,
+            "category": self.category,
+            "expires_at": self.expires_at and rfc3339(self.expires_at),
+            "metadata": {},
+        }
 
 
 def bulk_issue(
@@ -158,6 +161,8 @@ def issue_chunk(uow: UnitOfWork, job: BulkPlan, batch: Sequence[str], now: dt.da
     if not todo:
         return ChunkCounts(0, skipped, already_paid)
     budget = uow.accounts.get(job.scheme["budget_account_id"])
+    # Read before this chunk's lots exist: most members have none yet, and then nothing more is read.
+    before = uow.bulk.wallet_totals([owner for owner, _ in todo], job.scheme["id"])
     lot_ids = _open_lots(uow, job, [owner for owner, _ in todo], now)
     rows = _journal_rows(job, budget.id, todo, lot_ids, now)
     hashes = uow.bulk.append_rows(rows, uow.journal.next_seal_key())
@@ -171,13 +176,29 @@ def issue_chunk(uow: UnitOfWork, job: BulkPlan, batch: Sequence[str], now: dt.da
             unit=job.scheme["unit"],
         )
     _check_template(rows[0], hashes[0])
-    totals = uow.bulk.wallet_totals([owner for owner, _ in todo], job.scheme["id"])
-    recorded_at = rfc3339(now)
+    fingerprints = JsonTemplate(job.fingerprinted_request(hole("owner")))
+    receipts = JsonTemplate(_receipt(job, hole("transaction"), hole("lot"), hole("balance"), rfc3339(now)))
     results = [
-        (key, job.fingerprint(owner), _receipt(job, row[0], lot_id, totals[owner], recorded_at))
+        (
+            key,
+            fingerprints.sha256({"owner": json_text(owner)}),
+            receipts.render(
+                {
+                    "transaction": json_text(row[0]),
+                    "lot": json_text(lot_id),
+                    "balance": json_text(before.get(owner, 0) + job.amount_minor),
+                }
+            ),
+        )
         for (owner, key), row, lot_id in zip(todo, rows, lot_ids, strict=True)
     ]
-    uow.bulk.store_results(job.actor, results, now)
+    first_owner, first_row = todo[0][0], rows[0]
+    assert results[0][1] == job.fingerprint(first_owner), "the fingerprint template drifted"
+    first_receipt = _receipt(
+        job, first_row[0], lot_ids[0], before.get(first_owner, 0) + job.amount_minor, rfc3339(now)
+    )
+    assert results[0][2] == canonical_json(first_receipt).decode(), "the receipt template drifted"
+    uow.bulk.store_rendered_results(job.actor, results, now)
     return ChunkCounts(len(todo), skipped, already_paid)
 
 
@@ -229,7 +250,7 @@ def _check_template(row: tuple[Any, ...], stored_hash: str) -> None:
 
 
 def _receipt(
-    job: BulkPlan, transaction_id: str, lot_id: str, balance: int, recorded_at: str
+    job: BulkPlan, transaction_id: str, lot_id: str, balance: int | str, recorded_at: str
 ) -> dict[str, Any]:
     """Receipt(...).to_dict() of what flows.issue returns, built directly (asdict is slow at this volume)."""
     return {
@@ -260,31 +281,18 @@ def _open_lots(uow: UnitOfWork, job: BulkPlan, owners: Sequence[str], now: dt.da
         floor = 0
         ids = [new_id() for _ in owners]
         fresh = [(o, f"wallet:{o}:{slug}:lot:{i}", i) for o, i in zip(owners, ids, strict=True)]
-    account_rows = [
-        {
-            "id": i,
-            "name": name,
-            "unit": unit,
-            "kind": AccountKind.LOT.value,
-            "floor_minor": floor,
-            "shard_count": 1,
-            "created_at": now,
-        }
-        for _, name, i in fresh
-    ]
-    uow.bulk.insert_rows_named("accounts", account_rows)
-    balance_rows = [{"account_id": i, "shard": 0, "balance_minor": job.amount_minor} for _, _, i in fresh]
-    uow.bulk.insert_rows_named("balances", balance_rows)
-    lot_rows = [
-        {
-            "account_id": i,
-            "owner_id": owner,
-            "scheme_id": job.scheme["id"],
-            "category": job.category,
-            "expires_at": job.expires_at,
-            "created_at": now,
-        }
-        for owner, _, i in fresh
-    ]
-    uow.bulk.insert_rows_named("lots", lot_rows)
+    lot_kind = AccountKind.LOT.value
+    uow.bulk.insert_tuples(
+        "accounts",
+        ("id", "name", "unit", "kind", "floor_minor", "shard_count", "created_at"),
+        [(i, name, unit, lot_kind, floor, 1, now) for _, name, i in fresh],
+    )
+    uow.bulk.insert_tuples(
+        "balances", ("account_id", "shard", "balance_minor"), [(i, 0, job.amount_minor) for _, _, i in fresh]
+    )
+    uow.bulk.insert_tuples(
+        "lots",
+        ("account_id", "owner_id", "scheme_id", "category", "expires_at", "created_at"),
+        [(i, owner, job.scheme["id"], job.category, job.expires_at, now) for owner, _, i in fresh],
+    )
     return ids

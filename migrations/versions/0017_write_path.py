@@ -4,6 +4,8 @@ Revision ID: 0017_write_path
 Revises: 0016_street_pot
 """
 
+from alembic import op
+
 revision = "0017_write_path"
 down_revision = "0016_street_pot"
 branch_labels = None
@@ -11,8 +13,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Nothing yet: the tables come with the work that needs them."""
+    """A bulk job pages a scheme's members in resident order: one index range per page, not a sort."""
+    op.create_index("ix_memberships_scheme_resident", "memberships", ["scheme_id", "resident_id"])
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Drop what upgrade added."""
+    op.drop_index("ix_memberships_scheme_resident", table_name="memberships")
