@@ -11,6 +11,7 @@ from typing import Any
 
 from admin.demo_schemes import DEMO_OUTLETS, FIVE_SCHEMES, LEISURE_WARDS
 from clubcard.context import LedgerContext
+from ledger.kinds import TransactionKind
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows
 from ledger.usecases.api_keys import create_key
@@ -306,7 +307,7 @@ def _history(
             member["id"],
             180,
             f"seed-hours:{member['id']}",
-            kind="earn",
+            kind=TransactionKind.EARN,
             metadata={"event_type": "volunteer_hours"},
         )
 
@@ -344,7 +345,7 @@ def _street_pot(
             now=now,
             actor=SEED_ACTOR,
             key="seed-street-pot:oak",
-            kind="earn",
+            kind=TransactionKind.EARN,
             metadata={"event_type": "street_reward"},
         )
     )

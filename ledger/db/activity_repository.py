@@ -22,10 +22,7 @@ from ledger.db.tables import (
     spend_counters,
     transactions,
 )
-
-SPEND_KINDS = ("redeem", "hold")  # value leaving a wallet towards an outlet
-HOLD_RETURN_KINDS = ("capture", "void", "hold_expiry")  # a resolved hold giving back what it did not use
-REFUND_KIND = "refund"
+from ledger.kinds import HOLD_RETURN_KINDS, SPEND_KINDS, TransactionKind
 
 
 class ActivityRepository:
@@ -128,7 +125,7 @@ class ActivityRepository:
                 postings.c.account_id.in_(wallet),
                 postings.c.recorded_at >= since,
                 postings.c.amount_minor > 0,
-                transactions.c.kind == "earn",
+                transactions.c.kind == TransactionKind.EARN,
             )
         )
 
@@ -153,7 +150,7 @@ class ActivityRepository:
             .where(
                 postings.c.account_id.in_(wallet),
                 postings.c.amount_minor > 0,
-                transactions.c.kind == REFUND_KIND,
+                transactions.c.kind == TransactionKind.REFUND,
                 original.c.recorded_at >= since,
             )
         )

@@ -30,10 +30,8 @@ from ledger.db.tables import (
     transactions,
     ward_deprivation,
 )
+from ledger.kinds import ISSUE_KINDS, USE_KINDS, TransactionKind
 
-ISSUE_KINDS = ("issue", "earn")
-# Value that left a lot because its holder used it (not expiry): at an outlet, held for one, or given away.
-SPEND_KINDS = ("redeem", "hold", "transfer")
 NOT_RECORDED = "not recorded"
 # (label for people born after the cutoff date, cutoff as YYYY-MM-DD), youngest band first.
 AgeCutoffs = Sequence[tuple[str, str]]
@@ -108,7 +106,7 @@ class InsightRepository:
             .outerjoin(personal_details, personal_details.c.resident_id == lots.c.owner_id)
             .where(
                 lots.c.scheme_id == scheme_id,
-                transactions.c.kind.in_(SPEND_KINDS),
+                transactions.c.kind.in_(USE_KINDS),
                 postings.c.amount_minor < 0,
                 transactions.c.occurred_at >= since,
             )
@@ -119,8 +117,8 @@ class InsightRepository:
         """Per group: value issued, expired and left in lots (net), and the people behind each."""
         kind, amount, owner = transactions.c.kind, postings.c.amount_minor, lots.c.owner_id
         issued = kind.in_(ISSUE_KINDS)
-        expired = kind == "expire"
-        spent = and_(kind.in_(SPEND_KINDS), amount < 0)
+        expired = kind == TransactionKind.EXPIRE
+        spent = and_(kind.in_(USE_KINDS), amount < 0)
         query = (
             select(
                 *_group_columns(group),
@@ -146,9 +144,7 @@ class InsightRepository:
                 lots.c.owner_id.label("owner_id"),
                 func.min(case((kind.in_(ISSUE_KINDS), transactions.c.occurred_at))).label("first_issue"),
                 func.min(
-                    case(
-                        (and_(kind.in_(SPEND_KINDS), postings.c.amount_minor < 0), transactions.c.occurred_at)
-                    )
+                    case((and_(kind.in_(USE_KINDS), postings.c.amount_minor < 0), transactions.c.occurred_at))
                 ).label("first_spend"),
             )
             .select_from(_lot_postings())
@@ -172,7 +168,7 @@ class InsightRepository:
         """The first and last redemption in the scheme (to know which clock offsets apply)."""
         row = self.connection.execute(
             select(func.min(transactions.c.occurred_at), func.max(transactions.c.occurred_at)).where(
-                transactions.c.scheme_id == scheme_id, transactions.c.kind == "redeem"
+                transactions.c.scheme_id == scheme_id, transactions.c.kind == TransactionKind.REDEEM
             )
         ).one()
         return row[0], row[1]
@@ -199,7 +195,7 @@ class InsightRepository:
                 func.count(func.distinct(lots.c.owner_id)).label("people"),
             )
             .select_from(_lot_postings())
-            .where(transactions.c.scheme_id == scheme_id, transactions.c.kind == "redeem")
+            .where(transactions.c.scheme_id == scheme_id, transactions.c.kind == TransactionKind.REDEEM)
             .where(postings.c.amount_minor < 0)
         )
         if group:

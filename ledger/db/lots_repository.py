@@ -9,6 +9,7 @@ from sqlalchemy import Connection, and_, func, insert, select
 
 from ledger.db.accounts_repository import remember
 from ledger.db.tables import accounts, balances, lots, postings, transactions
+from ledger.kinds import TransactionKind
 from ledger.records import AccountRecord, LotRecord
 from ledger.units import AccountKind, Unit
 
@@ -86,7 +87,7 @@ class LotsRepository:
         query = (
             select(func.count())
             .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
-            .where(postings.c.account_id == account_id, transactions.c.kind == "expire")
+            .where(postings.c.account_id == account_id, transactions.c.kind == TransactionKind.EXPIRE)
         )
         return int(self.connection.execute(query).scalar_one())
 

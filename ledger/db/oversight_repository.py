@@ -27,9 +27,8 @@ from ledger.db.tables import (
     shortfall_resolutions,
     transactions,
 )
+from ledger.kinds import USE_KINDS
 
-# Value leaving a member's wallet because they used it: at an outlet, held for one, or given to a member.
-USE_KINDS = ("redeem", "hold", "transfer")
 LIST_CHUNK = 1_000  # rows per INSERT when keeping a CSV's list of members
 
 

@@ -13,28 +13,12 @@ from collections import defaultdict
 
 from ledger.errors import NotFound, ValidationFailed
 from ledger.journal import content_hash, header_of
+from ledger.kinds import JOURNAL_KINDS
 from ledger.ports import UnitOfWork
 from ledger.records import AccountRecord, TransactionRecord
 from ledger.usecases.residents import plausible_id
 
-# What the journal may be filtered by; a kind outside this list is refused rather than listing nothing.
-JOURNAL_KINDS = (
-    "fund",
-    "issue",
-    "earn",
-    "redeem",
-    "refund",
-    "reversal",
-    "hold",
-    "capture",
-    "void",
-    "hold_expiry",
-    "transfer",
-    "expire",
-    "topup",
-    "settle",
-    "offline_shortfall",
-)
+# What the journal may be filtered by (every kind); a kind outside it is refused rather than listing nothing.
 MAX_PAGE_SIZE = 200
 
 

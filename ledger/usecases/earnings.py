@@ -10,6 +10,7 @@ from typing import Any
 from ledger.cards.token import CardKeyring
 from ledger.clock import rfc3339
 from ledger.errors import Forbidden, LimitExceeded, RuleViolation, ValidationFailed
+from ledger.kinds import TransactionKind
 from ledger.ports import UnitOfWork
 from ledger.rules import EarningRule, period_start
 from ledger.units import Unit, format_amount
@@ -164,7 +165,7 @@ def earn(
             actor=actor,
             key=key,
             expires_at=expires_at,
-            kind="earn",
+            kind=TransactionKind.EARN,
             metadata=metadata,
             outlet_id=outlet_id,
         )

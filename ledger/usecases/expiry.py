@@ -8,6 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from ledger.clock import Clock
+from ledger.kinds import TransactionKind
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.records import LotRecord
 from ledger.service import run_in_transaction
@@ -42,7 +43,7 @@ def expire_lot(uow: UnitOfWork, lot_account_id: str, now: dt.datetime, actor: st
     record(
         uow,
         draft(
-            kind="expire",
+            kind=TransactionKind.EXPIRE,
             postings=lines,
             now=now,
             actor=actor,

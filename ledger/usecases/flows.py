@@ -9,6 +9,7 @@ from typing import Any
 from ledger.clock import rfc3339
 from ledger.errors import Conflict, NotFound, ValidationFailed
 from ledger.journal import Posting
+from ledger.kinds import REVERSIBLE_KINDS, SPEND_COUNTED_KINDS, TransactionKind
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import LotRecord
@@ -25,12 +26,6 @@ from ledger.usecases.common import (
 from ledger.usecases.holds import locked_wallet
 from ledger.usecases.spending import council_day
 from ledger.wallets import plan_spend
-
-REVERSIBLE_KINDS = {"fund", "issue", "earn", "redeem", "transfer", "topup"}
-SPEND_COUNTED_KINDS = {
-    "redeem"
-}  # value leaving a wallet for an outlet (holds count in ledger.usecases.holds)
-REFUND_KIND = "refund"
 
 
 def positive_amount(amount_minor: int) -> int:
@@ -58,7 +53,7 @@ def fund(
         source = funding_source(uow, unit, now)
         lines = transfer_lines(unit, [(source.id, amount_minor)], scheme["budget_account_id"])
         tx = draft(
-            kind="fund",
+            kind=TransactionKind.FUND,
             postings=lines,
             now=now,
             actor=actor,
@@ -67,7 +62,7 @@ def fund(
             metadata=metadata,
         )
         record(uow, tx)
-        return Receipt(tx.id, "fund", unit.value, amount_minor, rfc3339(now)).to_dict()
+        return Receipt(tx.id, TransactionKind.FUND, unit.value, amount_minor, rfc3339(now)).to_dict()
 
     return Receipt.from_dict(
         idempotent(uow, scope=actor, key=key, request=request, now=now, operation=operation)
@@ -137,7 +132,7 @@ def issue(
     key: str,
     category: str | None = None,
     expires_at: dt.datetime | None = None,
-    kind: str = "issue",
+    kind: str = TransactionKind.ISSUE,
     metadata: Mapping[str, Any] | None = None,
     outlet_id: str | None = None,
 ) -> Receipt:
@@ -195,7 +190,7 @@ def spend(
     now: dt.datetime,
     actor: str,
     key: str,
-    kind: str = "redeem",
+    kind: str = TransactionKind.REDEEM,
     outlet_id: str | None = None,
     metadata: Mapping[str, Any] | None = None,
     zone: dt.tzinfo | None = None,
@@ -314,7 +309,7 @@ def transfer(
             target,
             None,
             now,
-            kind="transfer",
+            kind=TransactionKind.TRANSFER,
             actor=actor,
             key=key,
             outlet_id=None,
@@ -334,7 +329,7 @@ def reverse(
     actor: str,
     key: str,
     reason: str = "",
-    kind: str = "reversal",
+    kind: str = TransactionKind.REVERSAL,
 ) -> Receipt:
     """Post the exact opposite of a transaction, once; the original stays as it was."""
     request = {"op": "reverse", "transaction": transaction_id, "reason": reason}
@@ -361,7 +356,7 @@ def reverse(
             metadata={"reason": reason} if reason else {},
         )
         record(uow, tx)
-        if kind == REFUND_KIND and original.kind in SPEND_COUNTED_KINDS:
+        if kind == TransactionKind.REFUND and original.kind in SPEND_COUNTED_KINDS:
             _uncount_refund(uow, original)
         amount = sum(p.amount_minor for p in original.postings if p.amount_minor > 0)
         unit = original.postings[0].unit.value

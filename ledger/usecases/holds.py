@@ -18,6 +18,7 @@ from typing import Any
 from ledger.clock import rfc3339
 from ledger.errors import Conflict, Expired, NotFound, ValidationFailed
 from ledger.journal import Posting
+from ledger.kinds import TransactionKind
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import HoldRecord, LotRecord
@@ -28,7 +29,11 @@ from ledger.wallets import plan_spend
 
 MAX_HOLD_TIMEOUT_SECONDS = 7 * 24 * 3600
 TIMEOUT_ACTOR = "system:hold-timeout"
-OUTCOME_KINDS = {"captured": "capture", "voided": "void", "expired": "hold_expiry"}
+OUTCOME_KINDS = {
+    "captured": TransactionKind.CAPTURE,
+    "voided": TransactionKind.VOID,
+    "expired": TransactionKind.HOLD_EXPIRY,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -179,7 +184,7 @@ def hold_funds(
         id=new_id(), name=f"hold:{hold_id}", unit=unit, kind=AccountKind.HOLD, floor_minor=0, now=now
     )
     tx = draft(
-        kind="hold",
+        kind=TransactionKind.HOLD,
         postings=transfer_lines(unit, plan, hold_account.id),
         now=now,
         actor=actor,

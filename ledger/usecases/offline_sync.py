@@ -25,6 +25,7 @@ from ledger.errors import (
     LimitExceeded,
     ValidationFailed,
 )
+from ledger.kinds import TransactionKind
 from ledger.places import Outlet, Scheme
 from ledger.ports import UnitOfWork
 from ledger.rules import parse_rules
@@ -38,7 +39,7 @@ from ledger.wallets import available_to_spend
 
 # A kiosk's clock may run a little ahead of the server's; anything further ahead is not a past spend.
 CLOCK_SKEW_ALLOWANCE = dt.timedelta(minutes=10)
-SHORTFALL_KIND = "offline_shortfall"
+SHORTFALL_KIND = TransactionKind.OFFLINE_SHORTFALL
 MAX_BATCH_SIZE = 100
 
 

@@ -192,5 +192,6 @@ def revoke_device(
     record_action(
         uow, actor=actor, action="device.revoke", target=device_id, detail={"outlet_id": outlet_id}, now=now
     )
-    revoked: dict[str, Any] = uow.registry.api_key(device_id)
+    revoked = uow.registry.api_key(device_id)
+    assert revoked is not None, "a key just revoked in this transaction is still there"
     return revoked

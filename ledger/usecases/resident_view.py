@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ledger.errors import NotFound
+from ledger.kinds import TransactionKind
 from ledger.places import Outlet, Scheme
 from ledger.ports import UnitOfWork
 from ledger.records import LotRecord
@@ -21,18 +22,18 @@ MAX_OUTLETS = 500  # a council's outlets fit on one page; a limit on everything
 MAX_SCHEMES = 100
 
 # What each kind of transaction means to the resident, in their words (a transfer depends on its sign).
-KIND_WORDS = {
-    "issue": "Added to your card",
-    "earn": "Earned",
-    "redeem": "Spent",
-    "hold": "Spent",
-    "capture": "Given back (not all used)",
-    "void": "Given back (spend cancelled)",
-    "hold_expiry": "Given back (spend not finished)",
-    "refund": "Refunded",
-    "expire": "Expired",
-    "reversal": "Corrected by the council",
-    "topup": "Topped up",
+KIND_WORDS: dict[str, str] = {
+    TransactionKind.ISSUE: "Added to your card",
+    TransactionKind.EARN: "Earned",
+    TransactionKind.REDEEM: "Spent",
+    TransactionKind.HOLD: "Spent",
+    TransactionKind.CAPTURE: "Given back (not all used)",
+    TransactionKind.VOID: "Given back (spend cancelled)",
+    TransactionKind.HOLD_EXPIRY: "Given back (spend not finished)",
+    TransactionKind.REFUND: "Refunded",
+    TransactionKind.EXPIRE: "Expired",
+    TransactionKind.REVERSAL: "Corrected by the council",
+    TransactionKind.TOPUP: "Topped up",
 }
 
 
@@ -164,9 +165,9 @@ def _time_bank(
         return int(totals.get(kind, {}).get(direction, 0))
 
     return TimeBankFigures(
-        earned_minor=total("earn", "in_minor") - total("earn", "out_minor"),
-        given_minor=total("transfer", "out_minor"),
-        received_minor=total("transfer", "in_minor"),
+        earned_minor=total(TransactionKind.EARN, "in_minor") - total(TransactionKind.EARN, "out_minor"),
+        given_minor=total(TransactionKind.TRANSFER, "out_minor"),
+        received_minor=total(TransactionKind.TRANSFER, "in_minor"),
         overdraft_minor=overdraft,
         overdraft_left_minor=min(overdraft, available_to_spend(lots, now, None)),
     )
@@ -181,7 +182,7 @@ def _history(
         if movement["amount_minor"] == 0:
             continue  # a movement between the resident's own lots changes nothing they hold
         kind = movement["kind"]
-        if kind == "transfer":
+        if kind == TransactionKind.TRANSFER:
             what = "Received" if movement["amount_minor"] > 0 else "Given"
         else:
             what = KIND_WORDS.get(kind, kind.replace("_", " ").capitalize())

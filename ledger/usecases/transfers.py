@@ -8,6 +8,7 @@ from typing import Any
 
 from ledger.cards.token import CardKeyring
 from ledger.errors import Forbidden, RuleViolation, ValidationFailed
+from ledger.kinds import TransactionKind
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.units import Unit
@@ -80,7 +81,7 @@ def transfer(
             flows.main_lot(uow, scheme, payee, now),
             None,
             now,
-            kind="transfer",
+            kind=TransactionKind.TRANSFER,
             actor=actor,
             key=key,
             outlet_id=None,
