@@ -20,7 +20,8 @@ from admin.web.resident.session import requires_resident, signed_in_resident
 from ledger.errors import Conflict, Forbidden, NotFound
 from ledger.ports import UnitOfWork
 from ledger.street_pot import WINNER_RULE
-from ledger.usecases.street_pot import cast_vote, close_due
+from ledger.usecases.household_rounds import close_rounds_due_for_household
+from ledger.usecases.street_pot import cast_vote
 from ledger.usecases.street_pot_pages import RoundView, StreetPot, pots_of_household
 
 
@@ -45,15 +46,7 @@ def _pots(household_id: str) -> list[StreetPot]:
     at = ledger.clock.now()
 
     def operation(uow: UnitOfWork) -> list[StreetPot]:
-        for membership in uow.people.memberships_of(household_id):
-            if membership["collective_id"] is not None:
-                close_due(
-                    uow,
-                    street_id=membership["collective_id"],
-                    scheme_id=membership["scheme_id"],
-                    now=at,
-                    zone=ledger.clock.zone,
-                )
+        close_rounds_due_for_household(uow, household_id=household_id, now=at, zone=ledger.clock.zone)
         return pots_of_household(uow, household_id=household_id, now=at)
 
     return ledger.write(operation)
