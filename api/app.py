@@ -76,6 +76,8 @@ def _register_blueprints(api: ClubcardApi) -> None:
         redemptions,
         schemes,
         settlements,
+        stripe_webhooks,
+        topups,
         value,
         well_known,
     )
@@ -83,6 +85,8 @@ def _register_blueprints(api: ClubcardApi) -> None:
     for module in (index, schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline):
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
     api.register_blueprint(settlements.blueprint, url_prefix="/api/v1")
+    api.register_blueprint(topups.blueprint, url_prefix="/api/v1")
+    api.register_blueprint(stripe_webhooks.blueprint)
     api.register_blueprint(well_known.blueprint)
     api.register_blueprint(ledger_head.blueprint)
 

@@ -79,6 +79,17 @@ class ExpirySchema(StrictSchema):
     days_after_issue = StrictInteger(validate=validate.Range(min=1, max=3650), allow_none=True)
 
 
+class TopUpsSchema(StrictSchema):
+    """Whether money may be added to a card through Stripe Checkout (pounds schemes only): the smallest and
+    largest top-up in pence (defaults 100 and 10000) and the most added to one card in a council month,
+    pending or paid (none: no cap)."""
+
+    accepted = fields.Boolean()
+    min_minor = amount_field()
+    max_minor = amount_field()
+    cap_per_month_minor = amount_field(allow_none=True)
+
+
 class RulesSchema(StrictSchema):
     """A scheme's rules."""
 
@@ -91,6 +102,7 @@ class RulesSchema(StrictSchema):
     )
     spending = fields.Nested(SpendingSchema)
     expiry = fields.Nested(ExpirySchema)
+    topups = fields.Nested(TopUpsSchema)
 
 
 class SchemeCreateSchema(StrictSchema):

@@ -85,8 +85,9 @@ class StripeEventsRepository:
             dialect_insert(stripe_events)
             .values(id=event_id, type=event_type, received_at=now)
             .on_conflict_do_nothing()
+            .returning(stripe_events.c.id)  # psycopg reports no rowcount here: a row back means it was new
         )
-        return bool(self.connection.execute(statement).rowcount == 1)
+        return self.connection.execute(statement).first() is not None
 
     def get(self, event_id: str) -> dict[str, Any] | None:
         """One accepted event."""

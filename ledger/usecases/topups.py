@@ -267,7 +267,7 @@ def complete_topup(uow: UnitOfWork, session: Mapping[str, Any], now: dt.datetime
         log.warning("top-up %s: Stripe's amount differs from ours; not credited", topup["id"])
         return "the amount paid differs from the top-up: nothing credited, finance to check"
     if not uow.topups.resolve(topup["id"], "completed", now):
-        return "already credited"
+        return f"already {topup['status']}: nothing credited"
     scheme = uow.schemes.get(id=topup["scheme_id"])
     wallet = main_lot(uow, scheme, topup["resident_id"], now)
     clearing = ensure_account(
@@ -306,3 +306,22 @@ def _topup_of(uow: UnitOfWork, session: Mapping[str, Any]) -> dict[str, Any] | N
         return None
     topup: dict[str, Any] | None = uow.topups.by_session(session_id)
     return topup
+
+
+def read_topup(uow: UnitOfWork, topup_id: str) -> TopUpStarted:
+    """A top-up as it stands now (pending, completed or expired), or NotFound."""
+    topup = uow.topups.get(topup_id)
+    if topup is None:
+        raise NotFound(f"no top-up {topup_id}")
+    scheme = uow.schemes.get(id=topup["scheme_id"])
+    return TopUpStarted(
+        topup_id=topup["id"],
+        status=topup["status"],
+        card_number=topup["card_number"],
+        scheme=scheme["slug"],
+        amount_minor=topup["amount_minor"],
+        unit=Unit.GBP.value,
+        checkout_session_id=topup["checkout_session_id"],
+        checkout_url=topup["checkout_url"],
+        created_at=topup["created_at"].isoformat(),
+    )

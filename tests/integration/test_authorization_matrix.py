@@ -72,6 +72,8 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/v1/outlets/{id}/devices", {"admin"}),
     ("GET", "/api/v1/outlets/{id}/devices", {"admin"}),
     ("POST", "/api/v1/outlets/{id}/devices/{device_id}/revoke", {"admin"}),
+    ("POST", "/api/v1/topups", {"admin", "scheme_manager", "caseworker", "finance"}),
+    ("GET", "/api/v1/topups/{id}", {"admin", "scheme_manager", "caseworker", "finance", "auditor"}),
 ]
 
 ROLES = (*STAFF_ROLES, "device")

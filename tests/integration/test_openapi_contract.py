@@ -58,7 +58,18 @@ def _exercise(driver: ApiDriver, operation: Any, role: str | None) -> None:
     )
     def exercise(case: Case) -> None:
         response = case.call(headers=driver.headers(role) if role else {})
+        if response.status_code == 503 and _stripe_not_configured(response):
+            return  # documented: top-ups and the Stripe webhook say so when Stripe is not set up (as here)
         assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code}"
         case.validate_response(response, checks=CHECKS)
 
     exercise()
+
+
+def _stripe_not_configured(response: Any) -> bool:
+    """A 503 that says Stripe is not set up, rather than a failure."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and str(body.get("type", "")).endswith("/stripe-not-configured")

@@ -15,4 +15,5 @@ from admin.web.pages import (  # noqa: F401
     sign_in,
     staff_log,
     street_pot,
+    topups,
 )

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 def add_all_routes(fake: FakeStripe) -> None:
     """Checkout Sessions, Connect transfers and payouts: what the app calls."""
     # Each resource's module adds its own: checkout.add_routes(fake), transfers.add_routes(fake).
-    from tests.support.fake_stripe import transfers
+    from tests.support.fake_stripe import checkout, transfers
 
+    checkout.add_routes(fake)
     transfers.add_routes(fake)
