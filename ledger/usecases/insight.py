@@ -13,6 +13,7 @@ from ledger.errors import NotFound
 from ledger.ports import UnitOfWork
 from ledger.rules import local_date, parse_rules
 from ledger.suppression import Figure, Shown, suppress_figures, suppress_total_and_parts
+from ledger.usecases.insight_cache import FiguresCache
 from ledger.usecases.insight_time import (
     HOUR_LABELS,
     WEEKDAY_LABELS,
@@ -66,6 +67,7 @@ class SchemeInsight:
     unit: str
     dimension: str
     tables: tuple[Table, ...]
+    computed_at: dt.datetime | None = None  # when the figures were worked out (insight_cache)
 
     def table(self, key: str) -> Table:
         """The table called `key`, or NotFound."""
@@ -73,6 +75,10 @@ class SchemeInsight:
             if table.key == key:
                 return table
         raise NotFound(f"there is no insight table called {key}")
+
+
+# Each process keeps a scheme's figures for a few minutes (ledger.usecases.insight_cache says why).
+FIGURES: FiguresCache[tuple[Table, ...]] = FiguresCache()
 
 
 def scheme_insight(
@@ -84,9 +90,32 @@ def scheme_insight(
     scheme = uow.schemes.get(slug=slug)
     if scheme is None:
         raise NotFound(f"there is no scheme {slug}")
+    deciles = {row["ward"]: int(row["decile"]) for row in uow.insight.wards()}
+    # Kept per database, scheme, rule version, grouping and ward list: a change to any of them is a new key.
+    key = (
+        _database(uow),
+        scheme["id"],
+        scheme["version"],
+        dimension,
+        tuple(sorted(deciles.items())),
+        str(zone),
+    )
+    kept = FIGURES.get(key, now, lambda: _tables(uow, scheme, dimension, deciles, now, zone))
+    name, unit = scheme["name"], scheme["unit"]
+    return SchemeInsight(scheme["slug"], name, unit, dimension, kept.value, computed_at=kept.computed_at)
+
+
+def _tables(
+    uow: UnitOfWork,
+    scheme: dict[str, Any],
+    dimension: str,
+    deciles: dict[str, int],
+    now: dt.datetime,
+    zone: zoneinfo.ZoneInfo,
+) -> tuple[Table, ...]:
+    """Every table of the scheme's page, worked out from the postings now."""
     today = local_date(now, zone)
     cutoffs, oldest = age_cutoffs(today)
-    deciles = {row["ward"]: int(row["decile"]) for row in uow.insight.wards()}
     lens = _Lens(uow, dimension, uow.insight.group_expression(dimension, cutoffs, oldest), deciles)
     band = eligibility_band(parse_rules(scheme["rules"]).eligibility, today)
     tables = [
@@ -95,7 +124,12 @@ def scheme_insight(
         _first_spend(uow, lens, scheme["id"]),
     ]
     tables += _patterns(uow, scheme["id"], scheme["unit"], zone, now)
-    return SchemeInsight(scheme["slug"], scheme["name"], scheme["unit"], dimension, tuple(tables))
+    return tuple(tables)
+
+
+def _database(uow: UnitOfWork) -> str:
+    """Which database the figures come from (a process may serve several, as the tests do)."""
+    return str(getattr(getattr(uow, "engine", None), "url", id(uow)))
 
 
 @dataclasses.dataclass(frozen=True)
