@@ -35,6 +35,7 @@ from ledger.usecases.audit import check
 from ledger.usecases.bulk import bulk_issue
 from ledger.usecases.cards import issue_card
 from ledger.usecases.common import ensure_account, new_id
+from ledger.usecases.redemption_batch import RUN_ALONE, BatchedRedemption, redeem_batch
 from ledger.usecases.redemptions import SpendRequest
 
 WALLETS = 10_000
@@ -72,6 +73,7 @@ $$;
 """
 
 Spend = Callable[[int, str, str], None]  # (client, wallet owner, payable account) -> None, or raises
+batches: list[GroupCommit] = []  # the group commits of the run, for their batch sizes
 
 
 def measure(
@@ -189,7 +191,11 @@ def ours(engine: Engine, tokens: dict[str, str]) -> Callable[[int], Spend]:
     clock = SystemClock()
     keyring = CARD_KEYS.keys().keyring
     max_items, max_wait_seconds = limits_from_environment(os.environ)
-    group = GroupCommit(factory, savepoint, max_items=max_items, max_wait_seconds=max_wait_seconds)
+    group = GroupCommit(
+        factory, savepoint, max_items=max_items, max_wait_seconds=max_wait_seconds,
+        set_based=redeem_batch, run_alone=RUN_ALONE,
+    )  # fmt: skip
+    batches.append(group)
 
     def make(number: int) -> Spend:
         """A spend function for one client."""
@@ -200,11 +206,12 @@ def ours(engine: Engine, tokens: dict[str, str]) -> Callable[[int], Spend]:
             """One redemption, durably committed (in its batch) before it returns."""
             key = f"{run}-{client}-{next(keys)}"
             request = SpendRequest(tokens[owner], SPEND_MINOR, outlet_id, scheme="spend-bench")
+            now, actor = clock.now(), f"device:kiosk-{client}"
             group.run(
                 lambda uow: redemptions.redeem(
-                    uow, request=request, keyring=keyring, now=clock.now(), zone=clock.zone,
-                    actor=f"device:kiosk-{client}", key=key,
-                )
+                    uow, request=request, keyring=keyring, now=now, zone=clock.zone, actor=actor, key=key,
+                ),
+                BatchedRedemption(request, keyring, now, clock.zone, actor, key),
             )  # fmt: skip
 
         return spend

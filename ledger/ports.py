@@ -68,6 +68,7 @@ class UnitOfWork(Protocol):
     staff: StaffRepository
     resident_access: ResidentAccessRepository
     insight: InsightRepository
+    spend_batch: Any  # see UNTYPED_REPOSITORIES
     street_pot: Any  # see UNTYPED_REPOSITORIES
     topups: Any  # see UNTYPED_REPOSITORIES
     stripe_events: StripeEventsRepository

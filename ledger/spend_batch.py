@@ -1,9 +1,12 @@
 """Group commit: concurrent writes in one process share one database transaction and one durable commit.
 
 A leader/follower queue, no extra thread: the first writer to arrive leads. It takes up to `max_items`
-queued writes, runs each in its own savepoint of one unit of work (a refusal rolls back only its own
-savepoint, so batch-mates are neither failed nor changed), commits once, then wakes each writer with its
-answer, so nothing is acknowledged before its batch is durable. Leadership passes to the next writer in the
+queued writes into one unit of work. Writes that carry a batchable item (a redemption) go through the
+set-based executor together: a fixed handful of statements for the whole batch, every refusal decided by
+the planner before anything is written (ledger.usecases.redemption_batch). Any other write runs in its own
+savepoint (a refusal rolls back only its own savepoint). Either way batch-mates are neither failed nor
+changed by one refusal. The leader commits once, then wakes each writer with its answer, so nothing is
+acknowledged before its batch is durable. Leadership passes to the next writer in the
 queue. A lone writer is never delayed: the leader waits for company (at most `max_wait_seconds`) only
 while the previous batch had some. If the batch itself fails (a deadlock, a conflict, a bug), nothing of
 it was committed and each write is run again alone, in its own transaction, exactly as without batching.
@@ -22,6 +25,8 @@ from ledger.service import run_in_transaction
 
 T = TypeVar("T")
 Savepoint = Callable[[Any], AbstractContextManager[None]]
+# Runs many batchable items in one unit of work: per item its result, its refusal, or RUN_ALONE.
+SetBased = Callable[[Any, list[Any]], list[Any]]
 DEFAULT_MAX_ITEMS = 64
 DEFAULT_MAX_WAIT_SECONDS = 0.002
 
@@ -47,8 +52,9 @@ def limits_from_environment(environment: Mapping[str, str]) -> tuple[int, float]
 class _Pending(Generic[T]):
     """One queued write and, once its batch has committed, its answer."""
 
-    def __init__(self, operation: Callable[[UnitOfWork], T]) -> None:
+    def __init__(self, operation: Callable[[UnitOfWork], T], item: Any = None) -> None:
         self.operation = operation
+        self.item = item  # for the set-based executor; `operation` stays its single path
         self.result: T | None = None
         self.error: BaseException | None = None
         self.alone = False  # run again in its own transaction after the batch
@@ -66,10 +72,15 @@ class GroupCommit:
         *,
         max_items: int = DEFAULT_MAX_ITEMS,
         max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+        set_based: SetBased | None = None,
+        run_alone: object = None,
     ) -> None:
         assert max_items >= 1 and 0 <= max_wait_seconds <= 1
+        assert (set_based is None) == (run_alone is None), "a set-based executor names its RUN_ALONE"
         self.uow_factory = uow_factory
         self.savepoint = savepoint
+        self.set_based = set_based
+        self.run_alone = run_alone
         self.max_items = max_items
         self.max_wait_seconds = max_wait_seconds
         self._queue: list[_Pending[Any]] = []
@@ -78,9 +89,13 @@ class GroupCommit:
         self._last_batch_size = 0
         self.batch_sizes: list[int] = []  # for tests and benchmarks: how writes were gathered
 
-    def run(self, operation: Callable[[UnitOfWork], T]) -> T:
-        """Run a write in the next batch; return its result (or raise its error) once the batch commits."""
-        pending: _Pending[T] = _Pending(operation)
+    def run(self, operation: Callable[[UnitOfWork], T], item: Any = None) -> T:
+        """Run a write in the next batch; return its result (or raise its error) once the batch commits.
+
+        With an `item`, the write goes through the set-based executor with its batch-mates' items, and
+        `operation` (the same write on the single path) runs only if the batch hands it back or fails."""
+        assert item is None or self.set_based is not None
+        pending: _Pending[T] = _Pending(operation, item)
         with self._arrived:
             self._queue.append(pending)
             self._arrived.notify_all()
@@ -126,8 +141,10 @@ class GroupCommit:
     def _commit(self, batch: list[_Pending[Any]]) -> None:
         try:
             with self.uow_factory() as uow:
+                self._run_set_based(uow, [pending for pending in batch if pending.item is not None])
                 for pending in batch:
-                    self._run_one(uow, pending)
+                    if pending.item is None:
+                        self._run_one(uow, pending)
                 uow.commit()
         except DatabaseUnavailable as error:
             for pending in batch:  # the commit may or may not have happened: never rerun behind the caller
@@ -139,6 +156,21 @@ class GroupCommit:
         for pending in batch:
             if pending.alone:
                 self._run_alone(pending)
+
+    def _run_set_based(self, uow: Any, batch: list[_Pending[Any]]) -> None:
+        """The batchable writes together; any failure of the whole is raised (the batch then runs alone)."""
+        if not batch:
+            return
+        assert self.set_based is not None
+        outcomes = self.set_based(uow, [pending.item for pending in batch])
+        assert len(outcomes) == len(batch), "one outcome per batched write"
+        for pending, outcome in zip(batch, outcomes, strict=True):
+            if outcome is self.run_alone:
+                pending.alone = True
+            elif isinstance(outcome, LedgerError):
+                pending.error = outcome
+            else:
+                pending.result = outcome
 
     def _run_one(self, uow: Any, pending: _Pending[Any]) -> None:
         try:

@@ -26,6 +26,7 @@ from ledger.db.spend_repository import savepoint
 from ledger.spend_batch import GroupCommit, limits_from_environment
 from ledger.usecases.api_keys import Principal
 from ledger.usecases.entitlements import entitlements
+from ledger.usecases.redemption_batch import RUN_ALONE, BatchedRedemption, redeem_batch
 from ledger.usecases.redemptions import SpendRequest, place_hold, redeem, refund, resolve
 
 blueprint = Blueprint("redemptions", __name__, description="Spending at outlets: redemptions, refunds, holds")
@@ -34,22 +35,28 @@ blueprint = Blueprint("redemptions", __name__, description="Spending at outlets:
 GROUP_COMMIT_EXTENSION = "clubcard.group_commit"
 
 
-def _spend_write(operation: Any) -> Any:
-    """Run a spend in its own transaction, or (CLUBCARD_GROUP_COMMIT=1) through this process's group commit.
+def _spend_write(operation: Any, item: BatchedRedemption | None = None) -> Any:
+    """Run a spend through this process's group commit (CLUBCARD_GROUP_COMMIT=0: its own transaction).
 
-    Group commit is off by default: until its batches are set-based it measured slower than one
-    transaction per request (bench/ledger_throughput.py), so it is opt-in.
-    """
-    if os.environ.get("CLUBCARD_GROUP_COMMIT") != "1":
+    A redemption (`item`) joins its batch-mates in the set-based executor; a hold runs in its own savepoint
+    of the same batch."""
+    if os.environ.get("CLUBCARD_GROUP_COMMIT") == "0":
         return ctx().write(operation)
     group: GroupCommit | None = current_app.extensions.get(GROUP_COMMIT_EXTENSION)
     if group is None:
         max_items, max_wait_seconds = limits_from_environment(os.environ)
         group = current_app.extensions.setdefault(
             GROUP_COMMIT_EXTENSION,
-            GroupCommit(ctx().uow_factory, savepoint, max_items=max_items, max_wait_seconds=max_wait_seconds),
+            GroupCommit(
+                ctx().uow_factory,
+                savepoint,
+                max_items=max_items,
+                max_wait_seconds=max_wait_seconds,
+                set_based=redeem_batch,
+                run_alone=RUN_ALONE,
+            ),
         )
-    return group.run(operation)
+    return group.run(operation, item)
 
 
 def _outlet(principal: Principal) -> str:
@@ -103,6 +110,7 @@ class Redemptions(MethodView):
         principal, key, context = current_principal(), idempotency_key(), ctx()
         now = context.clock.now()
         request = _spend_request(body, principal)
+        batched = BatchedRedemption(request, context.keyring, now, context.clock.zone, principal.actor, key)
         return _spend_write(
             lambda uow: redeem(
                 uow,
@@ -112,7 +120,8 @@ class Redemptions(MethodView):
                 zone=context.clock.zone,
                 actor=principal.actor,
                 key=key,
-            )
+            ),
+            batched,
         )
 
 

@@ -29,6 +29,7 @@ from ledger.db.registry_repository import RegistryRepository
 from ledger.db.resident_access_repository import ResidentAccessRepository
 from ledger.db.schemes_repository import SchemesRepository
 from ledger.db.settlements_repository import SettlementsRepository
+from ledger.db.spend_batch_repository import SpendBatchRepository
 from ledger.db.staff_repository import StaffRepository
 from ledger.db.street_pot_repository import StreetPotRepository
 from ledger.db.topups_repository import StripeEventsRepository, TopUpsRepository
@@ -115,6 +116,7 @@ class SqlUnitOfWork:
         self.staff = StaffRepository(connection)
         self.resident_access = ResidentAccessRepository(connection)
         self.insight = InsightRepository(connection)
+        self.spend_batch = SpendBatchRepository(connection)
         self.street_pot = StreetPotRepository(connection)
         self.topups = TopUpsRepository(connection)
         self.stripe_events = StripeEventsRepository(connection)

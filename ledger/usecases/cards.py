@@ -152,11 +152,20 @@ def issued_at_seconds(card: dict[str, Any]) -> int:
 
 def resolve_card(uow: UnitOfWork, *, keyring: CardKeyring, token: str) -> dict[str, Any]:
     """The active card a scanned token names; InvalidToken or CardBlocked otherwise."""
+    claims = token_claims(keyring, token)
+    return card_named_by(claims, uow.keys.card_for_token(claims.card_number))
+
+
+def token_claims(keyring: CardKeyring, token: str) -> CardClaims:
+    """What a scanned token says, once its signature is verified; InvalidToken otherwise."""
     try:
-        claims = keyring.verify(token)
+        return keyring.verify(token)
     except InvalidCardToken as error:
         raise InvalidToken(f"the card token is not valid ({error.reason})") from error
-    card = uow.keys.card_for_token(claims.card_number)
+
+
+def card_named_by(claims: CardClaims, card: dict[str, Any] | None) -> dict[str, Any]:
+    """The card verified claims name, if it is active and theirs (a batch reads many cards at once)."""
     if card is None:
         raise InvalidToken("the card token names no card")
     if not is_issued_token(card, claims):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from ledger.cards.token import CardKeyring
@@ -99,35 +100,85 @@ def _choose_scheme(
     return candidates[0][0]
 
 
-def prepare_spend(
-    uow: UnitOfWork, request: SpendRequest, keyring: CardKeyring, now: dt.datetime, zone: dt.tzinfo
-) -> PreparedSpend:
-    """Check a spend against the card, the outlet and the scheme's spending rules; lock the wallet."""
+@dataclasses.dataclass(frozen=True)
+class SpendPlace:
+    """What the reads before the wallet lock decide: whose wallet, which scheme and rules, which lots here."""
+
+    owner_id: str
+    card_number: str
+    scheme: dict[str, Any]
+    rules: Rules
+    categories: frozenset[str]
+    unit: Unit
+
+
+def place_spend(
+    uow: UnitOfWork,
+    request: SpendRequest,
+    keyring: CardKeyring,
+    now: dt.datetime,
+    *,
+    outlet: dict[str, Any] | None = None,
+    scheme: dict[str, Any] | None = None,
+    card: dict[str, Any] | None = None,
+) -> SpendPlace:
+    """Check a spend against the card, the outlet and where the scheme may be spent (no lock yet).
+
+    A batch passes the outlet, the named scheme and the card (`card_named_by`) it read for all at once."""
     flows.positive_amount(request.amount_minor)
-    outlet = outlet_for(uow, request.outlet_id)
-    card = resolve_card(uow, keyring=keyring, token=request.card_token)
+    outlet = outlet if outlet is not None else outlet_for(uow, request.outlet_id)
+    card = card if card is not None else resolve_card(uow, keyring=keyring, token=request.card_token)
     owner_id = str(card["resident_id"])
-    scheme = _choose_scheme(uow, outlet, owner_id, request, now)
+    if scheme is None or request.scheme is None:
+        scheme = _choose_scheme(uow, outlet, owner_id, request, now)
+    elif request.unit is not None and request.unit != scheme["unit"]:
+        raise ValidationFailed(f"{scheme['slug']} is in {scheme['unit']}, not {request.unit}")
     rules: Rules = parse_rules(scheme["rules"])
     if not approves(outlet, scheme):
         raise NotAllowedHere(f"this outlet is not approved for {scheme['slug']}")
     if not allowed_here(rules.spending, outlet["categories"]):
         raise NotAllowedHere(f"{scheme['slug']} cannot be spent at this kind of outlet")
     categories = lot_categories_here(rules.spending, outlet["categories"])
-    unit = Unit(scheme["unit"])
-    uow.activity.lock_wallet(owner_id, scheme["id"])
-    lots = holds.locked_wallet(uow, owner_id, scheme["id"], now)  # before "spent today": a release counts
-    spent = uow.activity.spent_on_day(owner_id, scheme["id"], now)  # one counter row, kept by each spend
-    check_limits(rules.spending, request.amount_minor, spent, unit)
-    plan = plan_here(lots, request.amount_minor, now, categories, unit)
-    check_whole_lots(rules.spending, plan, lots)
+    return SpendPlace(owner_id, card["number"], scheme, rules, categories, Unit(scheme["unit"]))
+
+
+def plan_wallet_spend(
+    place: SpendPlace,
+    amount_minor: int,
+    lots: Sequence[LotRecord],
+    spent_today_minor: int,
+    now: dt.datetime,
+) -> list[tuple[str, int]]:
+    """The one planner of a spend: limits, then which lots (earliest expiry first), then whole-lot rules.
+
+    Both the single path and a batch call it on the locked wallet (a batch on the wallet as its earlier
+    batch-mates left it), so every rule of a spend is decided here and only here."""
+    check_limits(place.rules.spending, amount_minor, spent_today_minor, place.unit)
+    plan = plan_here(lots, amount_minor, now, place.categories, place.unit)
+    check_whole_lots(place.rules.spending, plan, lots)
+    return plan
+
+
+def prepare_spend(
+    uow: UnitOfWork, request: SpendRequest, keyring: CardKeyring, now: dt.datetime, zone: dt.tzinfo
+) -> PreparedSpend:
+    """Check a spend against the card, the outlet and the scheme's spending rules; lock the wallet."""
+    place = place_spend(uow, request, keyring, now)
+    scheme = place.scheme
+    uow.activity.lock_wallet(place.owner_id, scheme["id"])
+    lots = holds.locked_wallet(
+        uow, place.owner_id, scheme["id"], now
+    )  # before "spent today": a release counts
+    spent = uow.activity.spent_on_day(
+        place.owner_id, scheme["id"], now
+    )  # one counter row, kept by each spend
+    plan = plan_wallet_spend(place, request.amount_minor, lots, spent, now)
     payable = payable_account(uow, request.outlet_id, scheme["unit"], now)
-    return PreparedSpend(owner_id, card["number"], scheme, categories, plan, lots, payable)
+    return PreparedSpend(place.owner_id, place.card_number, scheme, place.categories, plan, lots, payable)
 
 
-def _spend_body(
-    receipt: Receipt, prepared: PreparedSpend, outlet_id: str, now: dt.datetime
-) -> dict[str, Any]:
+def spend_body(receipt: Receipt, prepared: PreparedSpend, outlet_id: str, now: dt.datetime) -> dict[str, Any]:
+    """The answer to a spend: its receipt, what it drew from which lots, and what is left here and in all."""
     if list(receipt.taken) != prepared.plan:
         raise RetryableConflict("the wallet changed while the spend was being checked")
     lots = {lot.account_id: lot for lot in prepared.lots}
@@ -190,10 +241,16 @@ def redeem(
             zone=zone,
             lots=prepared.lots,
         )
-        return _spend_body(Receipt.from_dict(posted), prepared, request.outlet_id, now)
+        return spend_body(Receipt.from_dict(posted), prepared, request.outlet_id, now)
 
-    fingerprint = {"op": "redemption", **dataclasses.asdict(request)}
-    return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
+    return once(
+        uow, actor=actor, key=key, request=redemption_fingerprint(request), now=now, operation=operation
+    )
+
+
+def redemption_fingerprint(request: SpendRequest) -> dict[str, Any]:
+    """What a redemption's idempotency key is bound to: a replay must ask for exactly this again."""
+    return {"op": "redemption", **dataclasses.asdict(request)}
 
 
 def refund(
@@ -268,7 +325,7 @@ def place_hold(
             zone=zone,
         )
         receipt = Receipt.from_dict(posted)
-        body = _spend_body(receipt, prepared, request.outlet_id, now)
+        body = spend_body(receipt, prepared, request.outlet_id, now)
         expires = rfc3339(now + dt.timedelta(seconds=timeout_seconds))
         return {**body, "status": "pending", "expires_at": expires}
 

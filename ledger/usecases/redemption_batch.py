@@ -1,0 +1,315 @@
+"""Redemptions in a batch, set-based: the rules of the single path, a fixed handful of statements per batch.
+
+For up to N waiting redemptions: claim every idempotency key in one statement, read each card and place,
+lock every wallet (advisory locks in name order, then lot rows in account id order), read their lots and
+spend counters in one statement each, then plan every spend in order with the one planner
+(`plan_wallet_spend`) on the wallet as its earlier batch-mates left it, so two spends of one wallet see each
+other. A refusal is decided by the planner before anything is written and touches no batch-mate. Then one
+floor-checked UPDATE of the lots, one INSERT each of headers, postings, counters and answers, and one UPDATE
+of the outlets' payable shards, summed per account. Anything unusual (no scheme named, a timed-out hold to
+release first, a key twice in the batch) is answered RUN_ALONE: the caller runs
+it through the single path after the batch commits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from ledger.cards.token import CardClaims, CardKeyring
+from ledger.clock import rfc3339
+from ledger.errors import (
+    DatabaseUnavailable,
+    IdempotencyInFlight,
+    IdempotencyMismatch,
+    LedgerError,
+    RetryableConflict,
+)
+from ledger.journal import TransactionDraft
+from ledger.kinds import TransactionKind
+from ledger.ports import UnitOfWork
+from ledger.receipts import Receipt
+from ledger.records import LotRecord
+from ledger.usecases.cards import card_named_by, token_claims
+from ledger.usecases.common import check_idempotency_key, draft, fingerprint_of, transfer_lines
+from ledger.usecases.redemptions import (
+    PreparedSpend,
+    SpendPlace,
+    SpendRequest,
+    payable_account,
+    place_spend,
+    plan_wallet_spend,
+    redemption_fingerprint,
+    spend_body,
+)
+from ledger.usecases.requests import REQUEST_SCOPE_SUFFIX
+from ledger.usecases.schemes import get_scheme
+from ledger.usecases.spending import council_day
+from ledger.wallets import after_taking
+
+Wallet = tuple[str, str]
+
+
+class RunAlone:
+    """The answer for a spend the batch leaves to the single path (after the batch commits)."""
+
+    def __repr__(self) -> str:
+        return "RUN_ALONE"
+
+
+RUN_ALONE = RunAlone()
+Outcome = dict[str, Any] | LedgerError | RunAlone
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchedRedemption:
+    """One redemption as POST /redemptions asks for it, waiting for its batch."""
+
+    request: SpendRequest
+    keyring: CardKeyring
+    now: dt.datetime
+    zone: dt.tzinfo
+    actor: str
+    key: str
+
+    @property
+    def scoped_key(self) -> tuple[str, str]:
+        """The idempotency record's (scope, key), as the single path's `once` stores it."""
+        return self.actor + REQUEST_SCOPE_SUFFIX, self.key
+
+
+@dataclasses.dataclass
+class _Planned:
+    """A spend the planner accepted, and what the batch will write for it."""
+
+    index: int
+    fingerprint: str
+    draft: TransactionDraft
+    prepared: PreparedSpend
+    body: dict[str, Any]
+
+
+def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[Outcome]:
+    """Redeem every spend of the batch in the unit of work (see the module); one outcome per spend."""
+    outcomes: list[Outcome | None] = [None] * len(spends)
+    fingerprints = _claim(uow, spends, outcomes)
+    places = _places(uow, spends, {}, outcomes)
+    wallets = {(place.owner_id, str(place.scheme["id"])) for place in places.values()}
+    uow.spend_batch.lock_wallets(wallets)
+    latest = max((spends[i].now for i in places), default=None)
+    earliest = min((spends[i].now for i in places), default=None)
+    if latest is None or earliest is None:
+        return _finished(outcomes)
+    to_release = uow.spend_batch.with_timed_out_holds(wallets, latest)
+    lots = uow.spend_batch.locked_wallets(wallets - to_release)
+    counters = uow.spend_batch.spend_counters(wallets - to_release, earliest, latest)
+    payables = uow.spend_batch.account_ids(
+        {_payable_name(spends[i].request, place) for i, place in places.items()}
+    )
+    planned: list[_Planned] = []
+    for index, place in places.items():
+        spend, wallet = spends[index], (place.owner_id, str(place.scheme["id"]))
+        if wallet in to_release:
+            outcomes[index] = RUN_ALONE  # the single path releases the timed-out holds first
+            continue
+        name = _payable_name(spend.request, place)
+        if name not in payables:  # the outlet's first spend in this unit opens its payable account
+            payables[name] = payable_account(uow, spend.request.outlet_id, place.scheme["unit"], spend.now)
+        payable = payables[name]
+        try:
+            accepted = _plan(spend, place, lots, counters, wallet, payable)
+        except LedgerError as refusal:
+            outcomes[index] = refusal
+            continue
+        planned.append(_Planned(index, fingerprints[index], *accepted))
+    _write(uow, spends, planned, lots)
+    for item in planned:
+        outcomes[item.index] = item.body
+    return _finished(outcomes)
+
+
+def _claim(
+    uow: UnitOfWork, spends: Sequence[BatchedRedemption], outcomes: list[Outcome | None]
+) -> dict[int, str]:
+    """Fingerprint and claim every key; answer replays, mismatches and keys in flight elsewhere now."""
+    fingerprints: dict[int, str] = {}
+    first: dict[tuple[str, str], int] = {}
+    for index, spend in enumerate(spends):
+        try:
+            check_idempotency_key(spend.key)
+            fingerprint = fingerprint_of(redemption_fingerprint(spend.request))
+        except LedgerError as refusal:
+            outcomes[index] = refusal
+            continue
+        if spend.scoped_key in first:  # the same key twice: the second replays the first, after commit
+            outcomes[index] = RUN_ALONE
+            continue
+        first[spend.scoped_key] = index
+        fingerprints[index] = fingerprint
+    claims = uow.spend_batch.claim(list(first))
+    for scoped_key, index in first.items():
+        claimed, stored = claims[scoped_key]
+        if not claimed:
+            outcomes[index] = IdempotencyInFlight("a request with this idempotency key is still in flight")
+        elif stored is not None and stored[0] != fingerprints[index]:
+            outcomes[index] = IdempotencyMismatch("this idempotency key was used for a different request")
+        elif stored is not None:
+            outcomes[index] = dict(stored[1])
+    return fingerprints
+
+
+def _places(
+    uow: UnitOfWork,
+    spends: Sequence[BatchedRedemption],
+    outlets: dict[str, dict[str, Any]],
+    outcomes: list[Outcome | None],
+) -> dict[int, SpendPlace]:
+    """Card, outlet and scheme checks of every spend still open: every card and outlet read at once."""
+    claims: dict[int, CardClaims] = {}
+    for index, spend in enumerate(spends):
+        if outcomes[index] is not None:
+            continue
+        if spend.request.scheme is None:  # choosing among the card's schemes reads wallets: single path
+            outcomes[index] = RUN_ALONE
+            continue
+        try:
+            claims[index] = token_claims(spend.keyring, spend.request.card_token)
+        except LedgerError as refusal:
+            outcomes[index] = refusal
+    cards = uow.spend_batch.cards({claim.card_number for claim in claims.values()})
+    outlets.update(uow.spend_batch.outlets({spends[index].request.outlet_id for index in claims}))
+    schemes: dict[str, dict[str, Any]] = {}
+    places: dict[int, SpendPlace] = {}
+    for index, claim in claims.items():
+        spend = spends[index]
+        slug, card = spend.request.scheme, cards.get(claim.card_number)
+        assert slug is not None
+        try:
+            if slug not in schemes:
+                schemes[slug] = get_scheme(uow, slug)
+            places[index] = place_spend(
+                uow,
+                spend.request,
+                spend.keyring,
+                spend.now,
+                outlet=outlets.get(spend.request.outlet_id),
+                scheme=schemes[slug],
+                card=card_named_by(claim, None if card is None else dict(card)),
+            )
+        except (RetryableConflict, DatabaseUnavailable):
+            raise
+        except LedgerError as refusal:
+            outcomes[index] = refusal
+    return places
+
+
+def _payable_name(request: SpendRequest, place: SpendPlace) -> str:
+    return f"outlet:{request.outlet_id}:payable:{place.scheme['unit']}"
+
+
+def _plan(
+    spend: BatchedRedemption,
+    place: SpendPlace,
+    lots: dict[Wallet, list[LotRecord]],
+    counters: dict[Wallet, list[tuple[dt.datetime, dt.datetime, int]]],
+    wallet: Wallet,
+    payable: str,
+) -> tuple[TransactionDraft, PreparedSpend, dict[str, Any]]:
+    """Plan one spend on the wallet as its batch-mates left it; move the wallet and its counter on."""
+    request, now = spend.request, spend.now
+    day = council_day(now, spend.zone)
+    spent = sum(amount for start, end, amount in counters[wallet] if start <= now < end)
+    wallet_lots = lots[wallet]
+    plan = plan_wallet_spend(place, request.amount_minor, wallet_lots, spent, now)
+    scheme = place.scheme
+    tx = draft(
+        kind=TransactionKind.REDEEM,
+        postings=transfer_lines(place.unit, plan, payable),
+        now=now,
+        actor=spend.actor,
+        idempotency_key=spend.key,
+        outlet_id=request.outlet_id,
+        scheme_id=scheme["id"],
+        rule_version=scheme["version"],
+        metadata=None,
+    )
+    before = sum(lot.balance_minor for lot in wallet_lots)
+    receipt = Receipt(
+        tx.id, TransactionKind.REDEEM, place.unit.value, request.amount_minor, rfc3339(now), tuple(plan),
+        before - request.amount_minor,
+    )  # fmt: skip
+    prepared = PreparedSpend(
+        place.owner_id, place.card_number, scheme, place.categories, plan, wallet_lots, payable
+    )
+    body = spend_body(receipt, prepared, request.outlet_id, now)
+    lots[wallet] = after_taking(wallet_lots, plan)
+    counters[wallet] = [*_without_day(counters[wallet], day), (*day, spent + request.amount_minor)]
+    return tx, prepared, body
+
+
+def _without_day(
+    counters: list[tuple[dt.datetime, dt.datetime, int]], day: tuple[dt.datetime, dt.datetime]
+) -> list[tuple[dt.datetime, dt.datetime, int]]:
+    return [counter for counter in counters if counter[0] != day[0]]
+
+
+def _write(
+    uow: UnitOfWork,
+    spends: Sequence[BatchedRedemption],
+    planned: Sequence[_Planned],
+    lots: dict[Wallet, list[LotRecord]],
+) -> None:
+    """Write every accepted spend: lots, journal, payables, counters and answers, one statement each."""
+    if not planned:
+        return
+    floors = {lot.account_id: lot.floor_minor for wallet in lots.values() for lot in wallet}
+    units = {lot.account_id: lot.unit for wallet in lots.values() for lot in wallet}
+    moves: dict[str, int] = defaultdict(int)
+    credits: dict[tuple[str, int], int] = defaultdict(int)
+    counts: dict[tuple[str, str, dt.datetime, dt.datetime], int] = defaultdict(int)
+    shard_of: dict[str, int] = {}
+    for item in planned:
+        spend, tx = spends[item.index], item.draft
+        _assert_balanced(tx)
+        payable = item.prepared.payable_account_id
+        for posting in tx.postings:
+            if posting.account_id == payable:
+                shard = shard_of.setdefault(payable, _payable_shard(uow, payable, tx.id))
+                credits[(payable, shard)] += posting.amount_minor
+            else:
+                assert units[posting.account_id] == posting.unit, "a spend draws on lots of its unit"
+                moves[posting.account_id] += posting.amount_minor
+        day = council_day(spend.now, spend.zone)
+        counts[(item.prepared.owner_id, str(item.prepared.scheme["id"]), *day)] += spend.request.amount_minor
+    checked = {account_id: (delta, floors[account_id]) for account_id, delta in moves.items() if delta}
+    if not uow.spend_batch.move_checked(checked):
+        # The wallets are locked and planned from their locked rows, so this is a bug, never a refusal.
+        raise AssertionError("a planned spend would take a lot below its floor")
+    uow.spend_batch.insert_journal([item.draft for item in planned], uow.journal.next_seal_key())
+    uow.spend_batch.count_spends(counts)
+    uow.spend_batch.store_results(
+        (spends[i.index].scoped_key, i.fingerprint, i.body, spends[i.index].now) for i in planned
+    )
+    uow.spend_batch.credit_shards(credits)  # the hot rows last: locked only until the commit
+
+
+def _assert_balanced(tx: TransactionDraft) -> None:
+    """Every posting of a redemption is in one unit and they sum to zero, right before they are written."""
+    assert len({posting.unit for posting in tx.postings}) == 1
+    assert sum(posting.amount_minor for posting in tx.postings) == 0, "postings sum to zero per unit"
+
+
+def _payable_shard(uow: UnitOfWork, account_id: str, transaction_id: str) -> int:
+    """The shard of a payable account this batch credits (one per account per batch, as one spend would)."""
+    account = uow.accounts.get(account_id)
+    assert account.floor_minor is None, "an outlet's payable account has no floor"
+    return zlib.crc32(transaction_id.encode()) % int(account.shard_count)
+
+
+def _finished(outcomes: list[Outcome | None]) -> list[Outcome]:
+    assert all(outcome is not None for outcome in outcomes), "every spend of a batch gets an answer"
+    return [outcome for outcome in outcomes if outcome is not None]
