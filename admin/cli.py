@@ -12,6 +12,7 @@ from admin.commands.expire import expire
 from admin.commands.keys import keys
 from admin.commands.kiosk import kiosk
 from admin.commands.serve import migrate, serve
+from admin.commands.settlements import settlements
 from admin.commands.users import users
 from admin.commands.worker import worker
 
@@ -26,6 +27,7 @@ for command in (serve, migrate, keys, audit, expire, users):
 cli.add_command(kiosk)
 cli.add_command(issue_bulk)
 cli.add_command(worker)
+cli.add_command(settlements)
 
 
 def main() -> None:

@@ -44,6 +44,7 @@ SECTIONS = (
         ("admin", "scheme_manager", "finance", "auditor"),
         "Uptake, value and equity by ward",
     ),
+    Section("Settlements", "staff.settlements", ("finance", "admin", "auditor"), "Pay outlets what is owed"),
     Section("Books", "staff.books", ("auditor", "finance", "admin"), "Trial balance, journal, checkpoints"),
     Section("Staff log", "staff.staff_log", ("auditor", "admin"), "Who did what, when, from where"),
 )

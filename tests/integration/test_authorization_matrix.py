@@ -74,6 +74,11 @@ MATRIX: list[tuple[str, str, set[str]]] = [
     ("POST", "/api/v1/outlets/{id}/devices/{device_id}/revoke", {"admin"}),
     ("POST", "/api/v1/topups", {"admin", "scheme_manager", "caseworker", "finance"}),
     ("GET", "/api/v1/topups/{id}", {"admin", "scheme_manager", "caseworker", "finance", "auditor"}),
+    ("POST", "/api/v1/settlements", {"finance"}),
+    ("GET", "/api/v1/settlements", {"finance", "admin", "auditor"}),
+    ("GET", "/api/v1/settlements/{id}", {"finance", "admin", "auditor"}),
+    ("POST", "/api/v1/settlements/{id}/approve", {"finance"}),
+    ("POST", "/api/v1/settlements/{id}/paid", {"finance"}),
 ]
 
 ROLES = (*STAFF_ROLES, "device")

@@ -11,6 +11,8 @@ from admin.web.pages import (  # noqa: F401
     residents_cards,
     residents_records,
     schemes,
+    settlements,
+    settlements_payees,
     shortfalls,
     sign_in,
     staff_log,
