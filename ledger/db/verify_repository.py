@@ -163,15 +163,18 @@ class VerifyRepository:
         """Run every partition on a process pool over the overview's snapshot; results as they finish."""
         url = self.connection.engine.url.set(drivername="postgresql")
         conninfo = url.render_as_string(hide_password=False)
+        inline = workers is None and overview.transactions < INLINE_BELOW
+        cores = 1 if inline else workers or os.cpu_count() or 2
         partitions = 1
-        while partitions * ROWS_PER_PARTITION < overview.transactions:
+        # At least one partition per worker, so a ledger too small to need several still uses every core.
+        while partitions * ROWS_PER_PARTITION < overview.transactions or partitions < cores:
             partitions *= 2
         asked = sorted(wanted)
         tasks = [(conninfo, overview.snapshot, partitions, k, asked) for k in range(partitions)]
-        if workers is None and overview.transactions < INLINE_BELOW:
+        if inline:
             yield from map(_run_task, tasks)  # small ledgers: starting processes would cost more
             return
-        count = workers or min(len(tasks), os.cpu_count() or 2)
+        count = min(len(tasks), cores)
         with multiprocessing.get_context("fork").Pool(count) as pool:
             yield from pool.imap_unordered(_run_task, tasks)
 
@@ -204,39 +207,79 @@ def _rows(connection: Any, query: str) -> Iterator[tuple[Any, ...]]:
 
 
 def _hash_partition(connection: Any, partitions: int, k: int, asked: list[int]) -> HashTaskResult:
-    """Recompute the content hash of every transaction whose id hashes into partition k."""
+    """Recompute the content hash of every transaction whose id hashes into partition k.
+
+    The server writes each posting as its canonical JSON text (strings through to_json, so always a
+    valid encoding of the stored values); this process puts them in line order after the header and
+    hashes. A transaction whose fast hash does not match is hashed again exactly from its posting rows
+    before it is called bad, so a difference between the two encoders costs time but never blames a
+    sound transaction, and a match means the stored values encode to the very bytes hashed at writing.
+    """
     where = f"(hashtext(%s) & {partitions - 1}) = {k}"
-    postings: dict[str, list[tuple[int, str, str, int]]] = {}
-    query = f"SELECT transaction_id, line, account_id, unit, amount_minor FROM postings WHERE {where}"
-    for row in _rows(connection, query % "transaction_id"):
-        found = postings.get(row[0])
+    postings: dict[str, list[tuple[int, str]]] = {}
+    query = (
+        "SELECT transaction_id, line, '[' || to_json(account_id)::text || ',' || to_json(unit)::text "
+        f"|| ',' || amount_minor::text || ']' FROM postings WHERE {where % 'transaction_id'}"
+    )
+    for transaction_id, line, text_ in _rows(connection, query):
+        found = postings.get(transaction_id)
         if found is None:
-            postings[row[0]] = [row[1:]]
+            postings[transaction_id] = [(line, text_)]
         else:
-            found.append(row[1:])
+            found.append((line, text_))
     checked = 0
     first_bad: tuple[str, str] | None = None
     stamps: dict[str, str] = {}
     positions, leaves, ids, wanted = array.array("q"), bytearray(), {}, set(asked)
     query = (
         f"SELECT {HEADER_COLUMNS}, s.position FROM transactions t "
-        f"LEFT JOIN seals s ON s.transaction_id = t.id WHERE {where}"
+        f"LEFT JOIN seals s ON s.transaction_id = t.id WHERE {where % 't.id'}"
     )
-    for row in _rows(connection, query % "t.id"):
+    for row in _rows(connection, query):
+        checked += 1
         mine = postings.pop(row[0], [])
         mine.sort()
-        lines = [line[1:] for line in mine]
-        checked += 1
-        digest = _hash(row, lines, stamps)
-        if digest.hex() != row[11]:
+        lines = ",".join([text_ for _, text_ in mine])
+        stored = row[11]
+        if _fast_hash(row, lines, stamps) != stored and _exact_hash(connection, row, stamps).hex() != stored:
             bad = (_stamp(row[3], stamps), row[0])
             first_bad = bad if first_bad is None else min(first_bad, bad)
         if row[12] is not None:  # sealed: its leaf, from the stored hash (equal to digest unless bad)
             positions.append(row[12])
-            leaves += leaf_hash(bytes.fromhex(row[11]))
+            leaves += leaf_hash(bytes.fromhex(stored))
             if row[12] in wanted:
                 ids[row[12]] = row[0]
     return HashTaskResult(checked, first_bad, positions.tobytes(), bytes(leaves), ids)
+
+
+def _fast_hash(row: tuple[Any, ...], lines: str, stamps: dict[str, str]) -> str | None:
+    """The hex content hash from the header and the postings' JSON text; None if the header needs escaping."""
+    id_, kind, occurred, recorded, actor, key, outlet, scheme, version, reverses, metadata = row[:11]
+    strings = [v for v in (id_, kind, actor, key, outlet, scheme, reverses) if v is not None]
+    if metadata != "{}" or _NEEDS_ESCAPE.search("".join(strings)) is not None:
+        return None
+
+    def q(value: str | None) -> str:
+        """A plain string value as JSON (or null)."""
+        return "null" if value is None else f'"{value}"'
+
+    canonical_text = (
+        f'{{"header":{{"actor":"{actor}","id":"{id_}","idempotency_key":{q(key)},"kind":"{kind}",'
+        f'"metadata":{{}},"occurred_at":"{_stamp(occurred, stamps)}","outlet_id":{q(outlet)},'
+        f'"recorded_at":"{_stamp(recorded, stamps)}","reverses_id":{q(reverses)},'
+        f'"rule_version":{"null" if version is None else repr(version)},"scheme_id":{q(scheme)}}},'
+        f'"postings":[{lines}]}}'
+    )
+    return hashlib.sha256(canonical_text.encode()).hexdigest()
+
+
+def _exact_hash(connection: Any, row: tuple[Any, ...], stamps: dict[str, str]) -> bytes:
+    """The content hash from the transaction's posting rows, encoded as ledger.journal encodes them."""
+    lines = connection.execute(
+        "SELECT account_id, unit, amount_minor FROM postings WHERE transaction_id = %s ORDER BY line",
+        (row[0],),
+    ).fetchall()
+    return _hash(row, [tuple(line) for line in lines], stamps)
 
 
 def _stamp(value: str, cache: dict[str, str]) -> str:
