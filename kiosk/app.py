@@ -17,12 +17,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from api.security_headers import DEFAULT_CONTENT_SECURITY_POLICY, apply_security_headers
 from clubcard.assets import register_assets
 from kiosk import outcomes
-from kiosk.amounts import EXAMPLES, AmountNotUnderstood, parse_amount
 from kiosk.counter import Counter
 from kiosk.outcomes import Outcome
 from kiosk.screens import CardView, ReceiptView
 from kiosk.spending import Spend, refund, resolve_hold, spend
 from kiosk.sync import Syncer
+from ledger.amounts import EXAMPLES, AmountNotUnderstood, parse_amount
 from ledger.units import Unit, format_amount
 
 MAX_FORM_BYTES = 16 * 1024

@@ -10,7 +10,7 @@ from govuk_frontend_wtf.wtforms_widgets import GovTextArea, GovTextInput
 from wtforms import Field, StringField, TextAreaField
 from wtforms.validators import StopValidation
 
-from kiosk.amounts import EXAMPLES, AmountNotUnderstood, parse_amount, typed_form
+from ledger.amounts import EXAMPLES, AmountNotUnderstood, parse_amount, typed_form
 from ledger.units import MAX_AMOUNT_MINOR, Unit, format_amount
 
 MAX_ITEM_LENGTH = 64  # a ward, category, purpose or event name (the API's limit)

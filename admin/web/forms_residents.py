@@ -34,8 +34,8 @@ from wtforms import (
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from admin.web.forms_dates import GovDateField
-from kiosk.amounts import AmountNotUnderstood, parse_amount
 from ledger.actors import OnBehalf
+from ledger.amounts import AmountNotUnderstood, parse_amount
 from ledger.units import Unit
 
 THE_RESIDENT = "resident"

@@ -41,7 +41,7 @@ from admin.web.form_fields import (
 )
 from admin.web.forms_dates import GovDateField
 from admin.web.forms_earning import ROLE_CHOICES, EarningRuleForm, earning_rows
-from kiosk.amounts import AmountNotUnderstood, parse_amount
+from ledger.amounts import AmountNotUnderstood, parse_amount
 from ledger.rules import PERIODS, Rules
 from ledger.units import Unit
 

@@ -7,7 +7,7 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from api.auth import STAFF, current_principal, idempotency_key, requires
+from api.auth import STAFF, idempotency_key, requires
 from api.context import ctx
 from api.pagination import PageQuery, page, page_schema
 from api.resources.common_schemas import ReceiptSchema
@@ -20,11 +20,13 @@ from api.resources.scheme_schemas import (
     UnitSchema,
 )
 from api.staff_requests import current_actor, optional_idempotency_key
-from ledger.errors import ValidationFailed
+from ledger.kinds import TransactionKind
+from ledger.ports import UnitOfWork
+from ledger.receipts import Receipt
 from ledger.rules import parse_rules
 from ledger.units import Unit
-from ledger.usecases import flows
 from ledger.usecases.requests import receipt_data
+from ledger.usecases.scheme_overview import fund_scheme
 from ledger.usecases.schemes import create_scheme, get_scheme, list_schemes, scheme_view, update_rules
 
 blueprint = Blueprint("schemes", __name__, description="Units, schemes, rules and budgets")
@@ -129,23 +131,26 @@ class Funding(MethodView):
     @blueprint.arguments(FundingSchema)
     @blueprint.response(201, ReceiptSchema)
     def post(self, body: dict[str, Any], slug: str) -> dict[str, Any]:
-        """Add to the scheme budget (bank → budget)."""
-        principal = current_principal()
-        key = idempotency_key()
+        """Add to the scheme budget (bank → budget), in the staff log as the staff UI's funding is."""
+        actor, key = current_actor(), idempotency_key()
 
-        def operation(uow: Any) -> dict[str, Any]:
-            scheme = get_scheme(uow, slug)
-            if body.get("unit", scheme["unit"]) != scheme["unit"]:
-                raise ValidationFailed(f"this scheme is in {scheme['unit']}")
-            metadata = {"reference": body["reference"]} if body.get("reference") else {}
-            receipt = flows.fund(
+        def operation(uow: UnitOfWork) -> dict[str, Any]:
+            funded = fund_scheme(
                 uow,
-                scheme=scheme,
+                slug=slug,
                 amount_minor=body["amount_minor"],
+                reference=body.get("reference") or None,
                 now=ctx().clock.now(),
-                actor=principal.actor,
+                actor=actor,
                 key=key,
-                metadata=metadata,
+                unit=body.get("unit"),
+            )
+            receipt = Receipt(
+                funded.transaction_id,
+                TransactionKind.FUND,
+                funded.unit,
+                funded.amount_minor,
+                funded.recorded_at,
             )
             return receipt_data(receipt)
 

@@ -113,8 +113,10 @@ def fund_scheme(
     now: dt.datetime,
     actor: Actor | str,
     key: str,
+    unit: str | None = None,
 ) -> Funding:
-    """Add to a scheme's budget (bank → budget) once per key, recorded in the staff log."""
+    """Add to a scheme's budget (bank → budget) once per key, recorded in the staff log; the staff UI and
+    POST /schemes/{slug}/funding both fund through here (a unit, when given, must be the scheme's)."""
     if type(amount_minor) is not int or not 0 < amount_minor <= MAX_AMOUNT_MINOR:
         raise ValidationFailed("the amount must be more than zero and within limits")
     if reference is not None and len(reference) > MAX_REFERENCE_LENGTH:
@@ -123,6 +125,8 @@ def fund_scheme(
 
     def operation() -> dict[str, Any]:
         scheme = get_scheme(uow, slug)
+        if unit is not None and unit != scheme["unit"]:
+            raise ValidationFailed(f"this scheme is in {scheme['unit']}")
         metadata = {"reference": reference} if reference else {}
         receipt = flows.fund(
             uow, scheme=scheme, amount_minor=amount_minor, now=now, actor=name, key=key, metadata=metadata
@@ -145,4 +149,6 @@ def fund_scheme(
         }
 
     request = {"op": "scheme.fund", "slug": slug, "amount_minor": amount_minor, "reference": reference}
+    if unit is not None:
+        request["unit"] = unit  # a replay naming another unit is a different request
     return Funding(**once_per_key(uow, actor=actor, key=key, request=request, now=now, operation=operation))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kiosk.amounts import AmountNotUnderstood, parse_amount, typed_form
+from ledger.amounts import AmountNotUnderstood, parse_amount, typed_form
 from ledger.units import Unit
 
 
