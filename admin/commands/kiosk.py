@@ -15,7 +15,16 @@ import click
 
 @click.command()
 @click.option(
-    "--api", "api_url", required=True, help="the Clubcard API, e.g. https://clubcard.example.gov.uk"
+    "--api",
+    "api_url",
+    default=None,
+    help="the Clubcard API, e.g. https://clubcard.example.gov.uk (remembered from --setup-qr)",
+)
+@click.option(
+    "--setup-qr",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="a photo or screenshot of the QR code shown when the device key was created: sets the kiosk up",
 )
 @click.option("--device-key", default=None, help="the kiosk's device key (prefer the file or the variable)")
 @click.option(
@@ -35,7 +44,8 @@ import click
 @click.option("--time-zone", default="Europe/London", show_default=True, help="the council's time zone")
 @click.option("--sync-interval", default=5.0, show_default=True, type=float, help="seconds between syncs")
 def kiosk(
-    api_url: str,
+    api_url: str | None,
+    setup_qr: Path | None,
     device_key: str | None,
     device_key_file: Path | None,
     port: int,
@@ -45,9 +55,11 @@ def kiosk(
 ) -> None:
     """Serve the counter screen (camera or USB scanner), keep working offline, sync when back.
 
-    The device key can also come from the CLUBCARD_DEVICE_KEY environment variable."""
+    The device key can also come from the CLUBCARD_DEVICE_KEY environment variable; after --setup-qr
+    the key and the API address are kept in the data directory and need not be given again."""
     from kiosk.runtime import DeviceKeyProblem, build_kiosk, read_device_key, serve_kiosk
 
+    api_url, device_key_file = _set_up(api_url, setup_qr, device_key, device_key_file, data_dir)
     try:
         key = read_device_key(device_key, device_key_file)
     except DeviceKeyProblem as problem:
@@ -66,6 +78,34 @@ def kiosk(
         running.close()
 
 
+def _set_up(
+    api_url: str | None,
+    setup_qr: Path | None,
+    device_key: str | None,
+    device_key_file: Path | None,
+    data_dir: Path,
+) -> tuple[str, Path | None]:
+    """The API address and key file: from a set-up QR code (kept for next time), as given, or as kept."""
+    from kiosk.qr_setup import SetupProblem, read_setup_qr, save_setup, saved_api_url, saved_key_file
+    from kiosk.runtime import DEVICE_KEY_VARIABLE
+
+    if setup_qr is not None:
+        try:
+            setup = read_setup_qr(setup_qr)
+        except SetupProblem as problem:
+            raise click.ClickException(str(problem)) from problem
+        saved = save_setup(setup, data_dir)
+        click.echo(f"Set up for {setup.api_url}; the device key is kept in {saved} (readable by you only).")
+        api_url = api_url or setup.api_url
+        device_key_file = device_key_file or saved
+    api_url = api_url or saved_api_url(data_dir)
+    if api_url is None:
+        raise click.UsageError("give the API address (--api URL), or set the kiosk up with --setup-qr IMAGE")
+    if device_key is None and device_key_file is None and not os.environ.get(DEVICE_KEY_VARIABLE):
+        device_key_file = saved_key_file(data_dir)
+    return api_url, device_key_file
+
+
 def demo_kiosk(context: Any, keys_path: Path, api_url: str, port: int, *, start: bool) -> None:
     """Say how to get a demo card to scan; with `start`, run a kiosk for a demo outlet beside the API."""
     from ledger.cards.render import qr_png
@@ -81,11 +121,9 @@ def demo_kiosk(context: Any, keys_path: Path, api_url: str, port: int, *, start:
     else:
         directory = context.settings.data_directory / "kiosk"
         directory.mkdir(parents=True, exist_ok=True)
-        key_file = directory / "device.key"
-        # Created 0600 from the start: the kiosk refuses a key file others can read.
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(device["key"])
+        from kiosk.qr_setup import write_key_file
+
+        key_file = write_key_file(directory / "device.key", device["key"])
         arguments = ["--api", api_url, "--device-key-file", str(key_file), "--port", str(port)]
         process = subprocess.Popen(
             [sys.executable, "-m", "admin.cli", "kiosk", *arguments, "--data-dir", str(directory)]

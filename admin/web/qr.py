@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 
 import qrcode
@@ -16,3 +17,10 @@ def qr_svg(data: str, label: str) -> str:
     svg = buffer.getvalue().decode()
     svg = svg[svg.index("<svg") :]
     return svg.replace("<svg", f'<svg role="img" aria-label="{label}"', 1)
+
+
+def qr_png_data_uri(data: str) -> str:
+    """A PNG QR code of `data` as a data: URI, for a download link (no image request, no file kept)."""
+    buffer = io.BytesIO()
+    qrcode.make(data, box_size=8, border=4).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from admin.web.auth import context, remote_address, requires_staff, signed_in_user
 from admin.web.blueprint import staff
 from admin.web.forms_outlets import DeviceForm, OutletForm, RevokeDeviceForm, categories_text
-from admin.web.qr import qr_svg
+from admin.web.qr import qr_png_data_uri, qr_svg
 from api.auth import principal_cache
 from ledger.actors import Actor, RequestOrigin
 from ledger.errors import Conflict, NotFound, ValidationFailed
@@ -159,6 +159,7 @@ def _created_page(overview: OutletOverview, made: NewKey) -> str:
         api_url=api_url,
         configuration=configuration,
         qr=qr_svg(configuration, "QR code holding the kiosk's API address and device key"),
+        qr_png=qr_png_data_uri(configuration),
     )
 
 
