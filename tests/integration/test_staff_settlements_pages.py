@@ -101,6 +101,9 @@ def test_payout_details_are_checked_saved_and_logged(staff_web: StaffWeb) -> Non
     world, pool, _ = _world(staff_web)
     staff_web.sign_in("admin")
     path = f"/admin/outlets/{pool}/payout"
+    assert "Payout details : where settlements pay this outlet" in page_text(
+        staff_web.get(f"/admin/outlets/{pool}")
+    )
     bad = staff_web.post_form(path, {"connected_account_id": "not-an-account"})
     assert bad.status_code == 200 and "A stripe connected account id looks like acct_1a2b3c" in page_text(bad)
     saved = staff_web.post_form(
