@@ -41,6 +41,7 @@ from admin.web.form_fields import (
 )
 from admin.web.forms_dates import GovDateField
 from admin.web.forms_earning import ROLE_CHOICES, EarningRuleForm, earning_rows
+from admin.web.forms_topup_rules import TopUpRuleFields, topup_form_data
 from ledger.amounts import AmountNotUnderstood, parse_amount
 from ledger.rules import PERIODS, Rules
 from ledger.units import Unit
@@ -73,7 +74,7 @@ def new_request_key() -> str:
     return str(uuid.uuid4())
 
 
-class RulesForm(FlaskForm):
+class RulesForm(TopUpRuleFields, FlaskForm):
     """Every rule of a scheme, field by field, in fieldsets by what they are about."""
 
     # Who may join
@@ -260,6 +261,7 @@ class RulesForm(FlaskForm):
             "earning": earning,
             "spending": self._spending(),
             "expiry": self._expiry(),
+            **self.topup_section(),
         }
 
     def _spending(self) -> dict[str, Any]:
@@ -319,4 +321,5 @@ def rules_form_data(rules: Rules, unit: str, name: str) -> dict[str, Any]:
         "days_after_issue": "" if expiry.days_after_issue is None else str(expiry.days_after_issue),
         "fixed_date": fixed_date,
         "earning": earning_rows(rules.earning, unit),
+        **topup_form_data(rules.topups),
     }

@@ -144,6 +144,15 @@ def _expiry(rules: Rules) -> tuple[str, ...]:
     return ("Value never expires.",)
 
 
+def _topups(rules: Rules) -> tuple[str, ...]:
+    topups = rules.topups
+    smallest, largest = format_amount(topups.min_minor, Unit.GBP), format_amount(topups.max_minor, Unit.GBP)
+    lines = [f"Money may be added to a card by card payment, from {smallest} to {largest} at a time."]
+    if topups.cap_per_month_minor is not None:
+        lines.append(f"At most {format_amount(topups.cap_per_month_minor, Unit.GBP)} a month on one card.")
+    return tuple(lines)
+
+
 def rules_in_words(rules_data: Mapping[str, Any], unit: Unit | str) -> list[Section]:
     """The rules as sections of plain sentences, amounts in the scheme's unit."""
     rules, unit = parse_rules(rules_data), Unit(unit)
@@ -153,6 +162,8 @@ def rules_in_words(rules_data: Mapping[str, Any], unit: Unit | str) -> list[Sect
         sections.append(Section("Earning", lines))
     sections.append(Section("Where and how it is spent", _spending(rules, unit)))
     sections.append(Section("Expiry", _expiry(rules)))
+    if rules.topups.accepted:
+        sections.append(Section("Top-ups", _topups(rules)))
     return sections
 
 

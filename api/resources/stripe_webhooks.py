@@ -57,6 +57,8 @@ class StripeWebhook(MethodView):
     """Stripe's events."""
 
     @blueprint.response(200, WebhookReceiptSchema)
+    @blueprint.alt_response(400, description="invalid-signature (or not a Stripe event): nothing changed")
+    @blueprint.alt_response(503, description="stripe-not-configured: STRIPE_WEBHOOK_SECRET is not set")
     def post(self) -> dict[str, Any]:
         """Verified with STRIPE_WEBHOOK_SECRET (300 s tolerance); a replayed event id changes nothing; an
         event type we do not use is recorded and ignored (200)."""

@@ -27,6 +27,8 @@ class TopUps(MethodView):
     @requires(*SPONSORS)
     @blueprint.arguments(TopUpCreateSchema)
     @blueprint.response(201, TopUpSchema)
+    @blueprint.alt_response(503, description="stripe-not-configured: STRIPE_API_KEY is not set")
+    @blueprint.alt_response(502, description="payment-provider-error: Stripe could not start the payment")
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """A Checkout Session for the amount (topups-not-accepted, limit-exceeded, stripe-not-configured 503);
         nothing is credited until Stripe's verified checkout.session.completed webhook; needs Idempotency-Key.
