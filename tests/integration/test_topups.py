@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from tests.integration.topup_support import (
 from tests.integration.value_support import problem
 from tests.support.cli import Cli, cli
 from tests.support.fake_stripe import FakeStripe, fake_stripe, signed_event
-from tests.support.fake_stripe.checkout import expired_event, sessions
+from tests.support.fake_stripe.checkout import completed_event, expired_event, sessions
 
 __all__ = ["cli", "fake_stripe", "topup_world"]  # fixtures
 
@@ -72,6 +73,9 @@ def test_a_tampered_body_and_a_stale_signature_are_refused_and_an_unused_event_t
     tampered = body.replace(b'"amount_total": 550', b'"amount_total": 5000')
     stale = world.pay(fake_stripe, timestamp=int(time.time()) - 301)
 
+    session = sessions(fake_stripe)[-1]
+    other_amount = world.deliver(completed_event({**session, "amount_total": 5000}))
+    assert other_amount.get_json()["detail"].startswith("the amount paid differs")  # signed, yet not ours
     for refused in (world.deliver((tampered, headers)), world.deliver(stale)):
         problem(refused, 400, "invalid-signature")
     no_signature = world.client.post(WEBHOOK, data=body, content_type="application/json")
@@ -155,3 +159,28 @@ def test_without_stripe_top_ups_say_so_plainly_and_the_rest_of_the_app_works(
         problem(webhook, 503, "stripe-not-configured")
         assert world.get("/api/v1/schemes/wallet", world.staff("caseworker")).status_code == 200
         world.assert_books_right()
+
+
+def test_the_same_event_delivered_at_once_by_several_connections_credits_once(
+    topup_world: TopUpWorld, fake_stripe: FakeStripe
+) -> None:
+    world = topup_world
+    world.start(550)
+    body, headers = world.pay(fake_stripe)
+    outcomes: list[str] = []
+    start = threading.Barrier(4)
+
+    def deliver() -> None:
+        client = world.app.test_client()
+        start.wait()
+        outcomes.append(client.post(WEBHOOK, data=body, headers=headers).get_json()["outcome"])
+
+    threads = [threading.Thread(target=deliver) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes) == ["applied", "duplicate", "duplicate", "duplicate"]
+    assert world.topped_up() == 550
+    world.assert_books_right()
