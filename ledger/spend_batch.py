@@ -119,14 +119,18 @@ class GroupCommit:
         batch = self._take()
         self._commit(batch)
         with self._arrived:
-            if self._queue:
-                successor = self._queue[0]
-                successor.leads = True
-                successor.woken.set()
-            else:
-                self._leading = False
+            self._pass_lead()
         for pending in batch:
             pending.woken.set()
+
+    def _pass_lead(self) -> None:
+        """The first writer waiting leads next (call with the condition held); none: the next to arrive."""
+        if self._queue:
+            successor = self._queue[0]
+            successor.leads = True
+            successor.woken.set()
+        else:
+            self._leading = False
 
     def _take(self) -> list[_Pending[Any]]:
         with self._arrived:

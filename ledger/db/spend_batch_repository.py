@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, text, tuple_, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, select, text, tuple_
 
+from ledger.batch_writes import BatchWrites
 from ledger.db.lots_repository import MAX_LOTS_PER_WALLET, LotsRepository, _lot
 from ledger.db.registry_repository import _outlet as outlet_from_row
+from ledger.db.spend_batch_writes import write_batch
 from ledger.db.tables import (
     accounts,
     balances,
@@ -26,53 +27,11 @@ from ledger.db.tables import (
     idempotency_keys,
     lots,
     outlets,
-    postings,
     spend_counters,
-    transactions,
 )
-from ledger.journal import TransactionDraft, canonical_json
 from ledger.records import LotRecord
 
 Wallet = tuple[str, str]  # (owner id, scheme id)
-
-# The PostgreSQL array type of each column a batch inserts (columns in the tables' order).
-_HEADER_TYPES = {
-    "id": "text",
-    "kind": "text",
-    "idempotency_key": "text",
-    "occurred_at": "timestamptz",
-    "recorded_at": "timestamptz",
-    "actor": "text",
-    "outlet_id": "text",
-    "scheme_id": "text",
-    "rule_version": "integer",
-    "reverses_id": "text",
-    "metadata_json": "text",
-    "content_hash": "text",
-    "seal_key": "bigint",
-}
-_POSTING_TYPES = {
-    "transaction_id": "text",
-    "line": "smallint",
-    "account_id": "text",
-    "unit": "text",
-    "amount_minor": "bigint",
-    "recorded_at": "timestamptz",
-}
-_COUNTER_TYPES = {
-    "owner_id": "text",
-    "scheme_id": "text",
-    "day_start": "timestamptz",
-    "day_end": "timestamptz",
-    "spent_minor": "bigint",
-}
-_ANSWER_TYPES = {
-    "scope": "text",
-    "key": "text",
-    "fingerprint": "text",
-    "result_json": "text",
-    "created_at": "timestamptz",
-}
 ScopedKey = tuple[str, str]  # (idempotency scope, key)
 
 _CLAIM_SQL = text(
@@ -86,19 +45,6 @@ _CLAIM_SQL = text(
 _LOCK_WALLETS_SQL = text(
     "SELECT count(pg_advisory_xact_lock(hashtextextended(wallet.name, 0))) FROM "
     "(SELECT name FROM unnest(CAST(:names AS text[])) AS name ORDER BY name OFFSET 0) AS wallet"
-)
-_MOVE_CHECKED_SQL = text(
-    "UPDATE balances SET balance_minor = balances.balance_minor + moved.delta "
-    "FROM unnest(CAST(:ids AS text[]), CAST(:deltas AS bigint[]), CAST(:floors AS bigint[])) "
-    "AS moved(id, delta, floor) "
-    "WHERE balances.account_id = moved.id AND balances.shard = 0 "
-    "AND balances.balance_minor + moved.delta >= moved.floor"
-)
-_CREDIT_SHARDS_SQL = text(
-    "UPDATE balances SET balance_minor = balances.balance_minor + credited.delta "
-    "FROM unnest(CAST(:ids AS text[]), CAST(:shards AS smallint[]), CAST(:deltas AS bigint[])) "
-    "AS credited(id, shard, delta) "
-    "WHERE balances.account_id = credited.id AND balances.shard = credited.shard"
 )
 
 
@@ -222,131 +168,6 @@ class SpendBatchRepository:
             found[(row.owner_id, row.scheme_id)].append((row.day_start, row.day_end, int(row.spent_minor)))
         return found
 
-    def move_checked(self, moves: Mapping[str, tuple[int, int]]) -> bool:
-        """Move floored balances (account id -> (delta, floor)); False unless every one stays >= its floor."""
-        ids = sorted(moves)
-        if self.postgresql:
-            result = self.connection.execute(
-                _MOVE_CHECKED_SQL,
-                {"ids": ids, "deltas": [moves[i][0] for i in ids], "floors": [moves[i][1] for i in ids]},
-            )
-            return int(result.rowcount) == len(ids)
-        moved = 0
-        for account_id in ids:
-            delta, floor = moves[account_id]
-            condition = balances.c.balance_minor + delta >= floor
-            moved += self.connection.execute(
-                update(balances)
-                .where(balances.c.account_id == account_id, balances.c.shard == 0, condition)
-                .values(balance_minor=balances.c.balance_minor + delta)
-            ).rowcount
-        return moved == len(ids)
-
-    def insert_journal(self, drafts: Sequence[TransactionDraft], seal_key: int) -> None:
-        """Every header in one INSERT, every posting in another (one seal key: one database transaction)."""
-        lines = [
-            {
-                "transaction_id": draft.id,
-                "line": line,
-                "account_id": posting.account_id,
-                "unit": posting.unit.value,
-                "amount_minor": posting.amount_minor,
-                "recorded_at": draft.recorded_at,
-            }
-            for draft in drafts
-            for line, posting in enumerate(draft.postings)
-        ]
-        self._insert(transactions, [_header(draft, seal_key) for draft in drafts], _HEADER_TYPES)
-        self._insert(postings, lines, _POSTING_TYPES)
-
-    def _insert(
-        self, table: Table, rows: list[dict[str, Any]], types: Mapping[str, str], tail: str = ""
-    ) -> None:
-        """One INSERT of many rows: on PostgreSQL one statement over arrays (planned once, however many)."""
-        if not self.postgresql:  # in-process: many executions cost no round trips
-            statement: Any = insert(table)
-            if tail:  # the only tail is the counters' upsert
-                statement = sqlite_insert(table)
-                statement = statement.on_conflict_do_update(
-                    index_elements=["owner_id", "scheme_id", "day_start"],
-                    set_={"spent_minor": table.c.spent_minor + statement.excluded.spent_minor},
-                )
-            self.connection.execute(statement, rows)
-            return
-        arrays = ", ".join(f"CAST(:{column} AS {kind}[])" for column, kind in types.items())
-        statement = text(
-            f"INSERT INTO {table.name} ({', '.join(types)}) SELECT * FROM unnest({arrays}) {tail}"
-        )
-        self.connection.execute(statement, {column: [row[column] for row in rows] for column in types})
-
-    def credit_shards(self, credits: Mapping[tuple[str, int], int]) -> None:
-        """Add to floorless (payable) balances, one row per (account, shard), summed over the batch."""
-        if not credits:
-            return
-        keys = sorted(credits)
-        if self.postgresql:
-            self.connection.execute(
-                _CREDIT_SHARDS_SQL,
-                {
-                    "ids": [account for account, _ in keys],
-                    "shards": [shard for _, shard in keys],
-                    "deltas": [credits[k] for k in keys],
-                },
-            )
-            return
-        statement = (
-            update(balances)
-            .where(balances.c.account_id == bindparam("id"), balances.c.shard == bindparam("number"))
-            .values(balance_minor=balances.c.balance_minor + bindparam("delta"))
-        )
-        self.connection.execute(
-            statement, [{"id": a, "number": s, "delta": credits[(a, s)]} for a, s in keys]
-        )
-
-    def count_spends(self, counts: Mapping[tuple[str, str, dt.datetime, dt.datetime], int]) -> None:
-        """Add to each wallet's counter of its council day [start, end), opening the counter if new."""
-        if not counts:
-            return
-        assert all(amount > 0 for amount in counts.values())
-        rows = [
-            {"owner_id": o, "scheme_id": s, "day_start": a, "day_end": b, "spent_minor": amount}
-            for (o, s, a, b), amount in sorted(counts.items())
-        ]
-        tail = (
-            "ON CONFLICT (owner_id, scheme_id, day_start) DO UPDATE "
-            "SET spent_minor = spend_counters.spent_minor + excluded.spent_minor"
-        )
-        self._insert(spend_counters, rows, _COUNTER_TYPES, tail)
-
-    def store_results(self, results: Iterable[tuple[ScopedKey, str, Any, dt.datetime]]) -> None:
-        """Remember each key's answer: ((scope, key), fingerprint, result, created at), in one INSERT."""
-        rows = [
-            {
-                "scope": scope,
-                "key": key,
-                "fingerprint": fingerprint,
-                "result_json": canonical_json(result).decode(),
-                "created_at": now,
-            }
-            for (scope, key), fingerprint, result, now in results
-        ]
-        if rows:
-            self._insert(idempotency_keys, rows, _ANSWER_TYPES)
-
-
-def _header(draft: TransactionDraft, seal_key: int) -> dict[str, Any]:
-    return {
-        "id": draft.id,
-        "kind": draft.kind,
-        "idempotency_key": draft.idempotency_key,
-        "occurred_at": draft.occurred_at,
-        "recorded_at": draft.recorded_at,
-        "actor": draft.actor,
-        "outlet_id": draft.outlet_id,
-        "scheme_id": draft.scheme_id,
-        "rule_version": draft.rule_version,
-        "reverses_id": draft.reverses_id,
-        "metadata_json": canonical_json(dict(draft.metadata)).decode(),
-        "content_hash": draft.content_hash,
-        "seal_key": seal_key,
-    }
+    def write(self, writes: BatchWrites) -> bool:
+        """Write a planned batch (ledger.db.spend_batch_writes); False if a lot would go below its floor."""
+        return write_batch(self.connection, writes)

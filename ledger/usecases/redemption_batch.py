@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from ledger.batch_writes import BatchWrites
 from ledger.cards.token import CardClaims, CardKeyring
 from ledger.clock import rfc3339
 from ledger.errors import (
@@ -286,15 +287,11 @@ def _write(
         day = council_day(spend.now, spend.zone)
         counts[(item.prepared.owner_id, str(item.prepared.scheme["id"]), *day)] += spend.request.amount_minor
     checked = {account_id: (delta, floors[account_id]) for account_id, delta in moves.items() if delta}
-    if not uow.spend_batch.move_checked(checked):
+    answers = [(spends[i.index].scoped_key, i.fingerprint, i.body, spends[i.index].now) for i in planned]
+    writes = BatchWrites(checked, [item.draft for item in planned], counts, answers, credits)
+    if not uow.spend_batch.write(writes):
         # The wallets are locked and planned from their locked rows, so this is a bug, never a refusal.
         raise AssertionError("a planned spend would take a lot below its floor")
-    uow.spend_batch.insert_journal([item.draft for item in planned], uow.journal.next_seal_key())
-    uow.spend_batch.count_spends(counts)
-    uow.spend_batch.store_results(
-        (spends[i.index].scoped_key, i.fingerprint, i.body, spends[i.index].now) for i in planned
-    )
-    uow.spend_batch.credit_shards(credits)  # the hot rows last: locked only until the commit
 
 
 def _assert_balanced(tx: TransactionDraft) -> None:
