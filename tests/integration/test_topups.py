@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -13,6 +14,7 @@ from clubcard.stripe_gateway import NOT_CONFIGURED
 from ledger.errors import ValidationFailed
 from ledger.units import Unit
 from ledger.usecases.schemes import create_scheme
+from tests.integration.resident_page_support import sign_in_with_date_of_birth
 from tests.integration.topup_support import (
     TOPUPS,
     WEBHOOK,
@@ -25,6 +27,7 @@ from tests.integration.value_support import problem
 from tests.support.cli import Cli, cli
 from tests.support.fake_stripe import FakeStripe, fake_stripe, signed_event
 from tests.support.fake_stripe.checkout import completed_event, expired_event, sessions
+from tests.support.staff_web import StaffWeb, page_text
 
 __all__ = ["cli", "fake_stripe", "topup_world"]  # fixtures
 
@@ -158,6 +161,10 @@ def test_without_stripe_top_ups_say_so_plainly_and_the_rest_of_the_app_works(
         )
         problem(webhook, 503, "stripe-not-configured")
         assert world.get("/api/v1/schemes/wallet", world.staff("caseworker")).status_code == 200
+        web = StaffWeb(world.app, world.clock)
+        assert sign_in_with_date_of_birth(web, world.card_number, dt.date(2010, 1, 1)).status_code == 302
+        assert "Adding money by card is not available at the moment" in page_text(web.get("/my/add-money"))
+        assert "Add money to your card" in page_text(web.get("/my/"))  # the rest of the page is as ever
         world.assert_books_right()
 
 
