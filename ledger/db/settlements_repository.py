@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, func, insert, select, union_all, update
 
 from ledger.db.tables import (
     accounts,
+    balances,
     outlet_payees,
     outlets,
     postings,
@@ -30,20 +31,31 @@ class SettlementsRepository:
 
     def owed_by_outlet(self, period_end: dt.datetime, settlement_kinds: Iterable[str]) -> dict[str, int]:
         """Each outlet's GBP payable: what it earned up to `period_end`, less every settlement ever posted
-        (a settlement approved after the period end was still taken out of what came before it)."""
-        kinds = sorted(settlement_kinds)
-        is_settlement = transactions.c.kind.in_(kinds)
-        amount = func.sum(case((is_settlement, postings.c.amount_minor), else_=postings.c.amount_minor))
-        query = (
-            select(accounts.c.name, amount)
-            .select_from(postings)
-            .join(accounts, accounts.c.id == postings.c.account_id)
+        (a settlement approved after the period end was still taken out of what came before it).
+
+        That is the stored balance less what was redeemed or refunded after the period end, so only the
+        postings after it are read, whatever the history; one statement, so one snapshot."""
+        payables = (
+            select(accounts.c.id)
+            .where(accounts.c.kind == "payable", accounts.c.name.like(f"{PAYABLE_PREFIX}%{PAYABLE_SUFFIX}"))
+            .scalar_subquery()
+        )
+        stored = select(balances.c.account_id, balances.c.balance_minor.label("amount")).where(
+            balances.c.account_id.in_(payables)
+        )
+        later = (
+            select(postings.c.account_id, (-postings.c.amount_minor).label("amount"))
             .join(transactions, transactions.c.id == postings.c.transaction_id)
             .where(
-                accounts.c.kind == "payable",
-                accounts.c.name.like(f"{PAYABLE_PREFIX}%{PAYABLE_SUFFIX}"),
-                or_(postings.c.recorded_at <= period_end, is_settlement),
+                postings.c.account_id.in_(payables),
+                postings.c.recorded_at > period_end,
+                transactions.c.kind.not_in(sorted(settlement_kinds)),
             )
+        )
+        moves = union_all(stored, later).subquery()
+        query = (
+            select(accounts.c.name, func.sum(moves.c.amount))
+            .join(moves, moves.c.account_id == accounts.c.id)
             .group_by(accounts.c.name)
         )
         owed: dict[str, int] = {}

@@ -207,3 +207,54 @@ def test_webhooks_and_reconcile_move_clearing_to_the_bank_and_clearing_returns_t
     assert done["status"] == "paid" and {line["status"] for line in done["lines"]} == {"paid"}
     assert (world.clearing(), world.payable(pool), world.payable(library)) == (0, 0, 0)
     world.assert_books_right()
+
+
+def test_a_reversed_transfer_makes_the_amount_owed_again_in_the_next_batch(
+    stripe_world: SettlementWorld, fake_stripe: FakeStripe
+) -> None:
+    world = stripe_world
+    (pool, pool_key), _ = _two_outlets(world)
+    world.payee(pool, connected_account_id="acct_pool1")
+    world.redeem(pool_key, 900)
+    world.clock.advance(HOUR)
+    batch = world.approve(world.settle(world.clock.now())["id"])
+    transfer = fake_stripe.objects[by_outlet(batch)[pool]["transfer_id"]]
+    reversed_transfer = {**transfer, "reversed": True, "amount_reversed": 900}
+    event = StripeEvent(id="evt_2", type="transfer.reversed", data_object=reversed_transfer)
+    world.run(lambda uow: EVENT_HANDLERS[event.type](uow, event, world.clock.now()))
+    done = world.get(f"{SETTLEMENTS}/{batch['id']}", world.finance("ann")).get_json()
+    assert by_outlet(done)[pool]["status"] == "returned" and done["status"] == "paid"
+    assert (world.payable(pool), world.clearing()) == (900, 0)
+    world.clock.advance(HOUR)
+    assert by_outlet(world.settle(world.clock.now()))[pool]["amount_minor"] == 900
+    world.assert_books_right()
+
+
+def test_a_batch_needs_a_key_a_past_period_end_and_the_previous_batch_approved(
+    file_world: SettlementWorld,
+) -> None:
+    world = file_world
+    (_, pool_key), _ = _two_outlets(world)
+    world.redeem(pool_key, 500)
+    world.clock.advance(HOUR)
+    ann = world.finance("ann")
+    before = world.books()
+    later = (world.clock.now() + HOUR).isoformat()
+    problem(
+        world.post(SETTLEMENTS, {"period_end": world.clock.now().isoformat()}, ann, key=None),
+        400,
+        "idempotency-key-required",
+    )
+    problem(world.post(SETTLEMENTS, {"period_end": later}, ann), 422, "validation")
+    problem(world.post(SETTLEMENTS, {"period_end": "2026-11-04T10:00:00"}, ann), 422, "validation")
+    problem(world.post(SETTLEMENTS, {"period_end": 7}, ann), 422, "validation")
+    problem(world.post(SETTLEMENTS, {}, world.staff("auditor")), 403, "forbidden")
+    problem(world.get(f"{SETTLEMENTS}/nope", ann), 404, "not-found")
+    assert world.books() == before and world.get(SETTLEMENTS, ann).get_json()["data"] == []
+    first = world.settle(world.clock.now())
+    problem(world.post(SETTLEMENTS, {"period_end": world.clock.now().isoformat()}, ann), 409, "conflict")
+    world.approve(first["id"])
+    problem(world.post(SETTLEMENTS, {"period_end": first["period_end"]}, ann), 422, "validation")
+    problem(world.post(f"{SETTLEMENTS}/{first['id']}/approve", {}, world.finance("cy")), 409, "conflict")
+    assert world.books() == before  # its one line was held back (no bank details): nothing moved
+    world.assert_books_right()
