@@ -15,12 +15,14 @@ from ledger.ports import UnitOfWorkFactory
 from ledger.service import run_in_transaction
 from ledger.usecases.bulk_allowance import JOB_KIND as BULK_ALLOWANCE
 from ledger.usecases.bulk_allowance import run_bulk_allowance
+from ledger.usecases.expiry_job import JOB_KIND as EXPIRY_RUN
+from ledger.usecases.expiry_job import run_expiry_job
 from ledger.usecases.jobs import LEASE_SECONDS, ClaimedJob, claim_job
 
 log = logging.getLogger("clubcard.jobs")
 POLL_SECONDS = 1.0
 JobBody = Callable[..., str]
-JOB_BODIES: dict[str, JobBody] = {BULK_ALLOWANCE: run_bulk_allowance}
+JOB_BODIES: dict[str, JobBody] = {BULK_ALLOWANCE: run_bulk_allowance, EXPIRY_RUN: run_expiry_job}
 
 
 class JobRunner:

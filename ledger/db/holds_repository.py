@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from ledger.db.rows import hold_from_row
 from ledger.db.tables import holds
@@ -63,6 +63,11 @@ class HoldsRepository:
             .limit(limit)
         )
         return list(self.connection.execute(query).scalars())
+
+    def count_timed_out(self, now: dt.datetime) -> int:
+        """How many pending holds are past their timeout."""
+        query = select(func.count()).where(holds.c.status == "pending", holds.c.expires_at <= now)
+        return int(self.connection.execute(query).scalar_one())
 
     def timed_out_of_wallet(
         self, owner_id: str, scheme_id: str, now: dt.datetime, *, lock: bool

@@ -101,6 +101,17 @@ class LotsRepository:
         )
         return [_lot(row) for row in self.connection.execute(query)]
 
+    def count_expired_with_value(self, now: dt.datetime) -> int:
+        """How many lots are past their expiry and still hold value (what an expiry run will go through)."""
+        query = (
+            select(func.count())
+            .select_from(
+                lots.join(balances, and_(balances.c.account_id == lots.c.account_id, balances.c.shard == 0))
+            )
+            .where(lots.c.expires_at <= now, balances.c.balance_minor > 0)
+        )
+        return int(self.connection.execute(query).scalar_one())
+
     def owners_total(self, owner_id: str, scheme_id: str) -> int:
         """The balance of a wallet in one scheme (the sum of its lots)."""
         query = (

@@ -7,7 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from werkzeug.test import TestResponse
 
+from clubcard.jobs import JobRunner
 from tests.integration.staff_oversight_support import OFFLINE_LEISURE, staff_log, world_of
 from tests.integration.value_support import World
 from tests.support.staff_web import StaffWeb, page_text, staff_web_fixture  # noqa: F401
@@ -22,6 +24,16 @@ def _issue(world: World, amount_minor: int, **extra: object) -> str:
     issued = world.post("/api/v1/issuances", body, world.staff("caseworker"))
     assert issued.status_code == 201, issued.get_json()
     return resident_id
+
+
+def _run_expiry(web: StaffWeb) -> TestResponse:
+    """Send the run form, let the job runner do the run, and open the run's page."""
+    queued = web.post_form(
+        f"{EXPIRY}/run", {"request_key": f"run-{web.clock.now().isoformat()}"}, form_page=EXPIRY
+    )
+    assert queued.status_code == 303, page_text(queued)
+    JobRunner(web.context.uow_factory, web.clock).run_pending()
+    return web.get(queued.headers["Location"])
 
 
 def _expiring_world(web: StaffWeb) -> World:
@@ -58,16 +70,17 @@ def test_an_expiry_run_returns_expired_value_to_the_budget_shows_its_report_and_
     before = world.balance(budget)
     staff_web.sign_in("admin")
 
-    ran = staff_web.post_form(f"{EXPIRY}/run", {}, form_page=EXPIRY)
+    ran = _run_expiry(staff_web)
 
-    assert ran.status_code == 200
+    assert ran.status_code == 200 and 'http-equiv="refresh"' not in ran.get_data(as_text=True)
     assert "Expiry run finished 2 lots expired, 0 holds released" in page_text(ran)
     assert "leisure £8.00" in page_text(ran)
     assert world.balance(budget) == before + 800
     (entry,) = staff_log(staff_web, "expiry.run")
     assert entry["actor"] == "admin:admin" and entry["remote_address"] == "127.0.0.1"
     assert entry["detail"] == {"holds_released": 0, "lots_expired": 2, "returned": {"leisure": "£8.00"}}
-    again = staff_web.post_form(f"{EXPIRY}/run", {}, form_page=EXPIRY)
+    staff_web.clock.advance(dt.timedelta(seconds=1))  # another run: a new form, a new key
+    again = _run_expiry(staff_web)
     assert "0 lots expired" in page_text(again) and "No expired value was waiting" in page_text(again)
     assert world.balance(budget) == before + 800
     assert "leisure leisure 0 £0.00 1 £2.00" in page_text(staff_web.get(EXPIRY))
@@ -86,7 +99,7 @@ def test_a_hold_past_its_timeout_is_listed_until_the_run_releases_it(staff_web: 
     staff_web.sign_in("scheme_manager")
 
     waiting = page_text(staff_web.get(EXPIRY))
-    ran = staff_web.post_form(f"{EXPIRY}/run", {}, form_page=EXPIRY)
+    ran = _run_expiry(staff_web)
     released = page_text(staff_web.get(EXPIRY))
 
     assert (
@@ -125,3 +138,28 @@ def test_an_expiry_run_posted_without_its_csrf_token_changes_nothing(staff_web: 
 
     assert refused.status_code == 400 and "nothing was changed" in page_text(refused)
     assert world.balance(budget) == before
+
+
+def test_a_queued_run_shows_its_progress_and_refreshes_until_the_runner_has_done_it_once(
+    staff_web: StaffWeb,
+) -> None:
+    world = _expiring_world(staff_web)
+    budget = world.run(lambda uow: uow.schemes.get(slug="leisure"))["budget_account_id"]
+    before = world.balance(budget)
+    staff_web.sign_in("scheme_manager")
+    form = {"request_key": "one-click"}
+
+    first = staff_web.post_form(f"{EXPIRY}/run", form, form_page=EXPIRY)
+    second = staff_web.post_form(f"{EXPIRY}/run", form, form_page=EXPIRY)  # the same form sent twice
+    waiting = staff_web.get(first.headers["Location"])
+
+    assert first.headers["Location"] == second.headers["Location"]
+    assert '<meta http-equiv="refresh" content="2">' in waiting.get_data(as_text=True)
+    assert "0 of 2 holds and lots done (0%)" in page_text(waiting)
+    assert "Waiting for the job runner to start it" in page_text(waiting)
+    assert world.balance(budget) == before
+    assert JobRunner(staff_web.context.uow_factory, staff_web.clock).run_pending() == 1
+    done = page_text(staff_web.get(first.headers["Location"]))
+    assert "Expiry run finished 2 lots expired" in done and "leisure £8.00" in done
+    assert world.balance(budget) == before + 800 and len(staff_log(staff_web, "expiry.run")) == 1
+    assert staff_web.get("/admin/expiry/runs/no-such-run").status_code == 404

@@ -24,6 +24,7 @@ NOT_YET_CONVERTED = {
     "ledger/usecases/redemption_batch.py",
     "ledger/usecases/street_pot.py",
     "ledger/usecases/topups.py",
+    "ledger/usecases/topup_webhooks.py",
 }
 
 
