@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.errors import ValidationFailed
 from ledger.ports import UnitOfWork
-from ledger.usecases import settlement_events, topups
+from ledger.usecases import settlement_events, topup_webhooks
 
 MAX_EVENT_ID_LENGTH = 255
 MAX_EVENT_TYPE_LENGTH = 100
@@ -48,11 +48,9 @@ class EventOutcome:
 EventHandler = Callable[[UnitOfWork, StripeEvent, dt.datetime], str]
 
 EVENT_HANDLERS: dict[str, EventHandler] = {
-    "checkout.session.completed": lambda uow, event, now: topups.complete_topup(uow, event.data_object, now),
-    "checkout.session.async_payment_succeeded": lambda uow, event, now: topups.complete_topup(
-        uow, event.data_object, now
-    ),
-    "checkout.session.expired": lambda uow, event, now: topups.expire_topup(uow, event.data_object, now),
+    "checkout.session.completed": topup_webhooks.session_completed,
+    "checkout.session.async_payment_succeeded": topup_webhooks.session_completed,
+    "checkout.session.expired": topup_webhooks.session_expired,
     "transfer.created": settlement_events.transfer_created,
     "transfer.reversed": settlement_events.transfer_reversed,
     "transfer.failed": settlement_events.transfer_reversed,

@@ -1,14 +1,13 @@
 """Top-ups: a sponsor or a resident adds money to a card's wallet through Stripe Checkout.
 
 Starting one creates a Checkout Session and records a pending top-up; nothing is credited then, nor when
-the browser comes back. Only Stripe's verified `checkout.session.completed` event credits the wallet, from
-the Stripe clearing account, once (ledger.usecases.stripe_events applies each event once)."""
+the browser comes back. Only Stripe's verified `checkout.session.completed` event credits the wallet
+(ledger.usecases.topup_webhooks, through ledger.usecases.stripe_events, which applies each event once)."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import logging
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
@@ -24,23 +23,15 @@ from ledger.errors import (
 )
 from ledger.ports import UnitOfWork
 from ledger.rules import parse_rules, period_start
-from ledger.units import AccountKind, Unit, format_amount
+from ledger.units import Unit, format_amount
 from ledger.usecases.common import (
     check_idempotency_key,
-    draft,
-    ensure_account,
     fingerprint_of,
-    record,
-    transfer_lines,
 )
-from ledger.usecases.flows import main_lot
 from ledger.usecases.requests import REQUEST_SCOPE_SUFFIX, once, require_member
 from ledger.usecases.staff_log import record_action
 
 T = TypeVar("T")
-log = logging.getLogger("clubcard.topups")
-CLEARING_ACCOUNT = "stripe:clearing:GBP"  # money Stripe has taken for us and not yet paid out to the bank
-STRIPE_ACTOR = "stripe"
 RESIDENT_ACTOR_PREFIX = "resident:"
 # Our top-up id follows from the caller and their Idempotency-Key: a retry asks Stripe for the same session.
 TOPUP_NAMESPACE = uuid.UUID("6f1d3c8e-5b0a-4c1e-9a57-2f4b8d9e7c10")
@@ -254,58 +245,6 @@ def _record_pending(
         created_at=now.isoformat(),
     )
     return dataclasses.asdict(started)
-
-
-def complete_topup(uow: UnitOfWork, session: Mapping[str, Any], now: dt.datetime) -> str:
-    """`checkout.session.completed`: credit the wallet from the Stripe clearing account, once, if paid."""
-    topup = _topup_of(uow, session)
-    if topup is None:
-        return "no top-up of ours: nothing credited"
-    if session.get("payment_status") != "paid":
-        return "not paid yet: nothing credited until Stripe says it is"
-    if session.get("amount_total") != topup["amount_minor"] or session.get("currency") != "gbp":
-        log.warning("top-up %s: Stripe's amount differs from ours; not credited", topup["id"])
-        return "the amount paid differs from the top-up: nothing credited, finance to check"
-    if not uow.topups.resolve(topup["id"], "completed", now):
-        return f"already {topup['status']}: nothing credited"
-    scheme = uow.schemes.get(id=topup["scheme_id"])
-    wallet = main_lot(uow, scheme, topup["resident_id"], now)
-    clearing = ensure_account(
-        uow, name=CLEARING_ACCOUNT, unit=Unit.GBP, kind=AccountKind.EXTERNAL, floor_minor=None, now=now
-    )
-    lines = transfer_lines(Unit.GBP, [(clearing.id, topup["amount_minor"])], wallet)
-    assert sum(line.amount_minor for line in lines) == 0, "a top-up's postings balance"
-    transaction = draft(
-        kind="topup",
-        postings=lines,
-        now=now,
-        actor=STRIPE_ACTOR,
-        idempotency_key=f"topup:{topup['id']}",
-        scheme_id=topup["scheme_id"],
-        rule_version=topup["rule_version"],
-        metadata={"topup_id": topup["id"], "checkout_session_id": topup["checkout_session_id"]},
-    )
-    record(uow, transaction)
-    uow.topups.record_credit(topup["id"], transaction.id)
-    return f"credited {format_amount(topup['amount_minor'], Unit.GBP)}"
-
-
-def expire_topup(uow: UnitOfWork, session: Mapping[str, Any], now: dt.datetime) -> str:
-    """`checkout.session.expired`: the top-up is marked expired; nothing is credited."""
-    topup = _topup_of(uow, session)
-    if topup is None:
-        return "no top-up of ours"
-    if not uow.topups.resolve(topup["id"], "expired", now):
-        return f"already {topup['status']}"
-    return "expired unpaid: nothing credited"
-
-
-def _topup_of(uow: UnitOfWork, session: Mapping[str, Any]) -> dict[str, Any] | None:
-    session_id = session.get("id")
-    if not isinstance(session_id, str):
-        return None
-    topup: dict[str, Any] | None = uow.topups.by_session(session_id)
-    return topup
 
 
 def read_topup(uow: UnitOfWork, topup_id: str) -> TopUpStarted:
