@@ -14,7 +14,7 @@ from typing import Any
 
 from ledger.actors import Actor, as_actor
 from ledger.errors import Conflict, NotFound, TwoPersonRule, ValidationFailed
-from ledger.journal import Posting
+from ledger.journal import MAX_POSTINGS_PER_TRANSACTION, Posting
 from ledger.ports import UnitOfWork
 from ledger.units import AccountKind, Unit, format_amount
 from ledger.usecases.common import draft, ensure_account, funding_source, new_id, record
@@ -25,6 +25,8 @@ SETTLE_KIND = "settle"  # payable → clearing, and clearing → bank
 SETTLE_RETURN_KIND = "settle_return"  # a reversed or failed transfer: the money owed again
 SETTLEMENT_KINDS = (SETTLE_KIND, SETTLE_RETURN_KIND)
 CLEARING_ACCOUNT = "settlement:clearing:GBP"
+# Each move is two postings at most, so a chunk of moves always fits one transaction's posting limit.
+MOVES_PER_TRANSACTION = MAX_POSTINGS_PER_TRANSACTION // 2 - 1
 STRIPE_MODE, PAYMENT_FILE_MODE = "stripe", "payment_file"
 AWAITING_APPROVAL, PAYING, PAID = "awaiting_approval", "paying", "paid"
 # Line statuses: to_pay (awaiting approval), carried (≤ 0), held (no payee details), in_clearing (approved),
@@ -261,23 +263,33 @@ def post_settlement(
     actor: str,
     kind: str = SETTLE_KIND,
     metadata: Mapping[str, Any] | None = None,
-) -> str:
-    """One balanced transaction of (from account, to account, amount) moves; the invariant re-checked."""
+) -> list[str]:
+    """Balanced transactions of (from account, to account, amount) moves, in the caller's one database
+    transaction: as few as a transaction's posting limit allows (a borough's 300 outlets take two)."""
+    ids = []
+    for start in range(0, len(moves), MOVES_PER_TRANSACTION):
+        lines = _settlement_postings(moves[start : start + MOVES_PER_TRANSACTION])
+        transaction = draft(
+            kind=kind,
+            postings=lines,
+            now=now,
+            actor=actor,
+            idempotency_key=None,
+            metadata={"settlement_batch": batch_id, **dict(metadata or {})},
+        )
+        record(uow, transaction)
+        ids.append(transaction.id)
+    return ids
+
+
+def _settlement_postings(moves: list[tuple[str, str, int]]) -> list[Posting]:
+    """One posting per account (a chunk of a batch into clearing is one credit); the invariant re-checked."""
     deltas: dict[str, int] = {}
     for source, target, amount_minor in moves:
         assert amount_minor > 0, "a settlement moves a positive amount"
         deltas[source] = deltas.get(source, 0) - amount_minor
         deltas[target] = deltas.get(target, 0) + amount_minor
-    # One posting per account (a whole batch into clearing is one credit), so a borough's batch stays small.
     lines = [Posting(account, Unit.GBP, delta) for account, delta in sorted(deltas.items()) if delta]
-    assert len(lines) >= 2 and sum(line.amount_minor for line in lines) == 0, "postings sum to zero"
-    transaction = draft(
-        kind=kind,
-        postings=lines,
-        now=now,
-        actor=actor,
-        idempotency_key=None,
-        metadata={"settlement_batch": batch_id, **dict(metadata or {})},
-    )
-    record(uow, transaction)
-    return transaction.id
+    assert 2 <= len(lines) <= MAX_POSTINGS_PER_TRANSACTION, "a settlement transaction's postings"
+    assert sum(line.amount_minor for line in lines) == 0, "settlement postings sum to zero"
+    return lines

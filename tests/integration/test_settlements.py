@@ -7,9 +7,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from clubcard import settlement_runs
 from clubcard.stripe_transfers import transfer_gateway
+from ledger.db.tables import transactions
+from ledger.usecases import settlements
 from ledger.usecases.settlements_files import payment_file
 from ledger.usecases.stripe_events import EVENT_HANDLERS, StripeEvent
 from tests.integration.settlement_support import (
@@ -257,4 +260,22 @@ def test_a_batch_needs_a_key_a_past_period_end_and_the_previous_batch_approved(
     problem(world.post(SETTLEMENTS, {"period_end": first["period_end"]}, ann), 422, "validation")
     problem(world.post(f"{SETTLEMENTS}/{first['id']}/approve", {}, world.finance("cy")), 409, "conflict")
     assert world.books() == before  # its one line was held back (no bank details): nothing moved
+    world.assert_books_right()
+
+
+def test_approval_splits_a_large_batch_into_transactions_the_posting_limit_allows(
+    file_world: SettlementWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = file_world
+    monkeypatch.setattr(settlements, "MOVES_PER_TRANSACTION", 1)  # as 127 outlets per transaction would
+    (pool, pool_key), (library, library_key) = _two_outlets(world)
+    for outlet in (pool, library):
+        world.payee(outlet, sort_code="309430", account_number="12345678", account_name="Outlet")
+    world.redeem(pool_key, 400)
+    world.redeem(library_key, 100)
+    world.clock.advance(HOUR)
+    world.approve(world.settle(world.clock.now())["id"])
+    query = select(transactions.c.id).where(transactions.c.kind == "settle")
+    assert len(world.context.read(lambda uow: list(uow.execute_now(query)))) == 2
+    assert (world.clearing(), world.payable(pool), world.payable(library)) == (500, 0, 0)
     world.assert_books_right()
