@@ -1,5 +1,5 @@
-"""Expiry as scheme managers watch it: what expires soon per scheme, holds past their timeout, and an
-expiry run started by a member of staff (recorded in the staff log with what it returned)."""
+"""Expiry as scheme managers watch it: what expires soon per scheme and holds past their timeout (an
+expiry run is a job: ledger.usecases.expiry_job)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from ledger.actors import Actor, as_actor
-from ledger.clock import Clock
-from ledger.ports import UnitOfWork, UnitOfWorkFactory
-from ledger.service import run_in_transaction
-from ledger.units import format_amount
-from ledger.usecases.expiry import expire_all
-from ledger.usecases.staff_log import record_action
+from ledger.ports import UnitOfWork
 
 OUTLOOK_DAYS = 30
 MAX_HOLDS_LISTED = 200
@@ -122,28 +116,3 @@ class ExpiryPage:
 def expiry_page(uow: UnitOfWork, *, now: dt.datetime) -> ExpiryPage:
     """The outlook for the next 30 days and the holds past their timeout, read together."""
     return ExpiryPage(tuple(expiry_outlook(uow, now=now)), tuple(holds_past_timeout(uow, now=now)))
-
-
-def run_expiry(uow_factory: UnitOfWorkFactory, clock: Clock, *, actor: Actor | str) -> ExpiryRun:
-    """Release timed-out holds and expire every expired lot (as `clubcard expire` does), then record the
-    run and what it returned in the staff log."""
-    report = expire_all(uow_factory, clock, actor=as_actor(actor).name)
-    now = clock.now()
-
-    def record(uow: UnitOfWork) -> ExpiryRun:
-        schemes = _schemes_by_id(uow, set(report.returned_minor_by_scheme))
-        returned = tuple(
-            sorted(
-                (schemes[scheme_id]["slug"], schemes[scheme_id]["unit"], amount)
-                for scheme_id, amount in report.returned_minor_by_scheme.items()
-            )
-        )
-        detail = {
-            "holds_released": report.holds_released,
-            "lots_expired": report.lots_expired,
-            "returned": {slug: format_amount(amount, unit) for slug, unit, amount in returned},
-        }
-        record_action(uow, actor=actor, action="expiry.run", target="all schemes", detail=detail, now=now)
-        return ExpiryRun(report.holds_released, report.lots_expired, returned)
-
-    return run_in_transaction(uow_factory, record)
