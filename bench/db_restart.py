@@ -74,7 +74,7 @@ class Load:
             elif answer["content_type"] == "application/problem+json":
                 answer["problem"] = json.loads(payload)["type"].rsplit("/", 1)[-1]
             connection.close()
-        except OSError as error:
+        except (OSError, http.client.HTTPException) as error:  # a worker killed mid-answer: IncompleteRead
             answer["status"] = f"no answer: {type(error).__name__}"
         answer["seconds"] = time.monotonic() - started
         return answer
