@@ -168,7 +168,7 @@ def main() -> None:
     result: dict[str, Any] = {"bench": "settlement", "outlets": OUTLETS, "first": first, "second": second}
     emit(
         {
-            **figures,
+            **result,
             "postings_first": first_postings,
             "postings_second": first_postings * 10,
             "quick": options.quick,

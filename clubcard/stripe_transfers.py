@@ -6,15 +6,9 @@ from typing import Any
 
 import stripe
 
-from ledger.errors import LedgerError
+from ledger.errors import PaymentProviderFailed
 from ledger.settings import Settings
 from ledger.usecases.settlements_payout import TransferState
-
-
-class PayoutRefused(LedgerError):
-    """Stripe could not be reached or refused the transfer; nothing was paid by this attempt."""
-
-    problem = "payout-refused"
 
 
 class StripeTransfers:
@@ -39,7 +33,11 @@ class StripeTransfers:
                 {"idempotency_key": idempotency_key},
             )
         except stripe.StripeError as error:
-            raise PayoutRefused(error.user_message or str(error) or "no answer") from error
+            # A 4xx answer is Stripe refusing: nothing was paid. No answer, or a 5xx, may have paid.
+            refused = error.http_status is not None and 400 <= error.http_status < 500
+            raise PaymentProviderFailed(
+                error.user_message or str(error) or "no answer", refused=refused
+            ) from error
         return _state(transfer)
 
     def transfer(self, transfer_id: str) -> TransferState:
@@ -47,7 +45,7 @@ class StripeTransfers:
         try:
             return _state(self.client.v1.transfers.retrieve(transfer_id))
         except stripe.StripeError as error:
-            raise PayoutRefused(error.user_message or str(error) or "no answer") from error
+            raise PaymentProviderFailed(error.user_message or str(error) or "no answer") from error
 
 
 def _state(transfer: Any) -> TransferState:

@@ -610,6 +610,8 @@ settlement_lines = Table(
     Column("reason", Text, nullable=True),
     Column("destination", String(64), nullable=True),
     Column("transfer_id", String(64), nullable=True, unique=True),
+    # Stripe refused the transfer this many times (nothing paid): the next try needs a fresh key.
+    Column("transfer_attempt", SmallInteger, nullable=False, server_default="0"),
     Column("settled_at", UtcDateTime, nullable=True),
     PrimaryKeyConstraint("batch_id", "outlet_id"),
 )

@@ -79,9 +79,11 @@ class PayoutCounts:
     failed: int = 0
 
 
-def transfer_key(batch_id: str, outlet_id: str) -> str:
-    """The idempotency key of a line's transfer: the same for every run, so it is paid once."""
-    return f"settlement-{batch_id}-{outlet_id}"
+def transfer_key(batch_id: str, outlet_id: str, attempt: int = 0) -> str:
+    """The idempotency key of a line's transfer: the same for every run, so it is paid once. Only after
+    Stripe refused it outright (nothing paid; Stripe replays a refusal to the same key) is it a new one."""
+    base = f"settlement-{batch_id}-{outlet_id}"
+    return base if attempt == 0 else f"{base}-attempt-{attempt}"
 
 
 def approve_settlement(
@@ -139,21 +141,28 @@ def pay_out(write: Write[Any], gateway: TransferGateway) -> PayoutCounts:
             state = gateway.create_transfer(
                 amount_minor=line["amount_minor"],
                 destination=line["destination"],
-                idempotency_key=transfer_key(line["batch_id"], line["outlet_id"]),
+                idempotency_key=transfer_key(line["batch_id"], line["outlet_id"], line["transfer_attempt"]),
                 metadata={"settlement_batch": line["batch_id"], "outlet": line["outlet_id"]},
             )
         except LedgerError as error:
             failed += 1
             reason = f"Stripe did not take the transfer ({error.detail}); run clubcard settlements reconcile"
-            write(functools.partial(_note, line=line, reason=reason))
+            write(
+                functools.partial(_note, line=line, reason=reason, refused=bool(error.extra.get("refused")))
+            )
             continue
         write(functools.partial(_transferred, line=line, transfer_id=state.id))
         transferred += 1
     return PayoutCounts(transferred=transferred, failed=failed)
 
 
-def _note(uow: UnitOfWork, line: dict[str, Any], reason: str) -> None:
-    uow.settlements.move_line(line["batch_id"], line["outlet_id"], IN_CLEARING, {"reason": reason})
+def _note(uow: UnitOfWork, line: dict[str, Any], reason: str, refused: bool) -> None:
+    values: dict[str, Any] = {"reason": reason}
+    if (
+        refused
+    ):  # nothing was paid, and Stripe would replay the refusal to this key: the next try gets a new one
+        values["transfer_attempt"] = line["transfer_attempt"] + 1
+    uow.settlements.move_line(line["batch_id"], line["outlet_id"], IN_CLEARING, values)
 
 
 def _transferred(uow: UnitOfWork, line: dict[str, Any], transfer_id: str) -> None:

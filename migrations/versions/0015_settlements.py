@@ -53,6 +53,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=True),
         sa.Column("destination", sa.String(64), nullable=True),
         sa.Column("transfer_id", sa.String(64), nullable=True),
+        sa.Column("transfer_attempt", sa.SmallInteger(), server_default="0", nullable=False),
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["batch_id"], ["settlement_batches.id"], name="fk_settlement_lines_batch_id_settlement_batches"

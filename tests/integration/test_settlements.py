@@ -279,3 +279,29 @@ def test_approval_splits_a_large_batch_into_transactions_the_posting_limit_allow
     assert len(world.context.read(lambda uow: list(uow.execute_now(query)))) == 2
     assert (world.clearing(), world.payable(pool), world.payable(library)) == (500, 0, 0)
     world.assert_books_right()
+
+
+def test_a_transfer_stripe_refuses_stays_in_clearing_with_the_reason_until_reconciled(
+    stripe_world: SettlementWorld, fake_stripe: FakeStripe
+) -> None:
+    world = stripe_world
+    (pool, pool_key), _ = _two_outlets(world)
+    world.payee(pool, connected_account_id="acct_closed")
+    fake_stripe.transfer_accounts = {"acct_open"}  # type: ignore[attr-defined]
+    world.redeem(pool_key, 600)
+    world.clock.advance(HOUR)
+    line = by_outlet(world.approve(world.settle(world.clock.now())["id"]))[pool]
+    assert line["status"] == "in_clearing" and "No such destination: 'acct_closed'" in line["reason"]
+    assert "run clubcard settlements reconcile" in line["reason"] and transfers(fake_stripe) == []
+    fake_stripe.transfer_accounts = {"acct_open", "acct_closed"}  # type: ignore[attr-defined]
+    counts = settlement_runs.reconcile_with_stripe(world.context)
+    assert counts is not None and (counts.transferred, counts.confirmed) == (1, 1)
+    key = f"settlement-{line_batch(world)}-{pool}"
+    assert [r.idempotency_key for r in fake_stripe.sent("POST", "/v1/transfers")] == [key, f"{key}-attempt-1"]
+    assert (world.payable(pool), world.clearing()) == (0, 0)
+    world.assert_books_right()
+
+
+def line_batch(world: SettlementWorld) -> str:
+    """The newest batch's id."""
+    return str(world.get(SETTLEMENTS, world.finance("ann")).get_json()["data"][0]["id"])
