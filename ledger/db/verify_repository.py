@@ -1,9 +1,10 @@
 """Fast reads for `audit verify`: canonical bytes built straight from rows, hashed in parallel workers.
 
-On PostgreSQL the transactions are split into partitions by a hash of their id, each checked by a
-worker process that reads the one snapshot the caller exported: it streams its transactions and their
-postings (sequential scans, joined in the worker), recomputes every content hash and hands back the
-Merkle leaf of each sealed transaction with its seal position, for the caller to build the tree.
+On PostgreSQL the journal is split into parts, each checked by a worker process that reads the one
+snapshot the caller exported: sealed transactions by ranges of seal position (so each part's Merkle
+leaves come back as one run in log order), the rest by a hash of their id. A worker streams its
+transactions and their postings, joins them itself, recomputes every content hash and hands back the
+leaf of each sealed transaction with its seal position, for the caller to build the tree.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import array
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import multiprocessing
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from json.encoder import encode_basestring  # what json.dumps(ensure_ascii=False) uses for every str
 from typing import Any
 
@@ -34,6 +36,11 @@ HEADER_COLUMNS = (
     "t.scheme_id, t.rule_version, t.reverses_id, t.metadata_json, t.content_hash"
 )
 FETCH_ROWS = 20_000
+# Each posting as its canonical JSON text, written by the server (to_json escapes as JSON requires).
+POSTING_TEXT = (
+    "SELECT p.transaction_id, p.line, '[' || to_json(p.account_id)::text || ',' || "
+    "to_json(p.unit)::text || ',' || p.amount_minor::text || ']' FROM postings p"
+)
 # Characters json.dumps escapes in a str (with ensure_ascii=False); text without them is quoted as is.
 _NEEDS_ESCAPE = re.compile(r'["\\\x00-\x1f]')
 
@@ -78,6 +85,7 @@ class HashTaskResult:
     positions: bytes
     leaves: bytes
     ids: dict[int, str]
+    run_start: int | None = None  # the leaves are of positions run_start, run_start + 1, ... in order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,12 +173,24 @@ class VerifyRepository:
         conninfo = url.render_as_string(hide_password=False)
         inline = workers is None and overview.transactions < INLINE_BELOW
         cores = 1 if inline else workers or os.cpu_count() or 2
-        partitions = 1
-        # At least one partition per worker, so a ledger too small to need several still uses every core.
-        while partitions * ROWS_PER_PARTITION < overview.transactions or partitions < cores:
-            partitions *= 2
         asked = sorted(wanted)
-        tasks = [(conninfo, overview.snapshot, partitions, k, asked) for k in range(partitions)]
+        # Sealed transactions by ranges of seal position, so each task's leaves arrive as one run in
+        # log order; the rest (not yet sealed) by a hash of their id. At least one range per worker.
+        ranges = max(cores, -(-overview.sealed_positions // ROWS_PER_PARTITION))
+        step = max(1, -(-overview.sealed_positions // ranges))
+        bounds = [*range(0, overview.sealed_positions, step), overview.sealed_positions]
+        bounds[0] = -(2**62)  # the first range also takes any position below 0 (tampered with)
+        tasks: list[tuple[Any, ...]] = [
+            (conninfo, overview.snapshot, ("sealed", start, end), asked)
+            for start, end in itertools.pairwise(bounds)
+        ]
+        unsealed = max(0, overview.transactions - overview.seals)
+        partitions = 1
+        while partitions * ROWS_PER_PARTITION < unsealed:
+            partitions *= 2
+        tasks += [
+            (conninfo, overview.snapshot, ("unsealed", partitions, k), asked) for k in range(partitions)
+        ]
         if inline:
             yield from map(_run_task, tasks)  # small ledgers: starting processes would cost more
             return
@@ -206,36 +226,51 @@ def _rows(connection: Any, query: str) -> Iterator[tuple[Any, ...]]:
             yield from rows
 
 
-def _hash_partition(connection: Any, partitions: int, k: int, asked: list[int]) -> HashTaskResult:
-    """Recompute the content hash of every transaction whose id hashes into partition k.
+def _hash_partition(connection: Any, part: tuple[str, int, int], asked: list[int]) -> HashTaskResult:
+    """Recompute the content hash of every transaction in one part of the journal.
 
-    The server writes each posting as its canonical JSON text (strings through to_json, so always a
-    valid encoding of the stored values); this process puts them in line order after the header and
-    hashes. A transaction whose fast hash does not match is hashed again exactly from its posting rows
-    before it is called bad, so a difference between the two encoders costs time but never blames a
-    sound transaction, and a match means the stored values encode to the very bytes hashed at writing.
+    A part is ("sealed", start, end): the transactions sealed at positions [start, end), in position
+    order; or ("unsealed", partitions, k): those not sealed whose id hashes to k. The server writes each
+    posting as its canonical JSON text (strings through to_json, so always a valid encoding of the
+    stored values); this process puts them in line order after the header and hashes. A transaction
+    whose fast hash does not match is hashed again exactly from its posting rows before it is called
+    bad, so a difference between the two encoders costs time but never blames a sound transaction.
     """
-    where = f"(hashtext(%s) & {partitions - 1}) = {k}"
-    postings: dict[str, list[tuple[int, str]]] = {}
-    query = (
-        "SELECT transaction_id, line, '[' || to_json(account_id)::text || ',' || to_json(unit)::text "
-        f"|| ',' || amount_minor::text || ']' FROM postings WHERE {where % 'transaction_id'}"
-    )
-    for transaction_id, line, text_ in _rows(connection, query):
-        found = postings.get(transaction_id)
-        if found is None:
-            postings[transaction_id] = [(line, text_)]
-        else:
-            found.append((line, text_))
+    kind, first, second = part
+    if kind == "sealed":
+        where = f"s.position >= {int(first)} AND s.position < {int(second)}"
+        headers = _rows(
+            connection,
+            f"SELECT {HEADER_COLUMNS}, s.position FROM transactions t "
+            f"JOIN seals s ON s.transaction_id = t.id WHERE {where} ORDER BY s.position",
+        )
+        postings = _posting_texts(
+            _rows(
+                connection,
+                f"{POSTING_TEXT} JOIN seals s ON s.transaction_id = p.transaction_id WHERE {where}",
+            )
+        )
+    else:
+        # Not sealed yet: few, as a rule, so their postings are read by key once their ids are known.
+        unsealed = list(
+            _rows(
+                connection,
+                f"SELECT {HEADER_COLUMNS}, NULL FROM transactions t "
+                f"WHERE (hashtext(t.id) & {int(first) - 1}) = {int(second)} "
+                "AND NOT EXISTS (SELECT 1 FROM seals s WHERE s.transaction_id = t.id)",
+            )
+        )
+        headers = iter(unsealed)
+        postings = {}
+        for start in range(0, len(unsealed), FETCH_ROWS):
+            batch = [row[0] for row in unsealed[start : start + FETCH_ROWS]]
+            found = connection.execute(f"{POSTING_TEXT} WHERE p.transaction_id = ANY(%s)", (batch,))
+            postings.update(_posting_texts(found))
     checked = 0
     first_bad: tuple[str, str] | None = None
     stamps: dict[str, str] = {}
     positions, leaves, ids, wanted = array.array("q"), bytearray(), {}, set(asked)
-    query = (
-        f"SELECT {HEADER_COLUMNS}, s.position FROM transactions t "
-        f"LEFT JOIN seals s ON s.transaction_id = t.id WHERE {where % 't.id'}"
-    )
-    for row in _rows(connection, query):
+    for row in headers:
         checked += 1
         mine = postings.pop(row[0], [])
         mine.sort()
@@ -249,7 +284,23 @@ def _hash_partition(connection: Any, partitions: int, k: int, asked: list[int]) 
             leaves += leaf_hash(bytes.fromhex(stored))
             if row[12] in wanted:
                 ids[row[12]] = row[0]
-    return HashTaskResult(checked, first_bad, positions.tobytes(), bytes(leaves), ids)
+    # Unique positions in order, none below the range's start and as many as it holds: exactly a run.
+    lower = max(first, 0)
+    whole = kind == "sealed" and len(positions) == second - lower and (not positions or positions[0] >= lower)
+    run_start = lower if whole else None
+    return HashTaskResult(checked, first_bad, positions.tobytes(), bytes(leaves), ids, run_start)
+
+
+def _posting_texts(rows: Iterable[tuple[Any, ...]]) -> dict[str, list[tuple[int, str]]]:
+    """{transaction id: [(line, the posting's JSON text)]} from POSTING_TEXT rows."""
+    postings: dict[str, list[tuple[int, str]]] = {}
+    for transaction_id, line, text_ in rows:
+        found = postings.get(transaction_id)
+        if found is None:
+            postings[transaction_id] = [(line, text_)]
+        else:
+            found.append((line, text_))
+    return postings
 
 
 def _fast_hash(row: tuple[Any, ...], lines: str, stamps: dict[str, str]) -> str | None:

@@ -168,11 +168,15 @@ def _verify_parallel(
         checked += result.checked
         if result.first_bad is not None:
             first_bad = result.first_bad if first_bad is None else min(first_bad, result.first_bad)
-        for index, position in enumerate(array.array("q", result.positions)):
-            leaves[position * HASH_SIZE : (position + 1) * HASH_SIZE] = result.leaves[
-                index * HASH_SIZE : (index + 1) * HASH_SIZE
-            ]
-            sealed += 1
+        sealed += len(result.leaves) // HASH_SIZE
+        if result.run_start is not None:  # a whole range of the log, in order: one copy
+            offset = result.run_start * HASH_SIZE
+            leaves[offset : offset + len(result.leaves)] = result.leaves
+        else:
+            for index, position in enumerate(array.array("q", result.positions)):
+                leaves[position * HASH_SIZE : (position + 1) * HASH_SIZE] = result.leaves[
+                    index * HASH_SIZE : (index + 1) * HASH_SIZE
+                ]
         if progress:
             progress(checked)
     if first_bad is not None:
