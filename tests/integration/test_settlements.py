@@ -36,6 +36,15 @@ def _two_outlets(world: SettlementWorld) -> tuple[tuple[str, str], tuple[str, st
     return pool, library
 
 
+def _owed(world: SettlementWorld, amount_minor: int, **payee: str) -> tuple[str, str]:
+    """A pool with these payout details that took `amount_minor` an hour ago: (outlet id, device key)."""
+    (pool, pool_key), _ = _two_outlets(world)
+    world.payee(pool, **payee)
+    world.redeem(pool_key, amount_minor)
+    world.clock.advance(HOUR)
+    return pool, pool_key
+
+
 def test_a_batch_takes_each_outlets_payable_up_to_the_period_end(file_world: SettlementWorld) -> None:
     world = file_world
     (pool, pool_key), (library, library_key) = _two_outlets(world)
@@ -111,10 +120,7 @@ def test_a_crash_between_the_transfer_and_our_commit_then_a_rerun_pays_once(
     stripe_world: SettlementWorld, fake_stripe: FakeStripe
 ) -> None:
     world = stripe_world
-    (pool, pool_key), _ = _two_outlets(world)
-    world.payee(pool, connected_account_id="acct_pool1")
-    world.redeem(pool_key, 700)
-    world.clock.advance(HOUR)
+    pool, _ = _owed(world, 700, connected_account_id="acct_pool1")
     batch_id = world.settle(world.clock.now())["id"]
     real = transfer_gateway(world.context.settings)
     assert real is not None
@@ -216,10 +222,7 @@ def test_a_reversed_transfer_makes_the_amount_owed_again_in_the_next_batch(
     stripe_world: SettlementWorld, fake_stripe: FakeStripe
 ) -> None:
     world = stripe_world
-    (pool, pool_key), _ = _two_outlets(world)
-    world.payee(pool, connected_account_id="acct_pool1")
-    world.redeem(pool_key, 900)
-    world.clock.advance(HOUR)
+    pool, _ = _owed(world, 900, connected_account_id="acct_pool1")
     batch = world.approve(world.settle(world.clock.now())["id"])
     transfer = fake_stripe.objects[by_outlet(batch)[pool]["transfer_id"]]
     reversed_transfer = {**transfer, "reversed": True, "amount_reversed": 900}
@@ -285,11 +288,8 @@ def test_a_transfer_stripe_refuses_stays_in_clearing_with_the_reason_until_recon
     stripe_world: SettlementWorld, fake_stripe: FakeStripe
 ) -> None:
     world = stripe_world
-    (pool, pool_key), _ = _two_outlets(world)
-    world.payee(pool, connected_account_id="acct_closed")
+    pool, _ = _owed(world, 600, connected_account_id="acct_closed")
     fake_stripe.transfer_accounts = {"acct_open"}  # type: ignore[attr-defined]
-    world.redeem(pool_key, 600)
-    world.clock.advance(HOUR)
     line = by_outlet(world.approve(world.settle(world.clock.now())["id"]))[pool]
     assert line["status"] == "in_clearing" and "No such destination: 'acct_closed'" in line["reason"]
     assert "run clubcard settlements reconcile" in line["reason"] and transfers(fake_stripe) == []
