@@ -49,7 +49,13 @@ def verified_event() -> StripeEvent:
         raise ApiProblem(400, "bad-request", "the event has no id or type: nothing was changed")
     if not isinstance(data_object, dict):
         raise ApiProblem(400, "bad-request", "the event has no data.object: nothing was changed")
-    return StripeEvent(id=payload["id"], type=payload["type"], data_object=data_object)
+    account = payload.get("account")
+    return StripeEvent(
+        id=payload["id"],
+        type=payload["type"],
+        data_object=data_object,
+        account=account if isinstance(account, str) else None,
+    )
 
 
 @blueprint.route("/webhooks/stripe")

@@ -52,7 +52,7 @@ def payout_paid(uow: UnitOfWork, event: StripeEvent, now: dt.datetime) -> str:
     """A connected account paid out to its bank: every transfer to it still unconfirmed is confirmed.
 
     The connected account is the event's `account` (Connect events carry it beside `data`)."""
-    account = getattr(event, "account", None) or event.data_object.get("account")
+    account = event.account or event.data_object.get("account")
     if not account:
         return "a payout of the platform account: nothing to settle"
     lines = uow.settlements.lines_in_status(TRANSFERRED, destination=str(account))

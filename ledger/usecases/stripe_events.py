@@ -27,6 +27,7 @@ class StripeEvent:
     id: str
     type: str
     data_object: Mapping[str, Any]
+    account: str | None = None  # the connected account a Connect event is about (the event's `account`)
 
     def __post_init__(self) -> None:
         if not self.id or len(self.id) > MAX_EVENT_ID_LENGTH:

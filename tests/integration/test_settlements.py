@@ -218,6 +218,23 @@ def test_webhooks_and_reconcile_move_clearing_to_the_bank_and_clearing_returns_t
     world.assert_books_right()
 
 
+def test_a_connected_accounts_payout_books_its_transfers_to_the_bank_once(
+    stripe_world: SettlementWorld, fake_stripe: FakeStripe
+) -> None:
+    world = stripe_world
+    pool, _ = _owed(world, 700, connected_account_id="acct_pool1")
+    batch = world.approve(world.settle(world.clock.now())["id"])
+    assert world.clearing() == 700
+    payout = {"id": "po_1", "object": "payout", "amount": 700, "currency": "gbp", "status": "paid"}
+    event = StripeEvent(id="evt_3", type="payout.paid", data_object=payout, account="acct_pool1")
+    for _ in range(2):
+        world.run(lambda uow: EVENT_HANDLERS[event.type](uow, event, world.clock.now()))
+    done = world.get(f"{SETTLEMENTS}/{batch['id']}", world.finance("ann")).get_json()
+    assert by_outlet(done)[pool]["status"] == "paid"
+    assert (world.clearing(), world.payable(pool)) == (0, 0)
+    world.assert_books_right()
+
+
 def test_a_reversed_transfer_makes_the_amount_owed_again_in_the_next_batch(
     stripe_world: SettlementWorld, fake_stripe: FakeStripe
 ) -> None:
