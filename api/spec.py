@@ -56,6 +56,10 @@ KEY_REQUIRED = frozenset(
         ("post", "/api/v1/holds/{}/void"),
         ("post", "/api/v1/offline-redemptions"),
         ("post", "/api/v1/offline-redemptions/batch"),
+        ("post", "/api/v1/topups"),
+        ("post", "/api/v1/settlements"),
+        ("post", "/api/v1/settlements/{}/approve"),
+        ("post", "/api/v1/settlements/{}/paid"),
     }
 )
 KEY_OPTIONAL = frozenset(
