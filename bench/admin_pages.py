@@ -28,7 +28,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
 from api.app import create_app
-from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from bench.common import arguments, copy_rows, emit, fresh_database, funded_scheme, log
 from ledger.cards.token import new_card_number
 from ledger.clock import FixedClock, SystemClock, rfc3339
 from ledger.db.people_repository import name_lookup_hash
@@ -53,7 +53,7 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 def seed_residents(engine: Engine, count: int, key_id: str) -> list[tuple[str, str, str]]:
     """`count` residents with personal details and a card each; (resident id, name, card number)."""
-    factory, now = unit_of_work_factory(engine), SystemClock().now()
+    now = SystemClock().now()
     made: list[tuple[str, str, str]] = []
     for start in range(0, count, BATCH):
         batch = [
@@ -61,23 +61,19 @@ def seed_residents(engine: Engine, count: int, key_id: str) -> list[tuple[str, s
             for n in range(start, min(count, start + BATCH))
         ]
 
-        def insert(uow: Any, batch: list[tuple[str, str, str]] = batch) -> None:
-            uow.bulk.insert_rows(
-                residents, [{"id": r, "kind": "person", "created_at": now} for r, _, _ in batch]
-            )
-            details = [
-                {"resident_id": r, "name": name, "date_of_birth": "2010-06-15", "postcode": "AB1 2CD",
-                 "ward": "Riverside", "contact": None, "name_lookup_hash": name_lookup_hash(name)}
-                for r, name, _ in batch
-            ]  # fmt: skip
-            uow.bulk.insert_rows(personal_details, details)
-            uow.bulk.insert_rows(
-                cards,
-                [{"number": number, "resident_id": r, "key_id": key_id, "issued_at": now,
-                  "blocked_at": None, "replaced_by": None} for r, _, number in batch],
-            )  # fmt: skip
-
-        run_in_transaction(factory, insert)
+        copy_rows(engine, residents, [{"id": r, "kind": "person", "created_at": now} for r, _, _ in batch])
+        details = [
+            {"resident_id": r, "name": name, "date_of_birth": "2010-06-15", "postcode": "AB1 2CD",
+             "ward": "Riverside", "contact": None, "name_lookup_hash": name_lookup_hash(name)}
+            for r, name, _ in batch
+        ]  # fmt: skip
+        copy_rows(engine, personal_details, details)
+        copy_rows(
+            engine,
+            cards,
+            [{"number": number, "resident_id": r, "key_id": key_id, "issued_at": now,
+              "blocked_at": None, "replaced_by": None} for r, _, number in batch],
+        )  # fmt: skip
         made += batch
     return made
 

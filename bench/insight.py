@@ -23,11 +23,11 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Engine
 
 from api.app import create_app
 from bench.admin_pages import ISSUED_MINOR, seed_outlets, seed_redemptions, sign_in, timed
-from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from bench.common import arguments, copy_rows, emit, fresh_database, funded_scheme, log
 from ledger.cards.token import new_card_number
 from ledger.clock import FixedClock, SystemClock
 from ledger.db.people_repository import name_lookup_hash
@@ -75,22 +75,6 @@ def seed_members(engine: Engine, scheme: dict[str, Any], count: int, key_id: str
         ],
     )
     return made
-
-
-def copy_rows(engine: Engine, table: Table, rows: list[dict[str, Any]]) -> None:
-    """Rows into a table by one COPY (the bench's own seeding, beside the ledger's bulk paths)."""
-    columns = list(rows[0])
-    raw = engine.raw_connection()
-    try:
-        connection = raw.driver_connection
-        assert connection is not None
-        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
-        with connection.cursor() as cursor, cursor.copy(statement) as copy:
-            for row in rows:
-                copy.write_row([row[column] for column in columns])
-        connection.commit()
-    finally:
-        raw.close()
 
 
 def worked_out_ms(request: Callable[[], Any]) -> float:
