@@ -12,13 +12,17 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     and_,
     case,
     cast,
     delete,
     func,
     insert,
+    literal,
+    null,
     select,
+    union_all,
 )
 
 from ledger.db.tables import (
@@ -98,70 +102,51 @@ class InsightRepository:
         )
         return self._grouped(query, group)
 
-    def active(self, scheme_id: str, since: dt.datetime, group: ColumnElement[Any] | None) -> list[Any]:
-        """(group, people) who used value from the scheme since `since`."""
-        query = (
-            select(*_group_columns(group), func.count(func.distinct(lots.c.owner_id)).label("people"))
-            .select_from(_lot_postings())
-            .outerjoin(personal_details, personal_details.c.resident_id == lots.c.owner_id)
-            .where(
-                lots.c.scheme_id == scheme_id,
-                transactions.c.kind.in_(USE_KINDS),
-                postings.c.amount_minor < 0,
-                transactions.c.occurred_at >= since,
-            )
-        )
-        return self._grouped(query, group)
-
-    def value(self, scheme_id: str, group: ColumnElement[Any] | None) -> list[Any]:
-        """Per group: value issued, expired and left in lots (net), and the people behind each."""
-        kind, amount, owner = transactions.c.kind, postings.c.amount_minor, lots.c.owner_id
-        issued = kind.in_(ISSUE_KINDS)
-        expired = kind == TransactionKind.EXPIRE
+    def member_figures(
+        self, scheme_id: str, since: dt.datetime, group: ColumnElement[Any] | None
+    ) -> list[Any]:
+        """One pass over the scheme's lot postings, per member, then counted by (group, whole days from
+        first issue to first spend or None): value issued, expired and left in lots, and the people who
+        were issued, had value expire, spent, spent since `since` (active), or hold any lot."""
+        kind, amount, occurred = transactions.c.kind, postings.c.amount_minor, transactions.c.occurred_at
+        issued, expired = kind.in_(ISSUE_KINDS), kind == TransactionKind.EXPIRE
         spent = and_(kind.in_(USE_KINDS), amount < 0)
-        query = (
-            select(
-                *_group_columns(group),
-                func.coalesce(func.sum(case((issued, amount), else_=0)), 0).label("issued_minor"),
-                func.coalesce(func.sum(case((expired, -amount), else_=0)), 0).label("expired_minor"),
-                func.coalesce(func.sum(amount), 0).label("unclaimed_minor"),
-                func.count(func.distinct(case((issued, owner)))).label("issued_people"),
-                func.count(func.distinct(case((expired, owner)))).label("expired_people"),
-                func.count(func.distinct(case((spent, owner)))).label("spent_people"),
-                func.count(func.distinct(owner)).label("people"),
-            )
-            .select_from(_lot_postings())
-            .outerjoin(personal_details, personal_details.c.resident_id == owner)
-            .where(lots.c.scheme_id == scheme_id)
-        )
-        return self._grouped(query, group)
-
-    def days_to_first_spend(self, scheme_id: str, group: ColumnElement[Any] | None) -> list[Any]:
-        """(group, whole days from first issue to first spend, people), for people who have spent."""
-        kind = transactions.c.kind
-        per_person = (
+        flags = {
+            "issued": issued,
+            "expired": expired,
+            "spent": spent,
+            "active": and_(spent, occurred >= since),
+        }
+        member = (
             select(
                 lots.c.owner_id.label("owner_id"),
-                func.min(case((kind.in_(ISSUE_KINDS), transactions.c.occurred_at))).label("first_issue"),
-                func.min(
-                    case((and_(kind.in_(USE_KINDS), postings.c.amount_minor < 0), transactions.c.occurred_at))
-                ).label("first_spend"),
+                func.sum(case((issued, amount), else_=0)).label("issued_minor"),
+                func.sum(case((expired, -amount), else_=0)).label("expired_minor"),
+                func.sum(amount).label("unclaimed_minor"),
+                *(func.max(case((flag, 1), else_=0)).label(name) for name, flag in flags.items()),
+                func.min(case((issued, occurred))).label("first_issue"),
+                func.min(case((spent, occurred))).label("first_spend"),
             )
             .select_from(_lot_postings())
             .where(lots.c.scheme_id == scheme_id)
             .group_by(lots.c.owner_id)
             .subquery()
         )
-        seconds = self.epoch(per_person.c.first_spend) - self.epoch(per_person.c.first_issue)
-        days = cast(seconds / 86400, BigInteger).label("days")
-        query = (
-            select(*_group_columns(group), days, func.count().label("people"))
-            .select_from(per_person)
-            .outerjoin(personal_details, personal_details.c.resident_id == per_person.c.owner_id)
-            .where(per_person.c.first_spend.is_not(None), per_person.c.first_issue.is_not(None))
-            .where(per_person.c.first_spend >= per_person.c.first_issue)
-        )
-        query = query.group_by(*([group] if group is not None else []), days)
+        first_issue, first_spend = member.c.first_issue, member.c.first_spend
+        seconds = self.epoch(first_spend) - self.epoch(first_issue)
+        has_spent = and_(first_spend.is_not(None), first_issue.is_not(None), first_spend >= first_issue)
+        days = case((has_spent, cast(seconds / 86400, BigInteger))).label("days")
+        query = select(
+            *_group_columns(group),
+            days,
+            *(func.sum(member.c[name]).label(name) for name in ("issued_minor", "expired_minor")),
+            func.sum(member.c.unclaimed_minor).label("unclaimed_minor"),
+            *(func.sum(member.c[name]).label(f"{name}_people") for name in flags),
+            func.count().label("people"),
+        ).select_from(member)
+        if group is not None:
+            query = query.outerjoin(personal_details, personal_details.c.resident_id == member.c.owner_id)
+        query = query.group_by(*_group_columns(group), days)
         return list(self.connection.execute(query).all())
 
     def redemption_span(self, scheme_id: str) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -173,34 +158,57 @@ class InsightRepository:
         ).one()
         return row[0], row[1]
 
-    def redemptions_by(self, scheme_id: str, offsets: Offsets, bucket: str) -> list[Any]:
-        """Redemptions on the council's clock grouped by bucket: "all", "week", "week_outlet", "hour" of
-        the day or "weekday" (0 is Monday): (bucket, [outlet_id,] redemptions, value_minor, people)."""
+    def redemptions(self, scheme_id: str, offsets: Offsets) -> list[Any]:
+        """Redemptions on the council's clock, from one pass over the scheme's redemption postings, counted
+        per bucket kind ("all", "week", "week_outlet", "hour" of the day, "weekday", 0 is Monday): rows of
+        (kind, bucket, outlet_id, redemptions, value_minor) and rows of (kind, bucket, outlet_id, people)
+        with the other figures None. Grouped twice rather than COUNT(DISTINCT), which sorts and spills."""
         local = self.epoch(transactions.c.occurred_at) + _offset(transactions.c.occurred_at, offsets)
-        monday_epoch_seconds = 4 * 86400  # 1970-01-05 was the first Monday after the epoch
-        week = cast((local - monday_epoch_seconds) / 604800, BigInteger)
-        keys: dict[str, list[Any]] = {
-            "all": [],
-            "week": [week.label("bucket")],
-            "week_outlet": [week.label("bucket"), transactions.c.outlet_id.label("outlet_id")],
-            "hour": [(cast(local / 3600, BigInteger) % 24).label("bucket")],
-            "weekday": [(cast((local - monday_epoch_seconds) / 86400, BigInteger) % 7).label("bucket")],
-        }
-        group = keys[bucket]
-        query = (
+        spend = (
             select(
-                *group,
-                func.count(func.distinct(transactions.c.id)).label("redemptions"),
-                func.coalesce(-func.sum(postings.c.amount_minor), 0).label("value_minor"),
-                func.count(func.distinct(lots.c.owner_id)).label("people"),
+                transactions.c.id.label("transaction_id"),
+                lots.c.owner_id.label("owner_id"),
+                transactions.c.outlet_id.label("outlet_id"),
+                local.label("local"),
+                func.sum(postings.c.amount_minor).label("amount_minor"),
             )
             .select_from(_lot_postings())
             .where(transactions.c.scheme_id == scheme_id, transactions.c.kind == TransactionKind.REDEEM)
             .where(postings.c.amount_minor < 0)
+            .group_by(
+                transactions.c.id, lots.c.owner_id, transactions.c.outlet_id, transactions.c.occurred_at
+            )
+            .cte("spend")
         )
-        if group:
-            query = query.group_by(*group)
-        return list(self.connection.execute(query).all())
+        parts: list[Any] = []
+        for name, keys in _bucket_keys(spend.c.local, spend.c.outlet_id).items():
+            per_transaction = (
+                select(*keys, func.sum(spend.c.amount_minor).label("amount_minor"))
+                .group_by(*keys, spend.c.transaction_id)
+                .subquery()
+            )
+            per_owner = select(*keys).select_from(spend).group_by(*keys, spend.c.owner_id).subquery()
+            counted = [per_transaction.c.bucket, per_transaction.c.outlet_id]
+            parts.append(
+                select(
+                    literal(name).label("kind"),
+                    *counted,
+                    func.count().label("redemptions"),
+                    -func.sum(per_transaction.c.amount_minor).label("value_minor"),
+                    cast(null(), BigInteger).label("people"),
+                ).group_by(*counted)
+            )
+            owned = [per_owner.c.bucket, per_owner.c.outlet_id]
+            parts.append(
+                select(
+                    literal(name).label("kind"),
+                    *owned,
+                    cast(null(), BigInteger).label("redemptions"),
+                    cast(null(), BigInteger).label("value_minor"),
+                    func.count().label("people"),
+                ).group_by(*owned)
+            )
+        return list(self.connection.execute(union_all(*parts)).all())
 
     def epoch(self, column: Any) -> ColumnElement[Any]:
         """Whole seconds since 1970 (UTC) of a timestamp column, on either database."""
@@ -216,6 +224,23 @@ class InsightRepository:
 
 def _group_columns(group: ColumnElement[Any] | None) -> list[Any]:
     return [group] if group is not None else []
+
+
+def _bucket_keys(local: Any, outlet_id: Any) -> dict[str, list[Any]]:
+    """Each bucket kind's (bucket, outlet_id) columns from local seconds since 1970 and the outlet."""
+    monday_epoch_seconds = 4 * 86400  # 1970-01-05 was the first Monday after the epoch
+    week = cast((local - monday_epoch_seconds) / 604800, BigInteger)
+    no_bucket, no_outlet = cast(null(), BigInteger), cast(null(), String)
+    return {
+        "all": [no_bucket.label("bucket"), no_outlet.label("outlet_id")],
+        "week": [week.label("bucket"), no_outlet.label("outlet_id")],
+        "week_outlet": [week.label("bucket"), outlet_id.label("outlet_id")],
+        "hour": [(cast(local / 3600, BigInteger) % 24).label("bucket"), no_outlet.label("outlet_id")],
+        "weekday": [
+            (cast((local - monday_epoch_seconds) / 86400, BigInteger) % 7).label("bucket"),
+            no_outlet.label("outlet_id"),
+        ],
+    }
 
 
 def _lot_postings() -> Any:

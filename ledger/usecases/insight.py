@@ -14,6 +14,7 @@ from ledger.ports import UnitOfWork
 from ledger.rules import local_date, parse_rules
 from ledger.suppression import Figure, Shown, suppress_figures, suppress_total_and_parts
 from ledger.usecases.insight_cache import FiguresCache
+from ledger.usecases.insight_members import Members, Redemptions, member_groups, redemption_buckets
 from ledger.usecases.insight_time import (
     HOUR_LABELS,
     WEEKDAY_LABELS,
@@ -118,10 +119,15 @@ def _tables(
     cutoffs, oldest = age_cutoffs(today)
     lens = _Lens(uow, dimension, uow.insight.group_expression(dimension, cutoffs, oldest), deciles)
     band = eligibility_band(parse_rules(scheme["rules"]).eligibility, today)
+    since = now - dt.timedelta(days=ACTIVE_DAYS)
+    groups, total = member_groups(
+        uow.insight.member_figures(scheme["id"], since, lens.group), lens.group is not None
+    )
+    groups.sort(key=lens.order)
     tables = [
-        _uptake(uow, lens, scheme["id"], band, now - dt.timedelta(days=ACTIVE_DAYS)),
-        _value(uow, lens, scheme["id"], scheme["unit"]),
-        _first_spend(uow, lens, scheme["id"]),
+        _uptake(uow, lens, scheme["id"], band, (groups, total)),
+        _value(lens, scheme["unit"], (groups, total)),
+        _first_spend(lens, (groups, total)),
     ]
     tables += _patterns(uow, scheme["id"], scheme["unit"], zone, now)
     return tuple(tables)
@@ -132,6 +138,10 @@ def _database(uow: UnitOfWork) -> str:
     return str(getattr(getattr(uow, "engine", None), "url", id(uow)))
 
 
+# Every group's member figures (ordered as the lens orders them), and their total.
+_MemberFigures = tuple[list[Members], Members]
+
+
 @dataclasses.dataclass(frozen=True)
 class _Lens:
     """How rows are grouped: the dimension, its SQL group column, and the uploaded ward deciles."""
@@ -140,13 +150,6 @@ class _Lens:
     dimension: str
     group: Any
     deciles: dict[str, int]
-
-    def rows(self, fetch: Any) -> tuple[list[Any], Any]:
-        """The grouped rows (one "all" row when ungrouped) and the ungrouped total row."""
-        total = fetch(None)[0]
-        if self.group is None:
-            return [], total
-        return sorted(fetch(self.group), key=self.order), total
 
     def label(self, row: Any) -> str:
         """A grouped row's label."""
@@ -200,24 +203,30 @@ def _build(
     return Table(key, title, heading, tuple(columns), body, total_row)
 
 
-def _uptake(uow: UnitOfWork, lens: _Lens, scheme_id: str, band: dict[str, Any], since: dt.datetime) -> Table:
+def _uptake(
+    uow: UnitOfWork, lens: _Lens, scheme_id: str, band: dict[str, Any], members: _MemberFigures
+) -> Table:
     """Eligible, enrolled and active (used value in the last 30 days) people."""
+    groups, everyone = members
 
-    def fetch(group: Any) -> list[Any]:
+    def fetch(group: Any) -> list[_Counts]:
         counts: dict[Any, dict[str, int]] = {}
         for name, rows in (
             ("eligible", uow.insight.eligible(scheme_id, band, group)),
             ("enrolled", uow.insight.enrolled(scheme_id, group)),
-            ("active", uow.insight.active(scheme_id, since, group)),
         ):
             for row in rows:
                 key = row.grp if group is not None else None
                 counts.setdefault(key, {})[name] = int(row.people)
+        for member in groups if group is not None else [everyone]:
+            if member.figure("active_people"):
+                counts.setdefault(member.grp, {})["active"] = member.figure("active_people")
         if group is None:
             return [_Counts(None, counts.get(None, {}))]
         return [_Counts(key, value) for key, value in counts.items()]
 
-    rows, total = lens.rows(fetch)
+    total = fetch(None)[0]
+    rows = sorted(fetch(lens.group), key=lens.order) if lens.group is not None else []
     columns = (Column("Eligible"), Column("Enrolled"), Column(f"Active in the last {ACTIVE_DAYS} days"))
     return _build(
         "uptake",
@@ -240,17 +249,18 @@ class _Counts:
         return self.counts.get(name, 0)
 
 
-def _value(uow: UnitOfWork, lens: _Lens, scheme_id: str, unit: str) -> Table:
+def _value(lens: _Lens, unit: str, members: _MemberFigures) -> Table:
     """Value issued, redeemed (used), expired and unclaimed (still in lots)."""
-    rows, total = lens.rows(lambda group: uow.insight.value(scheme_id, group))
+    rows, total = members
 
-    def figures(row: Any) -> list[Figure]:
-        issued, expired, unclaimed = int(row.issued_minor), int(row.expired_minor), int(row.unclaimed_minor)
+    def figures(row: Members) -> list[Figure]:
+        issued, expired = row.figure("issued_minor"), row.figure("expired_minor")
+        unclaimed = row.figure("unclaimed_minor")
         return [
-            Figure(issued, int(row.issued_people)),
-            Figure(issued - expired - unclaimed, int(row.spent_people)),
-            Figure(expired, int(row.expired_people)),
-            Figure(unclaimed, int(row.people)),
+            Figure(issued, row.figure("issued_people")),
+            Figure(issued - expired - unclaimed, row.figure("spent_people")),
+            Figure(expired, row.figure("expired_people")),
+            Figure(unclaimed, row.figure("people")),
         ]
 
     columns = tuple(Column(heading, unit) for heading in ("Issued", "Redeemed", "Expired", "Unclaimed"))
@@ -266,21 +276,10 @@ def _value(uow: UnitOfWork, lens: _Lens, scheme_id: str, unit: str) -> Table:
     )
 
 
-def _first_spend(uow: UnitOfWork, lens: _Lens, scheme_id: str) -> Table:
+def _first_spend(lens: _Lens, members: _MemberFigures) -> Table:
     """How many people have spent, and the median whole days from their first issue to their first spend."""
-    histogram: dict[Any, list[tuple[int, int]]] = {}
-    for row in uow.insight.days_to_first_spend(scheme_id, lens.group):
-        histogram.setdefault(row.grp if lens.group is not None else None, []).append(
-            (int(row.days), int(row.people))
-        )
-    overall: list[tuple[int, int]] = []
-    for row in uow.insight.days_to_first_spend(scheme_id, None):
-        overall.append((int(row.days), int(row.people)))
-    groups = sorted(
-        [_Histogram(key, value) for key, value in histogram.items()] if lens.group is not None else [],
-        key=lens.order,
-    )
-    total = _Histogram(None, overall)
+    groups = [_Histogram(group.grp, group.histogram()) for group in members[0] if group.days]
+    total = _Histogram(None, members[1].histogram())
     shown_total, shown_parts = _columns_suppressed([total.people()], [[group.people()] for group in groups])
 
     def with_median(histogram_row: _Histogram, people: Shown) -> tuple[Shown, Shown]:
@@ -326,11 +325,12 @@ def _patterns(
     """Redemptions per outlet per week, by hour of the day and by day of the week (council's clock)."""
     first, last = uow.insight.redemption_span(scheme_id)
     offsets = clock_offsets(zone, first or now, last or now)
-    overall = uow.insight.redemptions_by(scheme_id, offsets, "all")
+    buckets = redemption_buckets(uow.insight.redemptions(scheme_id, offsets))
+    overall = buckets.get("all", [])
     total = overall[0] if overall else None
 
     def timed(key: str, title: str, heading: str, labels: Sequence[str], bucket: str) -> Table:
-        found = {int(row.bucket): row for row in uow.insight.redemptions_by(scheme_id, offsets, bucket)}
+        found = {row.bucket: row for row in buckets.get(bucket, [])}
         parts = [_redemption_figures(found.get(index)) for index in range(len(labels))]
         shown_total, shown_parts = _columns_suppressed(_redemption_figures(total), parts)
         rows = tuple(Row(label, tuple(cells)) for label, cells in zip(labels, shown_parts, strict=True))
@@ -338,7 +338,7 @@ def _patterns(
         return Table(key, title, heading, columns, rows, Row("All redemptions", tuple(shown_total)))
 
     return [
-        _outlet_weeks(uow, scheme_id, offsets),
+        _outlet_weeks(uow, buckets),
         timed("hours", "Redemptions by time of day", "Hour", HOUR_LABELS, "hour"),
         timed("weekdays", "Redemptions by day of the week", "Day", WEEKDAY_LABELS, "weekday"),
     ]
@@ -352,12 +352,12 @@ def _redemption_figures(row: Any) -> list[Figure]:
     return [Figure(int(row.redemptions), people), Figure(int(row.value_minor), people)]
 
 
-def _outlet_weeks(uow: UnitOfWork, scheme_id: str, offsets: Any) -> Table:
+def _outlet_weeks(uow: UnitOfWork, buckets: dict[str, list[Redemptions]]) -> Table:
     """Redemptions per outlet per week: each week's total and its outlets, suppressed as a total and parts."""
-    weeks = {int(row.bucket): row for row in uow.insight.redemptions_by(scheme_id, offsets, "week")}
+    weeks = {int(row.bucket or 0): row for row in buckets.get("week", [])}
     cells: dict[tuple[int, str], Any] = {}
-    for row in uow.insight.redemptions_by(scheme_id, offsets, "week_outlet"):
-        cells[(int(row.bucket), str(row.outlet_id))] = row
+    for row in buckets.get("week_outlet", []):
+        cells[(int(row.bucket or 0), str(row.outlet_id))] = row
     outlet_ids = sorted({outlet for _, outlet in cells})
     names = {outlet: (uow.registry.outlet(outlet) or {}).get("name", outlet) for outlet in outlet_ids}
     rows = []
