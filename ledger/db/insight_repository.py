@@ -159,49 +159,52 @@ class InsightRepository:
         return row[0], row[1]
 
     def redemptions(self, scheme_id: str, offsets: Offsets) -> list[Any]:
-        """Redemptions on the council's clock, from one pass over the scheme's redemption postings, counted
-        per bucket kind ("all", "week", "week_outlet", "hour" of the day, "weekday", 0 is Monday): rows of
-        (kind, bucket, outlet_id, redemptions, value_minor) and rows of (kind, bucket, outlet_id, people)
-        with the other figures None. Grouped twice rather than COUNT(DISTINCT), which sorts and spills."""
+        """Redemptions on the council's clock, from one pass over the scheme's redemption postings, by
+        bucket kind ("week_outlet", "hour" of the day, "weekday", 0 is Monday): rows of (kind, bucket,
+        outlet_id, redemptions, value_minor); and the distinct people of those and of "week" and "all":
+        rows of (kind, bucket, outlet_id, people). Grouped twice, not COUNT(DISTINCT), which spills."""
         local = self.epoch(transactions.c.occurred_at) + _offset(transactions.c.occurred_at, offsets)
+        buckets = _buckets(local)
         spend = (
             select(
                 transactions.c.id.label("transaction_id"),
                 lots.c.owner_id.label("owner_id"),
                 transactions.c.outlet_id.label("outlet_id"),
-                local.label("local"),
+                *(expression.label(name) for name, expression in buckets.items()),
                 func.sum(postings.c.amount_minor).label("amount_minor"),
             )
             .select_from(_lot_postings())
             .where(transactions.c.scheme_id == scheme_id, transactions.c.kind == TransactionKind.REDEEM)
             .where(postings.c.amount_minor < 0)
-            .group_by(
-                transactions.c.id, lots.c.owner_id, transactions.c.outlet_id, transactions.c.occurred_at
-            )
+            .group_by(transactions.c.id, lots.c.owner_id)
+            .group_by(transactions.c.outlet_id, transactions.c.occurred_at)
             .cte("spend")
         )
+        # One row per redemption (a redemption draws on one member's lots, but count it once regardless).
+        moments = [spend.c.outlet_id, *(spend.c[name] for name in buckets)]
+        redemption = (
+            select(*moments, func.sum(spend.c.amount_minor).label("amount_minor"))
+            .group_by(spend.c.transaction_id, *moments)
+            .cte("redemption")
+        )
         parts: list[Any] = []
-        for name, keys in _bucket_keys(spend.c.local, spend.c.outlet_id).items():
-            per_transaction = (
-                select(*keys, func.sum(spend.c.amount_minor).label("amount_minor"))
-                .group_by(*keys, spend.c.transaction_id)
-                .subquery()
-            )
+        for kind, keys in _bucket_keys(spend).items():
+            if kind in ("week_outlet", "hour", "weekday"):
+                counted = _bucket_keys(redemption)[kind]
+                parts.append(
+                    select(
+                        literal(kind).label("kind"),
+                        *counted,
+                        func.count().label("redemptions"),
+                        -func.sum(redemption.c.amount_minor).label("value_minor"),
+                        cast(null(), BigInteger).label("people"),
+                    ).group_by(*counted)
+                )
             per_owner = select(*keys).select_from(spend).group_by(*keys, spend.c.owner_id).subquery()
-            counted = [per_transaction.c.bucket, per_transaction.c.outlet_id]
-            parts.append(
-                select(
-                    literal(name).label("kind"),
-                    *counted,
-                    func.count().label("redemptions"),
-                    -func.sum(per_transaction.c.amount_minor).label("value_minor"),
-                    cast(null(), BigInteger).label("people"),
-                ).group_by(*counted)
-            )
             owned = [per_owner.c.bucket, per_owner.c.outlet_id]
             parts.append(
                 select(
-                    literal(name).label("kind"),
+                    literal(kind).label("kind"),
                     *owned,
                     cast(null(), BigInteger).label("redemptions"),
                     cast(null(), BigInteger).label("value_minor"),
@@ -226,20 +229,25 @@ def _group_columns(group: ColumnElement[Any] | None) -> list[Any]:
     return [group] if group is not None else []
 
 
-def _bucket_keys(local: Any, outlet_id: Any) -> dict[str, list[Any]]:
-    """Each bucket kind's (bucket, outlet_id) columns from local seconds since 1970 and the outlet."""
+def _buckets(local: Any) -> dict[str, ColumnElement[Any]]:
+    """The week (from 5 January 1970), hour of the day and weekday of local seconds since 1970."""
     monday_epoch_seconds = 4 * 86400  # 1970-01-05 was the first Monday after the epoch
-    week = cast((local - monday_epoch_seconds) / 604800, BigInteger)
-    no_bucket, no_outlet = cast(null(), BigInteger), cast(null(), String)
     return {
-        "all": [no_bucket.label("bucket"), no_outlet.label("outlet_id")],
-        "week": [week.label("bucket"), no_outlet.label("outlet_id")],
-        "week_outlet": [week.label("bucket"), outlet_id.label("outlet_id")],
-        "hour": [(cast(local / 3600, BigInteger) % 24).label("bucket"), no_outlet.label("outlet_id")],
-        "weekday": [
-            (cast((local - monday_epoch_seconds) / 86400, BigInteger) % 7).label("bucket"),
-            no_outlet.label("outlet_id"),
-        ],
+        "week": cast((local - monday_epoch_seconds) / 604800, BigInteger),
+        "hour": cast(local / 3600, BigInteger) % 24,
+        "weekday": cast((local - monday_epoch_seconds) / 86400, BigInteger) % 7,
+    }
+
+
+def _bucket_keys(rows: Any) -> dict[str, list[Any]]:
+    """Each bucket kind's (bucket, outlet_id) columns of rows with outlet_id, week, hour and weekday."""
+    no_bucket, no_outlet = cast(null(), BigInteger).label("bucket"), cast(null(), String).label("outlet_id")
+    return {
+        "all": [no_bucket, no_outlet],
+        "week": [rows.c.week.label("bucket"), no_outlet],
+        "week_outlet": [rows.c.week.label("bucket"), rows.c.outlet_id.label("outlet_id")],
+        "hour": [rows.c.hour.label("bucket"), no_outlet],
+        "weekday": [rows.c.weekday.label("bucket"), no_outlet],
     }
 
 

@@ -68,6 +68,13 @@ def redemption_buckets(rows: Iterable[Any]) -> dict[str, list[Redemptions]]:
         for name in ("redemptions", "value_minor", "people"):
             if getattr(row, name) is not None:
                 figures[name] = int(getattr(row, name))
+    # Each redemption is in one week at one outlet: a week's and everyone's counts are sums of those.
+    for (kind, bucket, _), figures in list(merged.items()):
+        if kind == "week_outlet":
+            for whole in (("week", bucket, None), ("all", None, None)):
+                into = merged.setdefault(whole, {})
+                for name in ("redemptions", "value_minor"):
+                    into[name] = into.get(name, 0) + figures.get(name, 0)
     kinds: dict[str, list[Redemptions]] = {}
     for (kind, bucket, outlet_id), figures in merged.items():
         kinds.setdefault(kind, []).append(
