@@ -171,13 +171,11 @@ class InsightRepository:
                 lots.c.owner_id.label("owner_id"),
                 transactions.c.outlet_id.label("outlet_id"),
                 *(expression.label(name) for name, expression in buckets.items()),
-                func.sum(postings.c.amount_minor).label("amount_minor"),
+                postings.c.amount_minor,
             )
             .select_from(_lot_postings())
             .where(transactions.c.scheme_id == scheme_id, transactions.c.kind == TransactionKind.REDEEM)
             .where(postings.c.amount_minor < 0)
-            .group_by(transactions.c.id, lots.c.owner_id)
-            .group_by(transactions.c.outlet_id, transactions.c.occurred_at)
             .cte("spend")
         )
         # One row per redemption (a redemption draws on one member's lots, but count it once regardless).
