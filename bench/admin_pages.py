@@ -138,6 +138,22 @@ def seed_redemptions(
         log(f"{done:,} redemptions")
 
 
+def issue_and_redeem(
+    engine: Engine, scheme: dict[str, Any], owners: list[str], spends: int, issued_at: dt.datetime
+) -> int:
+    """Issue ISSUED_MINOR to every owner by the bulk engine, then `spends` redemptions at 300 outlets;
+    analyse the tables as a live database would be, and return how many postings there are."""
+    factory = unit_of_work_factory(engine)
+    bulk_issue(
+        factory, FixedClock(issued_at), scheme, owners, ISSUED_MINOR, None, None, "bench", "bench-issue"
+    )
+    log(f"{len(owners):,} issued")
+    seed_redemptions(engine, scheme, seed_outlets(engine, scheme, issued_at), spends, issued_at)
+    with engine.connect() as connection:
+        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+        return int(connection.exec_driver_sql("SELECT count(*) FROM postings").scalar_one())
+
+
 def sign_in(client: FlaskClient, context: Any, role: str) -> None:
     """Sign in through the real pages with password and TOTP."""
     made = context.write(
@@ -244,17 +260,8 @@ def main() -> None:
         context = app.extensions["clubcard"]
         people = seed_residents(engine, people_count, context.card_key.key_id)
         log(f"{people_count:,} residents with cards")
-        owners = (resident_id for resident_id, _, _ in people)
-        factory = unit_of_work_factory(engine)
-        bulk_issue(
-            factory, FixedClock(issued_at), scheme, owners, ISSUED_MINOR, None, None, "bench", "bench-issue"
-        )
-        log(f"{people_count:,} issued")
-        seed_redemptions(engine, scheme, seed_outlets(engine, scheme, issued_at), spends, issued_at)
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-            postings = connection.exec_driver_sql("SELECT count(*) FROM postings").scalar_one()
-        figures["postings"] = int(postings)
+        owners = [resident_id for resident_id, _, _ in people]
+        figures["postings"] = issue_and_redeem(engine, scheme, owners, spends, issued_at)
         figures["seed_seconds"] = round(time.perf_counter() - started, 1)
         client = app.test_client()
         sign_in(client, context, "admin")

@@ -26,14 +26,12 @@ if __package__ in (None, ""):
 from sqlalchemy import Engine
 
 from api.app import create_app
-from bench.admin_pages import ISSUED_MINOR, seed_outlets, seed_redemptions, sign_in, timed
+from bench.admin_pages import ISSUED_MINOR, issue_and_redeem, sign_in, timed
 from bench.common import arguments, copy_rows, emit, fresh_database, funded_scheme, log
 from ledger.cards.token import new_card_number
-from ledger.clock import FixedClock, SystemClock
+from ledger.clock import SystemClock
 from ledger.db.people_repository import name_lookup_hash
 from ledger.db.tables import cards, memberships, personal_details, residents, ward_deprivation
-from ledger.db.uow import unit_of_work_factory
-from ledger.usecases.bulk import bulk_issue
 from ledger.usecases.common import new_id
 from ledger.usecases.insight import FIGURES
 
@@ -104,16 +102,7 @@ def main() -> None:
         context = app.extensions["clubcard"]
         owners = seed_members(engine, scheme, people_count, context.card_key.key_id)
         log(f"{people_count:,} members with cards in {len(WARDS)} wards")
-        factory = unit_of_work_factory(engine)
-        bulk_issue(
-            factory, FixedClock(issued_at), scheme, owners, ISSUED_MINOR, None, None, "bench", "bench-issue"
-        )
-        log(f"{people_count:,} issued")
-        seed_redemptions(engine, scheme, seed_outlets(engine, scheme, issued_at), spends, issued_at)
-        with engine.connect() as connection:
-            connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
-            postings = connection.exec_driver_sql("SELECT count(*) FROM postings").scalar_one()
-        figures["postings"] = int(postings)
+        figures["postings"] = issue_and_redeem(engine, scheme, owners, spends, issued_at)
         figures["seed_seconds"] = round(time.perf_counter() - started, 1)
         client = app.test_client()
         sign_in(client, context, "admin")  # admin_pages.sign_in names users bench-<role>
