@@ -16,13 +16,10 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from ledger.units import AccountKind, Unit
 from ledger.usecases import flows
 from ledger.usecases.checkpoints import seal
-from ledger.usecases.common import ensure_account
-from ledger.usecases.outlets import create_outlet
-from ledger.usecases.schemes import create_scheme
 from tests.e2e.browser import ConsoleLog, save_screenshot, serious_accessibility_violations
+from tests.e2e.staff_seeds import leisure_scheme_at_a_library
 from tests.e2e.staff_server import StaffServer, staff_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -33,25 +30,8 @@ def _seed(server: StaffServer) -> dict[str, Any]:
     """A funded scheme, an issue, a spend at an outlet, all sealed under a signed checkpoint."""
     context = server.context
     now = context.clock.now
-    scheme = context.write(
-        lambda uow: create_scheme(
-            uow, slug="leisure", name="Leisure vouchers", unit=Unit.GBP, rules={}, now=now(), actor="t"
-        )
-    )
-    outlet = context.write(
-        lambda uow: create_outlet(
-            uow, name="Castle Library", categories=["leisure"], schemes=["leisure"], now=now(), actor="t"
-        )
-    )
-    payable = context.write(
-        lambda uow: ensure_account(
-            uow, name=f"outlet:{outlet['id']}:payable:GBP", kind=AccountKind.PAYABLE, unit=Unit.GBP,
-            floor_minor=None, now=now(),
-        )
-    ).id  # fmt: skip
-    context.write(
-        lambda uow: flows.fund(uow, scheme=scheme, amount_minor=50_000, now=now(), actor="t", key="f")
-    )
+    made = leisure_scheme_at_a_library(context, funded_minor=50_000, at=now())
+    scheme, outlet, payable = made.scheme, made.outlet, made.payable_account_id
     context.write(
         lambda uow: flows.issue(
             uow, scheme=scheme, owner_id="r1", amount_minor=2_000, now=now(), actor="t", key="i"

@@ -10,12 +10,10 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from ledger.units import AccountKind, Unit
 from ledger.usecases import flows
-from ledger.usecases.common import ensure_account, new_id
-from ledger.usecases.outlets import create_outlet
-from ledger.usecases.schemes import create_scheme
+from ledger.usecases.common import new_id
 from tests.e2e.browser import ConsoleLog, save_screenshot, serious_accessibility_violations
+from tests.e2e.staff_seeds import leisure_scheme_at_a_library
 from tests.e2e.staff_server import StaffServer, staff_server_fixture  # noqa: F401
 from tests.integration.staff_insight_support import WARD_MEMBERS, WARDS_CSV
 
@@ -26,25 +24,8 @@ def _seed(server: StaffServer) -> None:
     """A leisure scheme whose members in three wards are issued £10.00 and spend £4.00 at one library."""
     context = server.context
     now = context.clock.now
-    scheme = context.write(
-        lambda uow: create_scheme(
-            uow, slug="leisure", name="Leisure vouchers", unit=Unit.GBP, rules={}, now=now(), actor="t"
-        )
-    )
-    outlet = context.write(
-        lambda uow: create_outlet(
-            uow, name="Castle Library", categories=["leisure"], schemes=["leisure"], now=now(), actor="t"
-        )
-    )
-    payable = context.write(
-        lambda uow: ensure_account(
-            uow, name=f"outlet:{outlet['id']}:payable:GBP", kind=AccountKind.PAYABLE, unit=Unit.GBP,
-            floor_minor=None, now=now(),
-        )
-    ).id  # fmt: skip
-    context.write(
-        lambda uow: flows.fund(uow, scheme=scheme, amount_minor=100_000, now=now(), actor="t", key="f")
-    )
+    made = leisure_scheme_at_a_library(context, funded_minor=100_000, at=now())
+    scheme, outlet, payable = made.scheme, made.outlet, made.payable_account_id
     for ward, count in WARD_MEMBERS.items():
         for _ in range(count):
             _member(server, scheme, ward, outlet["id"], payable)

@@ -11,14 +11,11 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from ledger.units import AccountKind, Unit
 from ledger.usecases import flows
-from ledger.usecases.common import ensure_account
-from ledger.usecases.outlets import create_outlet
-from ledger.usecases.schemes import create_scheme
 from ledger.usecases.settlements_payees import clean_payee, save_payee
 from ledger.usecases.staff_accounts import create_staff_user
 from tests.e2e.browser import ConsoleLog, save_screenshot, serious_accessibility_violations
+from tests.e2e.staff_seeds import leisure_scheme_at_a_library
 from tests.e2e.staff_server import PASSWORD, StaffServer, staff_server_fixture  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -28,25 +25,8 @@ def _seed(server: StaffServer) -> dt.date:
     """Yesterday, a library took £7.50 of leisure vouchers; its bank details are on file. Returns the day."""
     context = server.context
     yesterday = context.clock.now() - dt.timedelta(days=1)
-    scheme = context.write(
-        lambda uow: create_scheme(
-            uow, slug="leisure", name="Leisure vouchers", unit=Unit.GBP, rules={}, now=yesterday, actor="t"
-        )
-    )
-    outlet = context.write(
-        lambda uow: create_outlet(
-            uow, name="Castle Library", categories=["leisure"], schemes=["leisure"], now=yesterday, actor="t"
-        )
-    )
-    payable = context.write(
-        lambda uow: ensure_account(
-            uow, name=f"outlet:{outlet['id']}:payable:GBP", kind=AccountKind.PAYABLE, unit=Unit.GBP,
-            floor_minor=None, now=yesterday,
-        )
-    ).id  # fmt: skip
-    context.write(
-        lambda uow: flows.fund(uow, scheme=scheme, amount_minor=5_000, now=yesterday, actor="t", key="f")
-    )
+    made = leisure_scheme_at_a_library(context, funded_minor=5_000, at=yesterday)
+    scheme, outlet, payable = made.scheme, made.outlet, made.payable_account_id
     context.write(
         lambda uow: flows.issue(
             uow, scheme=scheme, owner_id="r1", amount_minor=2_000, now=yesterday, actor="t", key="i"
