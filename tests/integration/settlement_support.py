@@ -12,8 +12,6 @@ import pytest
 from api.app import create_app
 from ledger.clock import FixedClock
 from ledger.usecases.api_keys import create_key
-from ledger.usecases.audit import trial_balance
-from ledger.usecases.checkpoints import seal, verify
 from ledger.usecases.settlements import CLEARING_ACCOUNT
 from ledger.usecases.settlements_payees import clean_payee, save_payee
 from tests.integration.value_support import LEISURE, START, World
@@ -101,16 +99,6 @@ class SettlementWorld(World):
         """The settlement clearing balance."""
         account = self.account_id(CLEARING_ACCOUNT)
         return 0 if account is None else self.balance(account)
-
-    def assert_books_right(self) -> None:
-        """Trial balance zero in every unit, the audit check clean, and the sealed log verifies."""
-        balance = self.context.read(lambda uow: trial_balance(uow))
-        assert balance.balanced and set(balance.totals_by_unit.values()) <= {0}, balance.totals_by_unit
-        self.assert_audit_ok()
-        key = self.context.ledger_key
-        self.run(lambda uow: seal(uow, key, self.clock.now()))
-        report = self.context.read(lambda uow: verify(uow, {key.key_id}, workers=1))
-        assert report.ok, report.problem
 
 
 def by_outlet(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:

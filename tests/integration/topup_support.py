@@ -12,8 +12,6 @@ from werkzeug.test import TestResponse
 
 from api.app import create_app
 from ledger.clock import FixedClock
-from ledger.usecases.audit import trial_balance
-from ledger.usecases.checkpoints import seal, verify
 from ledger.usecases.staff_log import StaffLogFilter, staff_log_page
 from tests.integration.value_support import START, World
 from tests.support.fake_stripe import FakeStripe, stripe_settings
@@ -61,16 +59,6 @@ class TopUpWorld(World):
                 )
             )
         )
-
-    def assert_books_right(self) -> None:
-        """Trial balance zero in every unit, the audit check clean, and the sealed log verifies."""
-        balance = self.context.read(lambda uow: trial_balance(uow))
-        assert balance.balanced and set(balance.totals_by_unit.values()) <= {0}, balance.totals_by_unit
-        self.assert_audit_ok()
-        key = self.context.ledger_key
-        self.run(lambda uow: seal(uow, key, self.clock.now()))
-        report = self.context.read(lambda uow: verify(uow, {key.key_id}, workers=1))
-        assert report.ok, report.problem
 
 
 def topup_world_on(database_url: str, tmp_path: Path, extra: dict[str, Any]) -> Iterator[TopUpWorld]:

@@ -22,6 +22,7 @@ from ledger.usecases import flows
 from ledger.usecases.api_keys import create_key
 from ledger.usecases.audit import check, trial_balance
 from ledger.usecases.cards import block_card, issue_card
+from ledger.usecases.checkpoints import seal, verify
 from ledger.usecases.common import new_id
 from ledger.usecases.schemes import create_scheme
 
@@ -177,6 +178,16 @@ class World:
         """Balances equal sums of postings, every transaction balances, floors hold."""
         report = self.context.read(lambda uow: check(uow))
         assert report.ok, report.problems
+
+    def assert_books_right(self) -> None:
+        """Trial balance zero in every unit, the audit check clean, and the sealed log verifies."""
+        balance = self.context.read(lambda uow: trial_balance(uow))
+        assert balance.balanced and set(balance.totals_by_unit.values()) <= {0}, balance.totals_by_unit
+        self.assert_audit_ok()
+        key = self.context.ledger_key
+        self.run(lambda uow: seal(uow, key, self.clock.now()))
+        report = self.context.read(lambda uow: verify(uow, {key.key_id}, workers=1))
+        assert report.ok, report.problem
 
     def wait_for_job(self, job_id: str, secret: str, timeout: float = 30.0) -> dict[str, Any]:
         """Run the queued jobs as a worker would, then read the job until it is no longer running."""
