@@ -13,7 +13,6 @@ from kiosk.app import create_kiosk_app
 from kiosk.client import ApiClient
 from kiosk.counter import Counter
 from kiosk.outbox import Outbox
-from ledger.usecases import flows
 from ledger.usecases.common import new_id
 from tests.integration.value_support import World, world
 
@@ -47,17 +46,13 @@ def _holder(world: World) -> dict[str, Any]:
 
     world.run(enrol)
     number, token = world.card(resident_id)
-    world.run(
-        lambda uow: flows.issue(
-            uow,
-            scheme=leisure,
-            owner_id=resident_id,
-            amount_minor=1000,
-            now=world.clock.now(),
-            actor="caseworker:test",
-            key=f"issue-{resident_id}",
-        )
+    issued = world.post(
+        "/api/v1/issuances",
+        {"scheme": "leisure", "resident_id": resident_id, "amount_minor": 1000},
+        world.staff("caseworker"),
+        key=f"issue-{resident_id}",
     )
+    assert issued.status_code == 201, issued.get_json()
     _, device = world.outlet(["leisure-centre"], ["leisure"])
     return {"resident_id": resident_id, "number": number, "token": token, "device": device}
 
