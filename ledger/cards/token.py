@@ -18,6 +18,7 @@ import re
 import secrets
 import struct
 import tempfile
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ MAX_INPUT_LENGTH = 512
 MAX_CARD_NUMBER_LENGTH = 32
 MAX_KEY_ID_LENGTH = 16
 _SIGNATURE_LENGTH = 64
+# Tokens a keyring has verified, remembered so a card scanned again (entitlements, then the spend) costs no
+# second Ed25519 check. Bounded, oldest forgotten first; only genuine tokens are kept, so junk cannot fill it.
+MAX_VERIFIED_TOKENS = 65_536
 _MAX_ISSUED_AT = 2**64 - 1
 # Printable ASCII without space: safe for QR byte mode and for scanners that "type" the token.
 _SAFE_FIELD = re.compile(r"[\x21-\x7e]+")
@@ -188,6 +192,8 @@ class CardKeyring:
 
     def __init__(self, public_keys: Mapping[str, bytes] | None = None) -> None:
         self._keys: dict[str, Ed25519PublicKey] = {}
+        self._verified: dict[str, CardClaims] = {}  # insertion order is age: the first is the oldest
+        self._verified_lock = threading.Lock()
         for key_id, raw in (public_keys or {}).items():
             self.add(key_id, raw)
 
@@ -202,6 +208,8 @@ class CardKeyring:
         if len(public_key) != 32:
             raise ValueError("an Ed25519 public key is 32 raw bytes")
         self._keys[key_id] = Ed25519PublicKey.from_public_bytes(public_key)
+        with self._verified_lock:
+            self._verified.clear()  # a key replaced under the same id must be checked afresh
 
     def public_keys(self) -> dict[str, bytes]:
         """Every trusted public key by key id (to publish for offline verification)."""
@@ -219,6 +227,17 @@ class CardKeyring:
             raise InvalidCardToken("oversize")
         # Keyboard-wedge scanners end a scan with Enter; that is not part of the token.
         token = token.strip()
+        known = self._verified.get(token)
+        if known is not None:
+            return known
+        claims = self._verify_signature(token)
+        with self._verified_lock:
+            if len(self._verified) >= MAX_VERIFIED_TOKENS:
+                del self._verified[next(iter(self._verified))]
+            self._verified[token] = claims
+        return claims
+
+    def _verify_signature(self, token: str) -> CardClaims:
         if not _TOKEN_SHAPE.fullmatch(token) or token.count(".") != 2:
             raise InvalidCardToken("format")
         version, payload_text, signature_text = token.split(".")

@@ -215,3 +215,23 @@ def test_a_hand_typed_card_number_is_normalized_and_look_alikes_are_forgiven() -
     assert normalize_card_number(number[3:].replace("-", "")) == number
     with pytest.raises(ValueError):
         normalize_card_number(number[:-1] + ("0" if number[-1] != "0" else "1"))
+
+
+def test_a_token_verified_once_still_refuses_every_altered_copy_of_it() -> None:
+    token = issue_token(new_card_number(), ISSUED_AT, KEY)
+    keyring = CardKeyring.of(KEY)
+    assert keyring.verify(token) == keyring.verify(token + "\r\n")  # the second answer is remembered
+    for index in range(len(token)):
+        altered = token[:index] + ("A" if token[index] != "A" else "B") + token[index + 1 :]
+        with pytest.raises(InvalidCardToken):
+            keyring.verify(altered)
+
+
+def test_a_key_replaced_under_its_id_is_checked_afresh_for_tokens_already_seen() -> None:
+    token = issue_token(new_card_number(), ISSUED_AT, KEY)
+    keyring = CardKeyring.of(KEY)
+    keyring.verify(token)
+
+    keyring.add(KEY.key_id, generate_card_key().public_key_bytes())
+
+    assert _reason(keyring, token) == "signature"
