@@ -23,9 +23,19 @@ class Receipt:
 
     def to_dict(self) -> dict[str, Any]:
         """As JSON-ready data."""
-        data = dataclasses.asdict(self)
-        data["taken"] = [list(item) for item in self.taken]
-        return data
+        # Field by field rather than dataclasses.asdict, which deep-copies: this runs once per spend.
+        return {
+            "transaction_id": self.transaction_id,
+            "kind": str(self.kind),
+            "unit": self.unit,
+            "amount_minor": self.amount_minor,
+            "recorded_at": self.recorded_at,
+            "taken": [[account_id, amount_minor] for account_id, amount_minor in self.taken],
+            "balance_after_minor": self.balance_after_minor,
+            "lot_account_id": self.lot_account_id,
+            "reverses_id": self.reverses_id,
+            "hold_id": self.hold_id,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Receipt:

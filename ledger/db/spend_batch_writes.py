@@ -9,6 +9,8 @@ serialised by BEGIN IMMEDIATE, runs the same writes as one statement per table.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,8 +59,14 @@ _ANSWER_COLUMNS = {
 }
 
 
-def _arrays(prefix: str, columns: Mapping[str, str]) -> str:
-    return ", ".join(f"CAST(:{prefix}_{column} AS {kind}[])" for column, kind in columns.items())
+def _rows_of(prefix: str, columns: Mapping[str, str]) -> str:
+    """A table's rows from one JSON parameter (psycopg quotes array items one by one; json.dumps is C)."""
+    shape = ", ".join(f"{column} {kind}" for column, kind in columns.items())
+    return f"json_to_recordset(CAST(:{prefix} AS json)) AS {prefix}({shape})"
+
+
+def _columns(prefix: str, columns: Mapping[str, str]) -> str:
+    return ", ".join(f"{prefix}.{column}" for column in columns)
 
 
 _WRITE_SQL = text(
@@ -69,15 +77,16 @@ _WRITE_SQL = text(
     " WHERE balances.account_id = moved_by.id AND balances.shard = 0"
     " AND balances.balance_minor + moved_by.delta >= moved_by.floor RETURNING 1"
     f"), headers AS (INSERT INTO transactions ({', '.join(_HEADER_COLUMNS)}, seal_key)"
-    f" SELECT *, pg_current_xact_id()::text::bigint FROM unnest({_arrays('header', _HEADER_COLUMNS)})"
+    f" SELECT {_columns('header', _HEADER_COLUMNS)}, pg_current_xact_id()::text::bigint"
+    f" FROM {_rows_of('header', _HEADER_COLUMNS)}"
     f"), lines AS (INSERT INTO postings ({', '.join(_POSTING_COLUMNS)})"
-    f" SELECT * FROM unnest({_arrays('posting', _POSTING_COLUMNS)})"
+    f" SELECT {_columns('posting', _POSTING_COLUMNS)} FROM {_rows_of('posting', _POSTING_COLUMNS)}"
     f"), counted AS (INSERT INTO spend_counters ({', '.join(_COUNTER_COLUMNS)})"
-    f" SELECT * FROM unnest({_arrays('counter', _COUNTER_COLUMNS)})"
+    f" SELECT {_columns('counter', _COUNTER_COLUMNS)} FROM {_rows_of('counter', _COUNTER_COLUMNS)}"
     " ON CONFLICT (owner_id, scheme_id, day_start)"
     " DO UPDATE SET spent_minor = spend_counters.spent_minor + excluded.spent_minor"
     f"), answered AS (INSERT INTO idempotency_keys ({', '.join(_ANSWER_COLUMNS)})"
-    f" SELECT * FROM unnest({_arrays('answer', _ANSWER_COLUMNS)})"
+    f" SELECT {_columns('answer', _ANSWER_COLUMNS)} FROM {_rows_of('answer', _ANSWER_COLUMNS)}"
     "), credited AS ("
     " UPDATE balances SET balance_minor = balances.balance_minor + credited_by.delta"
     " FROM unnest(CAST(:credit_ids AS text[]), CAST(:credit_shards AS smallint[]),"
@@ -92,15 +101,15 @@ def write_batch(connection: Connection, writes: BatchWrites) -> bool:
     rows = _rows(writes)
     if connection.dialect.name != "postgresql":
         return _write_one_table_at_a_time(connection, writes, rows)
-    parameters: dict[str, Any] = {}
-    for prefix, columns, table_rows in (
-        ("header", _HEADER_COLUMNS, rows["headers"]),
-        ("posting", _POSTING_COLUMNS, rows["postings"]),
-        ("counter", _COUNTER_COLUMNS, rows["counters"]),
-        ("answer", _ANSWER_COLUMNS, rows["answers"]),
-    ):
-        for column in columns:
-            parameters[f"{prefix}_{column}"] = [row[column] for row in table_rows]
+    parameters: dict[str, Any] = {
+        prefix: json.dumps(rows[table], default=_instant_text)
+        for prefix, table in (
+            ("header", "headers"),
+            ("posting", "postings"),
+            ("counter", "counters"),
+            ("answer", "answers"),
+        )
+    }
     move_ids, credit_keys = sorted(writes.moves), sorted(writes.credits)  # one row lock order for all
     parameters.update(
         move_ids=move_ids,
@@ -111,6 +120,12 @@ def write_batch(connection: Connection, writes: BatchWrites) -> bool:
         credit_deltas=[writes.credits[k] for k in credit_keys],
     )
     return int(connection.execute(_WRITE_SQL, parameters).scalar_one()) == len(move_ids)
+
+
+def _instant_text(value: object) -> str:
+    """An instant as PostgreSQL reads it back exactly (ISO 8601 with its offset, to the microsecond)."""
+    assert isinstance(value, dt.datetime) and value.tzinfo is not None, "only aware instants go as text"
+    return value.isoformat()
 
 
 def _rows(writes: BatchWrites) -> dict[str, list[dict[str, Any]]]:

@@ -35,6 +35,7 @@ from ledger.kinds import TransactionKind
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import LotRecord
+from ledger.rules import Rules, parse_rules
 from ledger.usecases.cards import card_named_by, token_claims
 from ledger.usecases.common import check_idempotency_key, draft, fingerprint_of, transfer_lines
 from ledger.usecases.redemptions import (
@@ -183,7 +184,7 @@ def _places(
             outcomes[index] = refusal
     cards = uow.spend_batch.cards({claim.card_number for claim in claims.values()})
     outlets.update(uow.spend_batch.outlets({spends[index].request.outlet_id for index in claims}))
-    schemes: dict[str, dict[str, Any]] = {}
+    schemes: dict[str, tuple[dict[str, Any], Rules]] = {}  # each named scheme read and parsed once
     places: dict[int, SpendPlace] = {}
     for index, claim in claims.items():
         spend = spends[index]
@@ -191,14 +192,16 @@ def _places(
         assert slug is not None
         try:
             if slug not in schemes:
-                schemes[slug] = get_scheme(uow, slug)
+                scheme = get_scheme(uow, slug)
+                schemes[slug] = scheme, parse_rules(scheme["rules"])
             places[index] = place_spend(
                 uow,
                 spend.request,
                 spend.keyring,
                 spend.now,
                 outlet=outlets.get(spend.request.outlet_id),
-                scheme=schemes[slug],
+                scheme=schemes[slug][0],
+                rules=schemes[slug][1],
                 card=card_named_by(claim, None if card is None else dict(card)),
             )
         except (RetryableConflict, DatabaseUnavailable):

@@ -121,10 +121,12 @@ def place_spend(
     outlet: dict[str, Any] | None = None,
     scheme: dict[str, Any] | None = None,
     card: dict[str, Any] | None = None,
+    rules: Rules | None = None,
 ) -> SpendPlace:
     """Check a spend against the card, the outlet and where the scheme may be spent (no lock yet).
 
-    A batch passes the outlet, the named scheme and the card (`card_named_by`) it read for all at once."""
+    A batch passes the outlet, the named scheme, its parsed `rules` and the card (`card_named_by`) it read
+    for all at once."""
     flows.positive_amount(request.amount_minor)
     outlet = outlet if outlet is not None else outlet_for(uow, request.outlet_id)
     card = card if card is not None else resolve_card(uow, keyring=keyring, token=request.card_token)
@@ -133,7 +135,8 @@ def place_spend(
         scheme = _choose_scheme(uow, outlet, owner_id, request, now)
     elif request.unit is not None and request.unit != scheme["unit"]:
         raise ValidationFailed(f"{scheme['slug']} is in {scheme['unit']}, not {request.unit}")
-    rules: Rules = parse_rules(scheme["rules"])
+    if rules is None or request.scheme is None:
+        rules = parse_rules(scheme["rules"])
     if not approves(outlet, scheme):
         raise NotAllowedHere(f"this outlet is not approved for {scheme['slug']}")
     if not allowed_here(rules.spending, outlet["categories"]):
