@@ -25,15 +25,14 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from clubcard.context import build_context
-from ledger.db.spend_repository import savepoint
+from clubcard.group_commit import redemption_group_commit
 from ledger.settings import Settings
-from ledger.spend_batch import GroupCommit, limits_from_environment
 from ledger.units import AccountKind, Unit
 from ledger.usecases import flows, redemptions
 from ledger.usecases.api_keys import create_key
 from ledger.usecases.cards import issue_card
 from ledger.usecases.common import ensure_account, new_id
-from ledger.usecases.redemption_batch import RUN_ALONE, BatchedRedemption, redeem_batch
+from ledger.usecases.redemption_batch import BatchedRedemption
 from ledger.usecases.redemptions import SpendRequest
 from ledger.usecases.schemes import create_scheme
 
@@ -205,15 +204,7 @@ def http_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None
 def inprocess_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None]:
     """The same spend through what POST /redemptions runs (redeem in this process's group commit), no HTTP."""
     context, tokens = seeded["context"], seeded["tokens"]
-    max_items, max_wait_seconds = limits_from_environment(os.environ)
-    group = GroupCommit(
-        context.uow_factory,
-        savepoint,
-        max_items=max_items,
-        max_wait_seconds=max_wait_seconds,
-        set_based=redeem_batch,
-        run_alone=RUN_ALONE,
-    )
+    group = redemption_group_commit(context.uow_factory, os.environ, context.engine.dialect.name)
 
     def redeem(client: int, n: int) -> None:
         request = SpendRequest(

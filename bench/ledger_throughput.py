@@ -23,19 +23,19 @@ import psycopg
 from sqlalchemy import Engine, text
 
 from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from clubcard.group_commit import redemption_group_commit
 from ledger.cards.keys import CardKeyStore
 from ledger.clock import SystemClock
-from ledger.db.spend_repository import savepoint
 from ledger.db.uow import unit_of_work_factory
 from ledger.service import read_only, run_in_transaction
-from ledger.spend_batch import GroupCommit, limits_from_environment
+from ledger.spend_batch import GroupCommit
 from ledger.units import AccountKind, Unit
 from ledger.usecases import redemptions
 from ledger.usecases.audit import check
 from ledger.usecases.bulk import bulk_issue
 from ledger.usecases.cards import issue_card
 from ledger.usecases.common import ensure_account, new_id
-from ledger.usecases.redemption_batch import RUN_ALONE, BatchedRedemption, redeem_batch
+from ledger.usecases.redemption_batch import BatchedRedemption
 from ledger.usecases.redemptions import SpendRequest
 
 WALLETS = 10_000
@@ -190,11 +190,7 @@ def ours(engine: Engine, tokens: dict[str, str]) -> Callable[[int], Spend]:
     factory = unit_of_work_factory(engine)
     clock = SystemClock()
     keyring = CARD_KEYS.keys().keyring
-    max_items, max_wait_seconds = limits_from_environment(os.environ)
-    group = GroupCommit(
-        factory, savepoint, max_items=max_items, max_wait_seconds=max_wait_seconds,
-        set_based=redeem_batch, run_alone=RUN_ALONE,
-    )  # fmt: skip
+    group = redemption_group_commit(factory, os.environ, engine.dialect.name)
     batches.append(group)
 
     def make(number: int) -> Spend:

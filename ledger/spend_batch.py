@@ -6,10 +6,15 @@ set-based executor together: a fixed handful of statements for the whole batch, 
 the planner before anything is written (ledger.usecases.redemption_batch). Any other write runs in its own
 savepoint (a refusal rolls back only its own savepoint). Either way batch-mates are neither failed nor
 changed by one refusal. The leader commits once, then wakes each writer with its answer, so nothing is
-acknowledged before its batch is durable. Leadership passes to the next writer in the
-queue. A lone writer is never delayed: the leader waits for company (at most `max_wait_seconds`) only
-while the previous batch had some. If the batch itself fails (a deadlock, a conflict, a bug), nothing of
-it was committed and each write is run again alone, in its own transaction, exactly as without batching.
+acknowledged before its batch is durable.
+
+As soon as a leader has taken its batch, the first writer still queued may lead the next one (up to
+`max_batches_in_flight` batches at once), so one batch is planned in Python while the one before it waits
+on the database. Batches lock wallets in one global order, so they wait for each other, never deadlock.
+
+A lone writer is never delayed: the leader waits for company (at most `max_wait_seconds`) only while the
+previous batch had some. If the batch itself fails (a deadlock, a conflict, a bug), nothing of it was
+committed and each write is run again alone, in its own transaction, exactly as without batching.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ Savepoint = Callable[[Any], AbstractContextManager[None]]
 SetBased = Callable[[Any, list[Any]], list[Any]]
 DEFAULT_MAX_ITEMS = 64
 DEFAULT_MAX_WAIT_SECONDS = 0.002
+DEFAULT_BATCHES_IN_FLIGHT = 1
 
 
 def limits_from_environment(environment: Mapping[str, str]) -> tuple[int, float]:
@@ -74,8 +80,9 @@ class GroupCommit:
         max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
         set_based: SetBased | None = None,
         run_alone: object = None,
+        max_batches_in_flight: int = 1,
     ) -> None:
-        assert max_items >= 1 and 0 <= max_wait_seconds <= 1
+        assert max_items >= 1 and 0 <= max_wait_seconds <= 1 and 1 <= max_batches_in_flight <= 16
         assert (set_based is None) == (run_alone is None), "a set-based executor names its RUN_ALONE"
         self.uow_factory = uow_factory
         self.savepoint = savepoint
@@ -83,8 +90,10 @@ class GroupCommit:
         self.run_alone = run_alone
         self.max_items = max_items
         self.max_wait_seconds = max_wait_seconds
+        self.max_batches_in_flight = max_batches_in_flight
         self._queue: list[_Pending[Any]] = []
-        self._leading = False
+        self._leaders = 0  # batches being taken or committed
+        self._taking = False  # a leader is gathering its batch: newcomers join it rather than lead
         self._arrived = threading.Condition()
         self._last_batch_size = 0
         self.batch_sizes: list[int] = []  # for tests and benchmarks: how writes were gathered
@@ -99,8 +108,8 @@ class GroupCommit:
         with self._arrived:
             self._queue.append(pending)
             self._arrived.notify_all()
-            if not self._leading:
-                self._leading = pending.leads = True
+            if not self._taking and self._leaders < self.max_batches_in_flight:
+                self._appoint(pending)
         if not pending.leads:
             pending.woken.wait()
         if pending.leads:
@@ -115,22 +124,28 @@ class GroupCommit:
             return len(self._queue)
 
     def _lead(self) -> None:
-        """Take one batch, commit it, answer it, and hand the lead to the next writer waiting."""
+        """Take one batch, let the next writer lead the next, commit this one, answer it."""
         batch = self._take()
         self._commit(batch)
         with self._arrived:
-            self._pass_lead()
+            self._leaders -= 1
+            self._appoint_next()
         for pending in batch:
             pending.woken.set()
 
-    def _pass_lead(self) -> None:
-        """The first writer waiting leads next (call with the condition held); none: the next to arrive."""
-        if self._queue:
+    def _appoint(self, pending: _Pending[Any]) -> None:
+        """Make `pending` the leader gathering the next batch (call with the condition held)."""
+        assert not self._taking and self._leaders < self.max_batches_in_flight
+        self._leaders += 1
+        self._taking = pending.leads = True
+
+    def _appoint_next(self) -> None:
+        """The first writer waiting leads next, if another batch may be in flight (condition held)."""
+        if self._queue and not self._taking and self._leaders < self.max_batches_in_flight:
             successor = self._queue[0]
-            successor.leads = True
+            assert not successor.leads, "the writer first in the queue is not yet leading"
+            self._appoint(successor)
             successor.woken.set()
-        else:
-            self._leading = False
 
     def _take(self) -> list[_Pending[Any]]:
         with self._arrived:
@@ -140,6 +155,8 @@ class GroupCommit:
             batch, self._queue = self._queue[: self.max_items], self._queue[self.max_items :]
             self._last_batch_size = len(batch)
             self.batch_sizes.append(len(batch))
+            self._taking = False
+            self._appoint_next()
             return batch
 
     def _commit(self, batch: list[_Pending[Any]]) -> None:

@@ -22,11 +22,11 @@ from api.resources.value_schemas import (
     SpendReceiptSchema,
     SpendSchema,
 )
-from ledger.db.spend_repository import savepoint
-from ledger.spend_batch import GroupCommit, limits_from_environment
+from clubcard.group_commit import redemption_group_commit
+from ledger.spend_batch import GroupCommit
 from ledger.usecases.api_keys import Principal
 from ledger.usecases.entitlements import entitlements
-from ledger.usecases.redemption_batch import RUN_ALONE, BatchedRedemption, redeem_batch
+from ledger.usecases.redemption_batch import BatchedRedemption
 from ledger.usecases.redemptions import SpendRequest, place_hold, redeem, refund, resolve
 
 blueprint = Blueprint("redemptions", __name__, description="Spending at outlets: redemptions, refunds, holds")
@@ -44,17 +44,10 @@ def _spend_write(operation: Any, item: BatchedRedemption | None = None) -> Any:
         return ctx().write(operation)
     group: GroupCommit | None = current_app.extensions.get(GROUP_COMMIT_EXTENSION)
     if group is None:
-        max_items, max_wait_seconds = limits_from_environment(os.environ)
+        context = ctx()
         group = current_app.extensions.setdefault(
             GROUP_COMMIT_EXTENSION,
-            GroupCommit(
-                ctx().uow_factory,
-                savepoint,
-                max_items=max_items,
-                max_wait_seconds=max_wait_seconds,
-                set_based=redeem_batch,
-                run_alone=RUN_ALONE,
-            ),
+            redemption_group_commit(context.uow_factory, os.environ, context.engine.dialect.name),
         )
     return group.run(operation, item)
 

@@ -143,3 +143,51 @@ def test_a_lone_write_is_committed_in_a_batch_of_its_own(
 
     assert group.batch_sizes == [1, 1] and first.transaction_id != second.transaction_id
     assert books.wallet("ann", scheme) == 300
+
+
+@pytest.mark.postgres_only  # SQLite has one writer: the service keeps one batch in flight there
+def test_with_two_batches_in_flight_a_batch_held_open_does_not_hold_up_the_next(
+    books: Books, funded: tuple[dict[str, Any], str]
+) -> None:
+    scheme, payable = funded
+    group = GroupCommit(books.uow, savepoint, max_batches_in_flight=2)
+    run = BatchRun(group)
+    run.hold_first(_spend(books, scheme, "ann", 100, payable, "k-held"))
+
+    answer = group.run(_spend(books, scheme, "bob", 200, payable, "k-next"))  # answered while ann's waits
+    bob_while_ann_is_held = books.wallet("bob", scheme)
+    answers = run.finish()
+
+    assert bob_while_ann_is_held == 300 and answer.amount_minor == 200
+    assert answers["first"].amount_minor == 100 and books.wallet("ann", scheme) == 400
+    assert group.batch_sizes == [1, 1]
+    assert books.balance(payable) == 300
+    assert read_only(books.uow, check).ok
+
+
+@pytest.mark.postgres_only
+def test_with_two_batches_in_flight_racing_spends_of_one_wallet_never_overspend_it(
+    books: Books, funded: tuple[dict[str, Any], str]
+) -> None:
+    scheme, payable = funded  # ann holds 500: five spends of 100 fit, whatever the batches
+    group = GroupCommit(books.uow, savepoint, max_batches_in_flight=2, max_wait_seconds=0.01)
+    answers: list[Any] = []
+    start = threading.Barrier(24)
+
+    def spend(number: int) -> None:
+        start.wait()
+        try:
+            answers.append(group.run(_spend(books, scheme, "ann", 100, payable, f"k-race-{number}")))
+        except InsufficientFunds as refusal:
+            answers.append(refusal)
+
+    threads = [threading.Thread(target=spend, args=(n,)) for n in range(24)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    accepted = [answer for answer in answers if not isinstance(answer, InsufficientFunds)]
+    assert len(answers) == 24 and len(accepted) == 5
+    assert books.wallet("ann", scheme) == 0 and books.balance(payable) == 500
+    assert read_only(books.uow, check).ok
