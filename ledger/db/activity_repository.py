@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, select, text, update
+from sqlalchemy import Connection, Select, and_, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -174,6 +174,15 @@ class ActivityRepository:
 
     def members_page(self, scheme_id: str, *, after: str, limit: int) -> list[dict[str, Any]]:
         """Members after a resident id, with what eligibility needs (kind, referral, details, erasure)."""
+        # Every table bounded by the page's first and last resident: with the cursor on memberships
+        # alone, the planner merge-joined (or hashed) residents and details from their first row each page.
+        last = self.connection.execute(
+            select(memberships.c.resident_id)
+            .where(memberships.c.scheme_id == scheme_id, memberships.c.resident_id > after)
+            .order_by(memberships.c.resident_id)
+            .offset(limit - 1)
+            .limit(1)
+        ).scalar()
         query = (
             select(
                 memberships.c.resident_id,
@@ -186,11 +195,11 @@ class ActivityRepository:
                 resident_erasures.c.erased_at,
             )
             .select_from(
-                memberships.join(residents, residents.c.id == memberships.c.resident_id)
-                .outerjoin(personal_details, personal_details.c.resident_id == memberships.c.resident_id)
-                .outerjoin(resident_erasures, resident_erasures.c.resident_id == memberships.c.resident_id)
+                memberships.join(residents, _member_row(residents.c.id, after, last))
+                .outerjoin(personal_details, _member_row(personal_details.c.resident_id, after, last))
+                .outerjoin(resident_erasures, _member_row(resident_erasures.c.resident_id, after, last))
             )
-            .where(memberships.c.scheme_id == scheme_id, memberships.c.resident_id > after)
+            .where(memberships.c.scheme_id == scheme_id, _on_page(memberships.c.resident_id, after, last))
             .order_by(memberships.c.resident_id)
             .limit(limit)
         )
@@ -204,6 +213,16 @@ class ActivityRepository:
             )
         ).first()
         return None if row is None else dict(json.loads(row.rules_json))
+
+
+def _on_page(column: Any, after: str, last: str | None) -> Any:
+    """A resident id column within the page: after the cursor, up to the page's last member."""
+    return column > after if last is None else and_(column > after, column <= last)
+
+
+def _member_row(column: Any, after: str, last: str | None) -> Any:
+    """A joined table's row for the member, bounded by the page as the member is."""
+    return and_(column == memberships.c.resident_id, _on_page(column, after, last))
 
 
 def _wallet(owner_id: str, scheme_id: str) -> Select[Any]:

@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, String, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, String, Table, and_, any_, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.clock import rfc3339
@@ -172,13 +172,9 @@ class BulkRepository:
 
     def stored_fingerprints(self, scope: str, keys: Sequence[str]) -> dict[str, str]:
         """{key: fingerprint} for the keys of this scope that already have a stored result."""
-        found: dict[str, str] = {}
-        for chunk in _chunks(keys):
-            query = select(idempotency_keys.c.key, idempotency_keys.c.fingerprint).where(
-                idempotency_keys.c.scope == scope, _member(idempotency_keys.c.key, chunk, self.dialect)
-            )
-            found.update({row.key: row.fingerprint for row in self.connection.execute(query)})
-        return found
+        table = idempotency_keys
+        rows = self._probe(table.c.key, keys, (table.c.fingerprint,), table.c.scope == scope)
+        return {key: fingerprint for key, fingerprint in rows}
 
     def debit_checked(self, account: AccountRecord, amount_minor: int) -> bool:
         """Debit a constrained account in one conditional UPDATE; False if it would cross its floor."""
@@ -251,16 +247,35 @@ class BulkRepository:
         self, scheme_id: str, period_key: str, resident_ids: Sequence[str]
     ) -> dict[str, tuple[str, str]]:
         """{resident: (actor, idempotency key)} of the allowance payments recorded for this period."""
-        found: dict[str, tuple[str, str]] = {}
         table = allowance_payments
-        for chunk in _chunks(resident_ids):
-            query = select(table.c.resident_id, table.c.actor, table.c.idempotency_key).where(
-                table.c.scheme_id == scheme_id,
-                table.c.period_key == period_key,
-                _member(table.c.resident_id, chunk, self.dialect),
-            )
-            found.update({row[0]: (row[1], row[2]) for row in self.connection.execute(query)})
-        return found
+        rows = self._probe(
+            table.c.resident_id,
+            resident_ids,
+            (table.c.actor, table.c.idempotency_key),
+            and_(table.c.scheme_id == scheme_id, table.c.period_key == period_key),
+        )
+        return {resident: (actor, key) for resident, actor, key in rows}
+
+    def _probe(
+        self, key: Any, values: Sequence[str], columns: Sequence[Any], fixed: Any
+    ) -> Iterable[tuple[Any, ...]]:
+        """(value, *columns) of the rows matching `fixed` whose `key` column is one of `values`.
+
+        On PostgreSQL one index probe per value, whatever the statistics say: as `key = ANY(...)` on the
+        last column of a primary key, the planner (told by statistics taken before a job grew the table
+        that the fixed part matches one row) read every row of the fixed part for each chunk.
+        """
+        for chunk in _chunks(values):
+            if self.dialect != "postgresql":
+                query = select(key, *columns).where(fixed, key.in_(chunk))
+                yield from self.connection.execute(query)
+                continue
+            wanted = func.unnest(bindparam(None, chunk, type_=postgresql.ARRAY(String)))
+            wanted_values = wanted.table_valued("value").render_derived(name="wanted")
+            # LIMIT 1 (the key is unique) keeps the lookup a nested probe rather than a join to plan.
+            found = select(*columns).where(fixed, key == wanted_values.c.value).limit(1).lateral("found")
+            query = select(wanted_values.c.value, *found.c).select_from(wanted_values.join(found, true()))
+            yield from self.connection.execute(query)
 
     def allowances_paid(self, scheme_id: str, period_key: str) -> int:
         """How many members have this period's allowance recorded."""
