@@ -16,6 +16,28 @@ from ledger.units import AccountKind, Unit
 MAX_LOTS_PER_WALLET = 1_000
 
 
+def lot_query() -> Any:
+    """Lots with their account and balance: what a LotRecord is read from (add a where clause)."""
+    return select(
+        lots.c.account_id,
+        lots.c.owner_id,
+        lots.c.scheme_id,
+        lots.c.category,
+        lots.c.expires_at,
+        lots.c.created_at,
+        accounts.c.unit,
+        accounts.c.floor_minor,
+        accounts.c.name,
+        accounts.c.kind,
+        accounts.c.shard_count,
+        balances.c.balance_minor,
+    ).select_from(
+        lots.join(accounts, accounts.c.id == lots.c.account_id).join(
+            balances, and_(balances.c.account_id == lots.c.account_id, balances.c.shard == 0)
+        )
+    )
+
+
 class LotsRepository:
     """Reads and creates lots on one connection."""
 
@@ -45,24 +67,7 @@ class LotsRepository:
         )
 
     def _query(self) -> Any:
-        return select(
-            lots.c.account_id,
-            lots.c.owner_id,
-            lots.c.scheme_id,
-            lots.c.category,
-            lots.c.expires_at,
-            lots.c.created_at,
-            accounts.c.unit,
-            accounts.c.floor_minor,
-            accounts.c.name,
-            accounts.c.kind,
-            accounts.c.shard_count,
-            balances.c.balance_minor,
-        ).select_from(
-            lots.join(accounts, accounts.c.id == lots.c.account_id).join(
-                balances, and_(balances.c.account_id == lots.c.account_id, balances.c.shard == 0)
-            )
-        )
+        return lot_query()
 
     def wallet(self, owner_id: str, scheme_id: str | None = None, *, lock: bool = False) -> list[LotRecord]:
         """The lots of one owner (optionally one scheme); `lock` holds their balance rows until commit."""

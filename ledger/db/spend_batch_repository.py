@@ -7,15 +7,18 @@ and a single spend can run side by side without deadlocking each other.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, text, tuple_
+from sqlalchemy import ColumnElement, Connection, Select, Text, any_, bindparam, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.batch_writes import BatchWrites
-from ledger.db.lots_repository import MAX_LOTS_PER_WALLET, LotsRepository, _lot
+from ledger.db.lots_repository import MAX_LOTS_PER_WALLET, _lot, lot_query
 from ledger.db.registry_repository import _outlet as outlet_from_row
 from ledger.db.spend_batch_writes import write_batch
 from ledger.db.tables import (
@@ -48,12 +51,76 @@ _LOCK_WALLETS_SQL = text(
 )
 
 
+def _one_of(column: Any, name: str, postgresql: bool) -> ColumnElement[bool]:
+    """`column` is one of the list bound as `name`: on PostgreSQL `= ANY(array)`, so the statement's text
+    (and its prepared plan) is the same whatever the batch size; elsewhere an expanding IN."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(Text)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _wallet_of(owner: Any, scheme: Any, postgresql: bool) -> ColumnElement[bool]:
+    """(owner, scheme) is one of the wallets bound as `owners` and `schemes` (or `wallets` off PostgreSQL)."""
+    if postgresql:
+        pairs = select(
+            func.unnest(bindparam("owners", type_=ARRAY(Text))),
+            func.unnest(bindparam("schemes", type_=ARRAY(Text))),
+        )
+        return tuple_(owner, scheme).in_(pairs)
+    return tuple_(owner, scheme).in_(bindparam("wallets", expanding=True))
+
+
+def _wallet_parameters(wallets: Collection[Wallet], postgresql: bool) -> dict[str, Any]:
+    ordered = sorted(wallets)
+    if postgresql:
+        return {"owners": [owner for owner, _ in ordered], "schemes": [scheme for _, scheme in ordered]}
+    return {"wallets": ordered}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Statements:
+    """The batch's reads, built once per dialect: building a statement costs more than running it here."""
+
+    accounts: Select[Any]
+    cards: Select[Any]
+    outlets: Select[Any]
+    timed_out_holds: Select[Any]
+    locked_lots: Select[Any]
+    counters: Select[Any]
+
+
+@functools.cache
+def _statements(postgresql: bool) -> _Statements:
+    return _Statements(
+        accounts=select(accounts.c.name, accounts.c.id).where(_one_of(accounts.c.name, "names", postgresql)),
+        cards=select(cards, distrusted_card_keys.c.key_id.is_not(None).label("key_distrusted"))
+        .select_from(cards.outerjoin(distrusted_card_keys, distrusted_card_keys.c.key_id == cards.c.key_id))
+        .where(_one_of(cards.c.number, "numbers", postgresql)),
+        outlets=select(outlets).where(_one_of(outlets.c.id, "ids", postgresql)),
+        timed_out_holds=select(holds.c.owner_id, holds.c.scheme_id).where(
+            _wallet_of(holds.c.owner_id, holds.c.scheme_id, postgresql),
+            holds.c.status == "pending",
+            holds.c.expires_at <= bindparam("now"),
+        ),
+        locked_lots=lot_query()
+        .where(_wallet_of(lots.c.owner_id, lots.c.scheme_id, postgresql))
+        .order_by(lots.c.account_id)
+        .with_for_update(of=balances),
+        counters=select(spend_counters).where(
+            _wallet_of(spend_counters.c.owner_id, spend_counters.c.scheme_id, postgresql),
+            spend_counters.c.day_start <= bindparam("latest"),
+            spend_counters.c.day_end > bindparam("earliest"),
+        ),
+    )
+
+
 class SpendBatchRepository:
     """The statements of one batch of spends, on the unit of work's connection."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.postgresql = connection.dialect.name == "postgresql"
+        self.statements = _statements(self.postgresql)
 
     def claim(self, scoped_keys: Sequence[ScopedKey]) -> dict[ScopedKey, tuple[bool, tuple[str, Any] | None]]:
         """Per key: whether it was claimed (False: still in flight elsewhere) and its stored answer, if any.
@@ -93,28 +160,22 @@ class SpendBatchRepository:
         """The ids of the accounts with these names (those that exist), in one statement."""
         if not names:
             return {}
-        query = select(accounts.c.name, accounts.c.id).where(accounts.c.name.in_(sorted(names)))
-        return {row.name: row.id for row in self.connection.execute(query)}
+        rows = self.connection.execute(self.statements.accounts, {"names": sorted(names)})
+        return {row.name: row.id for row in rows}
 
     def cards(self, numbers: Collection[str]) -> dict[str, dict[str, Any]]:
         """KeysRepository.card_for_token for many card numbers, in one statement."""
         if not numbers:
             return {}
-        query = (
-            select(cards, distrusted_card_keys.c.key_id.is_not(None).label("key_distrusted"))
-            .select_from(
-                cards.outerjoin(distrusted_card_keys, distrusted_card_keys.c.key_id == cards.c.key_id)
-            )
-            .where(cards.c.number.in_(sorted(numbers)))
-        )
-        return {row.number: dict(row._mapping) for row in self.connection.execute(query)}
+        rows = self.connection.execute(self.statements.cards, {"numbers": sorted(numbers)})
+        return {row.number: dict(row._mapping) for row in rows}
 
     def outlets(self, outlet_ids: Collection[str]) -> dict[str, dict[str, Any]]:
         """RegistryRepository.outlet for many outlets, in one statement."""
         if not outlet_ids:
             return {}
-        query = select(outlets).where(outlets.c.id.in_(sorted(outlet_ids)))
-        return {row.id: outlet_from_row(row) for row in self.connection.execute(query)}
+        rows = self.connection.execute(self.statements.outlets, {"ids": sorted(outlet_ids)})
+        return {row.id: outlet_from_row(row) for row in rows}
 
     def lock_wallets(self, wallets: Collection[Wallet]) -> None:
         """ActivityRepository.lock_wallet for every wallet, in one global (name) order, in one statement."""
@@ -127,26 +188,17 @@ class SpendBatchRepository:
         """The wallets among these with a pending hold past its timeout at `now` (to be released first)."""
         if not wallets:
             return set()
-        query = select(holds.c.owner_id, holds.c.scheme_id).where(
-            tuple_(holds.c.owner_id, holds.c.scheme_id).in_(list(wallets)),
-            holds.c.status == "pending",
-            holds.c.expires_at <= now,
-        )
-        return {(row.owner_id, row.scheme_id) for row in self.connection.execute(query)}
+        parameters = {**_wallet_parameters(wallets, self.postgresql), "now": now}
+        rows = self.connection.execute(self.statements.timed_out_holds, parameters)
+        return {(row.owner_id, row.scheme_id) for row in rows}
 
     def locked_wallets(self, wallets: Collection[Wallet]) -> dict[Wallet, list[LotRecord]]:
         """Every lot of these wallets, their balance rows locked in account id order until commit."""
         found: dict[Wallet, list[LotRecord]] = {wallet: [] for wallet in wallets}
         if not wallets:
             return found
-        query = (
-            LotsRepository(self.connection)
-            ._query()
-            .where(tuple_(lots.c.owner_id, lots.c.scheme_id).in_(list(wallets)))
-            .order_by(lots.c.account_id)
-            .with_for_update(of=balances)
-        )
-        for row in self.connection.execute(query):
+        parameters = _wallet_parameters(wallets, self.postgresql)
+        for row in self.connection.execute(self.statements.locked_lots, parameters):
             lot = _lot(row)
             found[(lot.owner_id, lot.scheme_id)].append(lot)
         assert all(len(lots_of) <= MAX_LOTS_PER_WALLET for lots_of in found.values())
@@ -159,12 +211,8 @@ class SpendBatchRepository:
         found: dict[Wallet, list[tuple[dt.datetime, dt.datetime, int]]] = {wallet: [] for wallet in wallets}
         if not wallets:
             return found
-        query = select(spend_counters).where(
-            tuple_(spend_counters.c.owner_id, spend_counters.c.scheme_id).in_(list(wallets)),
-            spend_counters.c.day_start <= latest,
-            spend_counters.c.day_end > earliest,
-        )
-        for row in self.connection.execute(query):
+        parameters = {**_wallet_parameters(wallets, self.postgresql), "earliest": earliest, "latest": latest}
+        for row in self.connection.execute(self.statements.counters, parameters):
             found[(row.owner_id, row.scheme_id)].append((row.day_start, row.day_end, int(row.spent_minor)))
         return found
 

@@ -253,7 +253,18 @@ def redeem(
 
 def redemption_fingerprint(request: SpendRequest) -> dict[str, Any]:
     """What a redemption's idempotency key is bound to: a replay must ask for exactly this again."""
-    return {"op": "redemption", **dataclasses.asdict(request)}
+    return {"op": "redemption", **_spend_fields(request)}
+
+
+def _spend_fields(request: SpendRequest) -> dict[str, Any]:
+    # Field by field rather than dataclasses.asdict (which deep-copies): this runs once per spend.
+    return {
+        "card_token": request.card_token,
+        "amount_minor": request.amount_minor,
+        "outlet_id": request.outlet_id,
+        "scheme": request.scheme,
+        "unit": request.unit,
+    }
 
 
 def refund(
@@ -332,7 +343,7 @@ def place_hold(
         expires = rfc3339(now + dt.timedelta(seconds=timeout_seconds))
         return {**body, "status": "pending", "expires_at": expires}
 
-    fingerprint = {"op": "hold", "timeout_seconds": timeout_seconds, **dataclasses.asdict(request)}
+    fingerprint = {"op": "hold", "timeout_seconds": timeout_seconds, **_spend_fields(request)}
     return once(uow, actor=actor, key=key, request=fingerprint, now=now, operation=operation)
 
 
