@@ -44,6 +44,7 @@ LEDGER_ERROR_STATUS: dict[type[LedgerError], int] = {
     errors.CardBlocked: 403,
     errors.InvalidToken: 400,
     errors.Expired: 410,
+    errors.VouchersExpired: 410,
     errors.LimitExceeded: 422,
     errors.NotEligible: 422,
     errors.RuleViolation: 422,

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import zoneinfo
+from collections.abc import Mapping
+from typing import Any
+
+from ledger.clock import DEFAULT_TIME_ZONE, parse_rfc3339
+from ledger.units import format_amount
 
 PROBLEM_BASE = "https://clubcard.example/problems/"
 
@@ -108,9 +114,34 @@ def problem_slug(problem_type: str) -> str:
     return problem_type.removeprefix(PROBLEM_BASE)
 
 
-def for_problem(problem_type: str) -> Outcome:
-    """The outcome to show for an API problem (an unknown one says to try again; nothing was charged)."""
-    return _BY_PROBLEM.get(problem_slug(problem_type), TRY_AGAIN)
+def for_problem(
+    problem_type: str, body: Mapping[str, Any] | None = None, zone: zoneinfo.ZoneInfo | None = None
+) -> Outcome:
+    """The outcome to show for an API problem (an unknown one says to try again; nothing was charged).
+
+    Vouchers past their expiry say on which of the council's days (`zone`) they expired, from the body."""
+    slug = problem_slug(problem_type)
+    if slug == "vouchers-expired":
+        return vouchers_expired(body or {}, zone)
+    return _BY_PROBLEM.get(slug, TRY_AGAIN)
+
+
+def vouchers_expired(body: Mapping[str, Any], zone: zoneinfo.ZoneInfo | None) -> Outcome:
+    """Expired vouchers: when they expired, what that was worth, and where to get new ones."""
+    expired_at, expired_minor, unit = body.get("expired_at"), body.get("expired_minor"), body.get("unit")
+    when = ""
+    if isinstance(expired_at, str):
+        local = parse_rfc3339(expired_at).astimezone(zone or zoneinfo.ZoneInfo(DEFAULT_TIME_ZONE))
+        when = f" on {local.day} {local:%B %Y}"
+    value = "they"
+    if isinstance(expired_minor, int) and isinstance(unit, str):
+        value = f"the {format_amount(expired_minor, unit)} on them"
+    return Outcome(
+        "expired",
+        "Expired",
+        f"These vouchers expired{when}, so {value} cannot be used any more. Nothing was charged. "
+        "Ask the council about new vouchers.",
+    )
 
 
 NO_ANSWER = Outcome(

@@ -36,6 +36,7 @@ class SchemeView:
     left_today: str | None
     expiring: tuple[Expiring, ...] = ()
     partial_spend: bool = True
+    expired: tuple[Expiring, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,17 +81,29 @@ def local_time(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
     return f"{local:%H:%M} on {local.day} {local:%B %Y}"
 
 
+def local_day(moment: dt.datetime, zone: zoneinfo.ZoneInfo) -> str:
+    """A council day as people read it: 30 November 2026."""
+    local = moment.astimezone(zone)
+    return f"{local.day} {local:%B %Y}"
+
+
 def _expiring(lots: Any, unit: str, now: dt.datetime, zone: zoneinfo.ZoneInfo) -> tuple[Expiring, ...]:
     soon = []
     for lot in lots or ():
         if lot.get("expires_at") and lot.get("available_minor", 0) > 0:
             expires = parse_rfc3339(lot["expires_at"])
             if expires - now <= EXPIRES_SOON:
-                local = expires.astimezone(zone)
-                soon.append(
-                    Expiring(format_amount(lot["available_minor"], unit), f"{local.day} {local:%B %Y}")
-                )
+                soon.append(Expiring(format_amount(lot["available_minor"], unit), local_day(expires, zone)))
     return tuple(soon)
+
+
+def _expired(lots: Any, unit: str, zone: zoneinfo.ZoneInfo) -> tuple[Expiring, ...]:
+    """Value past its date that the expiry job has not yet taken back (an older API sends none)."""
+    return tuple(
+        Expiring(format_amount(lot["amount_minor"], unit), local_day(parse_rfc3339(lot["expired_at"]), zone))
+        for lot in lots or ()
+        if lot.get("expired_at") and lot.get("amount_minor", 0) > 0
+    )
 
 
 def online_card(body: Mapping[str, Any], token: str, now: dt.datetime, zone: zoneinfo.ZoneInfo) -> CardView:
@@ -110,6 +123,7 @@ def online_card(body: Mapping[str, Any], token: str, now: dt.datetime, zone: zon
                 left_today=None if left is None else format_amount(left, unit),
                 expiring=_expiring(item.get("lots"), unit, now, zone),
                 partial_spend=bool(item.get("partial_spend", True)),
+                expired=_expired(item.get("expired"), unit, zone),
             )
         )
     return CardView(str(body["card_number"]), token, True, tuple(schemes))

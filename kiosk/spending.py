@@ -84,7 +84,7 @@ def _online(counter: Counter, request: Spend) -> ReceiptView | Outcome:
             counter.outbox.update(request.key, state="unknown", at=rfc3339(counter.now()), problem=slug)
             return outcomes.NO_ANSWER
         counter.outbox.update(request.key, state="refused", at=rfc3339(counter.now()), problem=slug)
-        return outcomes.for_problem(problem.type)
+        return outcomes.for_problem(problem.type, problem.body, counter.zone)
     counter.outbox.update(request.key, state="done", at=rfc3339(counter.now()), response=receipt)
     row = counter.outbox.get(request.key)
     assert row is not None, "the request was recorded before it was sent"
@@ -207,7 +207,7 @@ def _resolution(
         )
         if kind == "refund" and outcomes.problem_slug(problem.type) in {"expired", "conflict", "not-found"}:
             return outcomes.NOT_REFUNDABLE
-        return outcomes.for_problem(problem.type)
+        return outcomes.for_problem(problem.type, problem.body, counter.zone)
     counter.outbox.update(key, state="done", at=rfc3339(counter.now()), response=answer)
     row = counter.outbox.get(key)
     assert row is not None

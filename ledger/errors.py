@@ -80,6 +80,12 @@ class Expired(LedgerError):
     problem = "expired"
 
 
+class VouchersExpired(Expired):
+    """The value that would have covered this spend here has expired (past its date, not yet swept)."""
+
+    problem = "vouchers-expired"
+
+
 class LimitExceeded(LedgerError):
     """A per-transaction, per-day or per-period limit would be exceeded."""
 

@@ -99,7 +99,10 @@ class Redemptions(MethodView):
     @blueprint.arguments(SpendSchema)
     @blueprint.response(201, SpendReceiptSchema)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Redeem (not-allowed-here, limit-exceeded, card-blocked, invalid-token); needs Idempotency-Key."""
+        """Redeem (not-allowed-here, limit-exceeded, card-blocked, invalid-token); needs Idempotency-Key.
+
+        410 vouchers-expired when only value past its expiry (not yet swept) could cover it: the detail
+        says on which day it expired, and expired_at and expired_minor say it for machines."""
         principal, key, context = current_principal(), idempotency_key(), ctx()
         now = context.clock.now()
         request = _spend_request(body, principal)

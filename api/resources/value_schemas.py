@@ -273,6 +273,14 @@ class EntitlementLotSchema(Schema):
     available_minor = fields.Integer()
 
 
+class ExpiredLotSchema(Schema):
+    """A lot of a purpose spendable here that is past its expiry but still holds value (not yet swept)."""
+
+    category = fields.String(allow_none=True)
+    expired_at = fields.String(metadata={"description": "RFC 3339: the instant it stopped being spendable"})
+    amount_minor = fields.Integer(metadata={"description": "what it still holds, which cannot be spent"})
+
+
 class SchemeEntitlementSchema(Schema):
     """What may be spent here from one scheme."""
 
@@ -290,6 +298,13 @@ class SchemeEntitlementSchema(Schema):
     offline_floor_limit_minor = fields.Integer()
     refund_window_days = fields.Integer()
     lots = fields.List(fields.Nested(EntitlementLotSchema))
+    expired = fields.List(
+        fields.Nested(ExpiredLotSchema),
+        metadata={
+            "description": "lots for this outlet's purposes past their expiry, not yet returned by the "
+            "expiry job; a spend only they could cover is 410 vouchers-expired"
+        },
+    )
 
 
 class EntitlementsSchema(Schema):

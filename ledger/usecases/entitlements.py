@@ -13,7 +13,7 @@ from ledger.rules import period_start
 from ledger.usecases.cards import resolve_card
 from ledger.usecases.holds import as_released
 from ledger.usecases.requests import outlet_for
-from ledger.usecases.spending import left_today, max_spend_now
+from ledger.usecases.spending import expired_here, expired_value_minor, left_today, max_spend_now
 from ledger.wallets import available_to_spend, spend_order, spendable
 
 
@@ -48,6 +48,8 @@ def entitlements(
         usable = [
             lot for lot in spend_order(lots) if spendable(lot, now, categories) and lot.available_minor > 0
         ]
+        # Past their date but not yet swept by the expiry job: the counter can say why a spend is refused.
+        expired = spend_order(expired_here(lots, now, categories))
         result.append(
             {
                 "scheme": scheme["slug"],
@@ -70,6 +72,14 @@ def entitlements(
                         "available_minor": lot.available_minor,
                     }
                     for lot in usable
+                ],
+                "expired": [
+                    {
+                        "category": lot.category,
+                        "expired_at": lot.expires_at and rfc3339(lot.expires_at),
+                        "amount_minor": expired_value_minor(lot),
+                    }
+                    for lot in expired
                 ],
             }
         )

@@ -6,8 +6,8 @@ import datetime as dt
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from ledger.clock import DEFAULT_TIME_ZONE, council_zone
-from ledger.errors import InsufficientFunds, LimitExceeded, NotAllowedHere, RuleViolation
+from ledger.clock import DEFAULT_TIME_ZONE, council_zone, rfc3339
+from ledger.errors import InsufficientFunds, LimitExceeded, NotAllowedHere, RuleViolation, VouchersExpired
 from ledger.records import LotRecord
 from ledger.rules import Spending, local_date
 from ledger.units import Unit, format_amount
@@ -81,14 +81,66 @@ def check_limits(spending: Spending, amount_minor: int, spent_today_minor: int, 
         )
 
 
+def expired_here(lots: Sequence[LotRecord], now: dt.datetime, categories: Collection[str]) -> list[LotRecord]:
+    """Lots of a purpose spendable here that still hold value but are past their expiry (not yet swept)."""
+    return [
+        lot
+        for lot in lots
+        if lot.expires_at is not None
+        and lot.expires_at <= now
+        and (lot.category is None or lot.category in categories)
+        and expired_value_minor(lot) > 0
+    ]
+
+
+def expired_value_minor(lot: LotRecord) -> int:
+    """What a lot past its expiry still holds: its own value, never an overdraft it was allowed."""
+    return max(0, min(lot.balance_minor, lot.available_minor))
+
+
+def _expired_refusal(
+    lots: Sequence[LotRecord], amount_minor: int, here_minor: int, unit: Unit, zone: dt.tzinfo | None
+) -> VouchersExpired | None:
+    """VouchersExpired when `lots` (expired here) would have covered what the unexpired value here cannot."""
+    expired_minor = sum(map(expired_value_minor, lots))
+    if not lots or here_minor + expired_minor < amount_minor:
+        return None
+    # The date residents were told: the council's day of each expiry (a voucher works all its last day).
+    zone = zone if zone is not None else council_zone(DEFAULT_TIME_ZONE)
+    instants = sorted({lot.expires_at for lot in lots if lot.expires_at is not None})
+    days = dict.fromkeys(local_date(instant, zone) for instant in instants)
+    on = " and ".join(f"{day.day} {day:%B %Y}" for day in days)
+    these, their = ("these vouchers", "their") if len(lots) > 1 else ("this voucher", "its")
+    expired, asked, here = (format_amount(value, unit) for value in (expired_minor, amount_minor, here_minor))
+    return VouchersExpired(
+        f"{these} expired on {on}, so {their} {expired} cannot be spent; "
+        f"needs {asked}; {here} available to spend here",
+        needed_minor=amount_minor,
+        available_minor=here_minor,
+        expired_minor=expired_minor,
+        expired_at=rfc3339(instants[-1]),
+        unit=unit.value,
+    )
+
+
 def plan_here(
-    lots: Sequence[LotRecord], amount_minor: int, now: dt.datetime, categories: Collection[str], unit: Unit
+    lots: Sequence[LotRecord],
+    amount_minor: int,
+    now: dt.datetime,
+    categories: Collection[str],
+    unit: Unit,
+    zone: dt.tzinfo | None = None,
 ) -> list[tuple[str, int]]:
-    """The lots a spend here draws on; when they fall short, say which: too little, or another purpose's."""
+    """The lots a spend here draws on; when they fall short, say which: expired, too little, or another
+    purpose's. `zone` names the council's days in an expiry refusal (None: the default zone)."""
     try:
         return plan_spend(lots, amount_minor, now, categories, unit=unit)
     except InsufficientFunds as short_here:
         here = available_to_spend(lots, now, categories)
+        # Expired value of this outlet's purposes that would have covered it: the date, not the balance.
+        expired = _expired_refusal(expired_here(lots, now, categories), amount_minor, here, unit, zone)
+        if expired is not None:
+            raise expired from short_here
         elsewhere = available_to_spend(lots, now, None) - here
         if elsewhere <= 0:
             raise

@@ -4,11 +4,13 @@ holds; every refusal in plain words; no serious accessibility problems and no CS
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, Playwright, expect
 
+from ledger.usecases import flows
 from tests.e2e.browser import ConsoleLog, save_screenshot, serious_accessibility_violations
 from tests.e2e.test_kiosk_world import Card, CounterWorld, counter_world, launch_chromium_with
 
@@ -162,6 +164,38 @@ def test_each_refusal_is_put_in_plain_words(
     _expect_outcome(page, browser_console, *expected[4])
     page.get_by_role("button", name="Back to this card").click()
     expect(page.locator("h1")).to_have_text("What this card can spend here")
+
+
+@pytest.mark.browser
+def test_vouchers_past_their_expiry_are_refused_as_expired_saying_when(
+    page: Page, counter_world: CounterWorld, browser_console: ConsoleLog
+) -> None:
+    world, leisure = counter_world.world, counter_world.leisure
+    resident = world.resident((leisure,))
+    card = Card(*world.card(resident), resident)
+    expires_at = world.clock.now() + dt.timedelta(days=1)
+    world.run(
+        lambda uow: flows.issue(
+            uow, scheme=leisure, owner_id=resident, amount_minor=800, now=world.clock.now(),
+            actor="caseworker:test", key=f"issue-{card.number}", expires_at=expires_at,
+        )
+    )  # fmt: skip
+    world.clock.advance(dt.timedelta(days=2))  # past its expiry; the expiry job has not run
+    local = expires_at.astimezone(zoneinfo.ZoneInfo("Europe/London"))  # the kiosk's council zone
+    day = f"{local.day} {local:%B %Y}"
+    scan(page, counter_world, card)
+    expect(page.locator("[data-expired]")).to_contain_text(f"£8.00 expired on {day}")
+    check_screen(page, browser_console, "entitlements-expired")
+    take(page, "leisure", "5")
+    _expect_outcome(
+        page,
+        browser_console,
+        "expired",
+        "Expired",
+        f"These vouchers expired on {day}, so the £8.00 on them cannot be used any more. Nothing was "
+        "charged. Ask the council about new vouchers.",
+    )
+    assert counter_world.wallet(card) == 800
 
 
 def _expect_outcome(page: Page, console: ConsoleLog, kind: str, heading: str, words: str) -> None:
