@@ -10,6 +10,7 @@ from typing import Any
 from ledger.cards.token import CardKeyring
 from ledger.clock import rfc3339
 from ledger.errors import Expired, NotAllowedHere, NotFound, RetryableConflict, ValidationFailed
+from ledger.places import Outlet, Scheme
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import LotRecord
@@ -18,15 +19,9 @@ from ledger.units import AccountKind, Unit
 from ledger.usecases import flows, holds
 from ledger.usecases.cards import resolve_card
 from ledger.usecases.common import ensure_account
-from ledger.usecases.requests import approves, once, outlet_for, receipt_data
+from ledger.usecases.requests import once, outlet_for, receipt_data
 from ledger.usecases.schemes import get_scheme
-from ledger.usecases.spending import (
-    allowed_here,
-    check_limits,
-    check_whole_lots,
-    lot_categories_here,
-    plan_here,
-)
+from ledger.usecases.spending import check_limits, check_whole_lots, plan_here
 from ledger.wallets import after_taking, available_to_spend
 
 DEFAULT_HOLD_TIMEOUT_SECONDS = 900
@@ -86,10 +81,9 @@ def _choose_scheme(
     candidates = []
     for membership in uow.people.memberships_of(owner_id):
         scheme = uow.schemes.get(id=membership["scheme_id"])
-        spending = parse_rules(scheme["rules"]).spending
-        usable = scheme["unit"] == request.unit and approves(outlet, scheme)
-        if usable and allowed_here(spending, outlet["categories"]):
-            candidates.append((scheme, lot_categories_here(spending, outlet["categories"])))
+        place, here = Scheme.from_record(scheme), Outlet.from_record(outlet)
+        if scheme["unit"] == request.unit and place.may_be_spent_at(here):
+            candidates.append((scheme, place.lot_categories_at(here)))
     if not candidates:
         raise NotAllowedHere(f"nothing in {request.unit} on this card may be spent here")
     candidates.sort(key=lambda item: item[0]["slug"])
@@ -137,11 +131,9 @@ def place_spend(
         raise ValidationFailed(f"{scheme['slug']} is in {scheme['unit']}, not {request.unit}")
     if rules is None or request.scheme is None:
         rules = parse_rules(scheme["rules"])
-    if not approves(outlet, scheme):
-        raise NotAllowedHere(f"this outlet is not approved for {scheme['slug']}")
-    if not allowed_here(rules.spending, outlet["categories"]):
-        raise NotAllowedHere(f"{scheme['slug']} cannot be spent at this kind of outlet")
-    categories = lot_categories_here(rules.spending, outlet["categories"])
+    place, here = Scheme.from_record(scheme, rules.spending), Outlet.from_record(outlet)
+    place.require_spendable_at(here)
+    categories = place.lot_categories_at(here)
     return SpendPlace(owner_id, card["number"], scheme, rules, categories, Unit(scheme["unit"]))
 
 

@@ -26,26 +26,6 @@ def council_day(at: dt.datetime, zone: dt.tzinfo | None) -> tuple[dt.datetime, d
     return start, end
 
 
-def lot_categories_here(spending: Spending, outlet_categories: Collection[str]) -> frozenset[str]:
-    """Lot categories (purposes) spendable at an outlet with these categories."""
-    # A purpose listed in purpose_categories is spendable where the outlet has one of its categories;
-    # any other category is spendable where the outlet has that category itself.
-    here = set(outlet_categories)
-    direct = {c for c in here if c not in spending.purpose_categories}
-    mapped = {p for p, accepted in spending.purpose_categories.items() if here.intersection(accepted)}
-    return frozenset(direct | mapped)
-
-
-def allowed_here(spending: Spending, outlet_categories: Collection[str]) -> bool:
-    """True when an (approved) outlet's categories meet the scheme's outlet categories or a purpose's."""
-    if not spending.outlet_categories and not spending.purpose_categories:
-        return True
-    here = set(outlet_categories)
-    if here.intersection(spending.outlet_categories):
-        return True
-    return any(here.intersection(accepted) for accepted in spending.purpose_categories.values())
-
-
 def left_today(spending: Spending, spent_today_minor: int) -> int | None:
     """What may still be spent today under the per-day limit (None: no limit)."""
     if spending.per_day_limit_minor is None:

@@ -12,6 +12,7 @@ from typing import Any
 from ledger.actors import Actor, as_actor
 from ledger.clock import rfc3339
 from ledger.errors import Conflict, Forbidden, LedgerError, NotAllowedHere, NotFound, ValidationFailed
+from ledger.places import Outlet, Scheme
 from ledger.ports import UnitOfWork
 from ledger.records import LotRecord
 from ledger.rules import Rules, parse_rules
@@ -30,15 +31,9 @@ from ledger.usecases.common import idempotent, new_id
 from ledger.usecases.holds import locked_wallet
 from ledger.usecases.redemptions import payable_account
 from ledger.usecases.replays import once_per_key
-from ledger.usecases.requests import approves, outlet_for, require_member
+from ledger.usecases.requests import outlet_for, require_member
 from ledger.usecases.schemes import get_scheme
-from ledger.usecases.spending import (
-    allowed_here,
-    check_limits,
-    check_whole_lots,
-    lot_categories_here,
-    plan_here,
-)
+from ledger.usecases.spending import check_limits, check_whole_lots, plan_here
 from ledger.usecases.staff_log import record_action
 
 MAX_REASON_LENGTH = 200
@@ -101,7 +96,11 @@ def proposals_of(uow: UnitOfWork, round_id: str) -> list[Proposal]:
 
 def delivers(outlet: Mapping[str, Any], scheme: Mapping[str, Any], rules: Rules) -> bool:
     """True when the outlet may be paid from the scheme: approved for it, and of a kind its rules allow."""
-    return approves(outlet, scheme) and allowed_here(rules.spending, outlet["categories"])
+    return Scheme.from_record(scheme, rules.spending).may_be_spent_at(Outlet.from_record(outlet))
+
+
+def _lot_categories(scheme: Mapping[str, Any], rules: Rules, outlet: Mapping[str, Any]) -> frozenset[str]:
+    return Scheme.from_record(scheme, rules.spending).lot_categories_at(Outlet.from_record(outlet))
 
 
 def open_round(
@@ -284,9 +283,7 @@ def _can_pay(
     unit = Unit(scheme["unit"])
     try:
         check_limits(rules.spending, proposal.cost_minor, spent_today_minor, unit)
-        plan = plan_here(
-            lots, proposal.cost_minor, now, lot_categories_here(rules.spending, outlet["categories"]), unit
-        )
+        plan = plan_here(lots, proposal.cost_minor, now, _lot_categories(scheme, rules, outlet), unit)
         check_whole_lots(rules.spending, plan, lots)
     except LedgerError:
         return False
@@ -319,7 +316,7 @@ def _pay(
             voting.street_id,
             winner.cost_minor,
             payable,
-            lot_categories_here(rules.spending, outlet["categories"]),
+            _lot_categories(scheme, rules, outlet),
             now,
             kind="redeem",
             actor=actor.name,

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from ledger.errors import NotAllowedHere
 from ledger.places import Outlet, Scheme
 from ledger.rules import Spending
 from ledger.units import Unit
 from ledger.usecases.requests import approves
-from ledger.usecases.spending import allowed_here, lot_categories_here
 
 LEISURE = Scheme(
     "s-leisure",
@@ -93,26 +90,3 @@ def test_a_scheme_read_from_storage_has_its_spending_rules_parsed() -> None:
     registered = {"id": "o1", "name": "Central Library", "categories": ["library"], "schemes": ["s1"]}
     assert scheme.unit is Unit.GBP and scheme.may_be_spent_at(Outlet.from_record(registered))
     assert approves(registered, stored) and not approves({**registered, "schemes": []}, stored)
-
-
-CATEGORIES = st.sampled_from(["hostel", "library", "charity-shop", "leisure-centre", "studio"])
-
-
-@given(
-    outlet_categories=st.frozensets(CATEGORIES, max_size=3),
-    scheme_categories=st.lists(CATEGORIES, max_size=2),
-    purposes=st.dictionaries(st.sampled_from(["accommodation", "studio"]), st.lists(CATEGORIES, max_size=2)),
-)
-def test_the_copy_left_in_the_spend_path_agrees_with_the_one_rule(
-    outlet_categories: frozenset[str], scheme_categories: list[str], purposes: dict[str, list[str]]
-) -> None:
-    # ledger/usecases/spending.py still has its own allowed_here/lot_categories_here (another helper's
-    # file): until it calls the methods, this keeps the two from drifting apart.
-    spending = Spending(
-        outlet_categories=tuple(scheme_categories),
-        purpose_categories={purpose: tuple(accepted) for purpose, accepted in purposes.items()},
-    )
-    scheme = Scheme("s1", "scheme", "Scheme", Unit.POINT, spending)
-    place = outlet(set(outlet_categories), {"scheme"})
-    assert scheme.may_be_spent_at(place) == allowed_here(spending, outlet_categories)
-    assert scheme.lot_categories_at(place) == lot_categories_here(spending, outlet_categories)
