@@ -1,4 +1,4 @@
-"""Databases for tests: every integration test runs on SQLite and on PostgreSQL.
+"""Databases for tests: every integration test runs on SQLite and on PostgreSQL; the API driver on each.
 
 PostgreSQL runs when CLUBCARD_TEST_DATABASE_URL is set (CI sets it, and then a PostgreSQL that cannot be
 reached is an error, not a skip). Each test gets a fresh database cloned from a migrated template.
@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from ledger.db.bootstrap import migrate
 from ledger.db.engine import make_engine, normalise_url
+from tests.support.api import ApiDriver, driver_on
 
 POSTGRES_URL = os.environ.get("CLUBCARD_TEST_DATABASE_URL", "")
 NO_POSTGRES_REASON = (
@@ -117,3 +118,15 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def api(database_url: str, tmp_path: Path) -> Iterator[ApiDriver]:
+    """The API on a fresh database (SQLite, then PostgreSQL) with a fixed clock: every API test's driver."""
+    yield from driver_on(database_url, tmp_path)
+
+
+@pytest.fixture
+def world(api: ApiDriver) -> ApiDriver:
+    """The same driver, under the name the value and redemption tests read as."""
+    return api

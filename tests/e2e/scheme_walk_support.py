@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import TestResponse
 
 from admin.demo_schemes import FIVE_SCHEMES
-from api.problems import PROBLEM_BASE, PROBLEM_CONTENT_TYPE
 from ledger.usecases import audit, checkpoints
 from ledger.usecases.expiry import ExpiryReport, expire_all
-from tests.support.api import ApiDriver
+from tests.support.api import AUTO, ApiDriver, assert_problem
 
 V1 = "/api/v1"
 # PostgreSQL seals only behind the server's oldest open transaction, which other work may hold: poll.
@@ -47,7 +44,7 @@ class Walk:
         self, method: str, path: str, who: str, body: Any = None, key: str | None = None
     ) -> TestResponse:
         """One request as a role (admin, finance...) or with a raw key (a kiosk's device key)."""
-        return self.driver.call(method, V1 + path, who, body, key=key)
+        return self.driver.call(method, V1 + path, who, json=body, key=key or AUTO)
 
     def ok(
         self, method: str, path: str, who: str, body: Any = None, status: int = 201, key: str | None = None
@@ -64,13 +61,7 @@ class Walk:
         self, method: str, path: str, who: str, body: Any, status: int, problem: str
     ) -> dict[str, Any]:
         """A request that must be refused with this status and RFC 9457 problem type; returns the problem."""
-        response = self.send(method, path, who, body)
-        assert response.status_code == status, (method, path, response.status_code, response.get_json())
-        assert response.content_type == PROBLEM_CONTENT_TYPE
-        data = dict(response.get_json())
-        assert data["type"] == PROBLEM_BASE + problem, data
-        assert data["status"] == status and data["title"] and data["detail"], data
-        return data
+        return assert_problem(self.send(method, path, who, body), status, problem)
 
     # -- staff set up a scheme ------------------------------------------------------------------------
 
@@ -209,8 +200,6 @@ class Walk:
 
 
 @pytest.fixture
-def walk(database_url: str, tmp_path: Path) -> Iterator[Walk]:
+def walk(api: ApiDriver) -> Walk:
     """The API on a fresh database (SQLite, then PostgreSQL) with a fixed clock and a key per staff role."""
-    driver = ApiDriver(database_url, tmp_path)
-    yield Walk(driver)
-    driver.context.engine.dispose()
+    return Walk(api)

@@ -6,7 +6,7 @@ from sqlalchemy import event
 
 from api.auth import CACHE_EXTENSION, PrincipalCache
 from ledger.usecases.api_keys import authenticate, revoke_key
-from tests.integration.api_support import ApiDriver, api_fixture, assert_problem  # noqa: F401
+from tests.support.api import ApiDriver, assert_problem
 
 UNITS = "/api/v1/units"
 
@@ -40,21 +40,21 @@ def _revoke_elsewhere(api: ApiDriver, secret: str) -> None:
 
 def test_a_key_revoked_by_another_process_stops_working_within_one_second(api: ApiDriver) -> None:
     monotonic = _install_cache(api)
-    secret = api.key("auditor")
-    assert api.call("GET", UNITS, secret=secret).status_code == 200
+    secret = api.staff("auditor")
+    assert api.call("GET", UNITS, secret).status_code == 200
 
     _revoke_elsewhere(api, secret)
     monotonic.seconds += 0.5
-    assert api.call("GET", UNITS, secret=secret).status_code == 200  # still cached: no database read
+    assert api.call("GET", UNITS, secret).status_code == 200  # still cached: no database read
 
     monotonic.seconds += 0.5
-    assert_problem(api.call("GET", UNITS, secret=secret), 401, "unauthenticated")
+    assert_problem(api.call("GET", UNITS, secret), 401, "unauthenticated")
 
 
 def test_a_cached_key_opens_no_database_transaction_to_authenticate(api: ApiDriver) -> None:
     _install_cache(api)
-    secret = api.key("auditor")
-    assert api.call("GET", UNITS, secret=secret).status_code == 200
+    secret = api.staff("auditor")
+    assert api.call("GET", UNITS, secret).status_code == 200
     connections: list[object] = []
 
     def count(connection: object) -> None:
@@ -62,7 +62,7 @@ def test_a_cached_key_opens_no_database_transaction_to_authenticate(api: ApiDriv
 
     event.listen(api.context.engine, "begin", count)
     try:
-        assert api.call("GET", UNITS, secret=secret).status_code == 200
+        assert api.call("GET", UNITS, secret).status_code == 200
     finally:
         event.remove(api.context.engine, "begin", count)
     assert connections == []
@@ -70,8 +70,8 @@ def test_a_cached_key_opens_no_database_transaction_to_authenticate(api: ApiDriv
 
 def test_an_unknown_key_is_never_cached(api: ApiDriver) -> None:
     _install_cache(api)
-    assert_problem(api.call("GET", UNITS, secret="cc_adm_not-a-key"), 401, "unauthenticated")
-    assert_problem(api.call("GET", UNITS, secret="cc_adm_not-a-key"), 401, "unauthenticated")
+    assert_problem(api.call("GET", UNITS, "cc_adm_not-a-key"), 401, "unauthenticated")
+    assert_problem(api.call("GET", UNITS, "cc_adm_not-a-key"), 401, "unauthenticated")
 
 
 def test_a_key_revoked_through_the_api_stops_working_at_once_in_this_process(api: ApiDriver) -> None:
@@ -83,7 +83,7 @@ def test_a_key_revoked_through_the_api_stops_working_at_once_in_this_process(api
     devices = f"/api/v1/outlets/{outlet.json['id']}/devices"
     device = api.call("POST", devices, "admin", json={"label": "front desk"}).json
     assert device is not None
-    assert api.call("GET", UNITS, secret=device["key"]).status_code == 200
+    assert api.call("GET", UNITS, device["key"]).status_code == 200
 
     assert api.call("POST", f"{devices}/{device['id']}/revoke", "admin").status_code == 200
-    assert_problem(api.call("GET", UNITS, secret=device["key"]), 401, "unauthenticated")
+    assert_problem(api.call("GET", UNITS, device["key"]), 401, "unauthenticated")

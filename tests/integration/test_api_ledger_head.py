@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from ledger.clock import parse_rfc3339
 from ledger.signing import tree_head_message, verify_signature
-from tests.integration.api_support import ApiDriver, api_fixture, assert_problem  # noqa: F401
 from tests.integration.conftest import Books
 from tests.integration.tamper_support import sealed_books
+from tests.support.api import ApiDriver, assert_problem
 
 PATH = "/.well-known/clubcard-ledger"
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from ledger.db.tables import outlets
-from tests.integration.api_support import ApiDriver, api_fixture, assert_problem  # noqa: F401
+from tests.support.api import ApiDriver, assert_problem
 
 OUTLETS = "/api/v1/outlets"
 
@@ -80,9 +80,9 @@ def test_a_kiosk_credential_works_until_revoked(api: ApiDriver) -> None:
         api.call("POST", f"{OUTLETS}/nope/devices", "admin", json={"label": "x"}), 404, "not-found"
     )
 
-    assert api.call("GET", "/api/v1/units", secret=device["key"]).status_code == 200
-    assert_problem(api.call("GET", f"{OUTLETS}/{outlet['id']}", secret=device["key"]), 403, "forbidden")
-    assert_problem(api.call("GET", OUTLETS, secret=device["key"]), 403, "forbidden")
+    assert api.call("GET", "/api/v1/units", device["key"]).status_code == 200
+    assert_problem(api.call("GET", f"{OUTLETS}/{outlet['id']}", device["key"]), 403, "forbidden")
+    assert_problem(api.call("GET", OUTLETS, device["key"]), 403, "forbidden")
 
     listed = api.call("GET", devices, "admin")
     assert listed.status_code == 200 and len(listed.json) == 2
@@ -95,9 +95,9 @@ def test_a_kiosk_credential_works_until_revoked(api: ApiDriver) -> None:
     assert_problem(api.call("POST", revoke, "scheme_manager"), 403, "forbidden")
     revoked = api.call("POST", revoke, "admin")
     assert revoked.status_code == 200 and revoked.json["revoked"] is True
-    assert_problem(api.call("GET", "/api/v1/units", secret=device["key"]), 401, "unauthenticated")
+    assert_problem(api.call("GET", "/api/v1/units", device["key"]), 401, "unauthenticated")
     assert_problem(api.call("POST", revoke, "admin"), 409, "conflict")
-    staff_key = f"{devices}/{api.context.read(lambda uow: _key_id(uow, api.key('admin')))}/revoke"
+    staff_key = f"{devices}/{api.context.read(lambda uow: _key_id(uow, api.staff('admin')))}/revoke"
     assert_problem(api.call("POST", staff_key, "admin"), 404, "not-found")
 
 
@@ -177,8 +177,8 @@ def test_only_an_admin_changes_an_outlet_and_only_one_that_exists(api: ApiDriver
         assert_problem(
             api.call("PATCH", f"{OUTLETS}/{outlet['id']}", role, json={"name": "X"}), 403, "forbidden"
         )
-    device = api.key("device", outlet["id"])
-    refused = api.call("PATCH", f"{OUTLETS}/{outlet['id']}", secret=device, json={"name": "Mine now"})
+    device = api.new_key("device", outlet["id"])
+    refused = api.call("PATCH", f"{OUTLETS}/{outlet['id']}", device, json={"name": "Mine now"})
     assert_problem(refused, 403, "forbidden")
     missing = api.call(
         "PATCH", f"{OUTLETS}/00000000-0000-0000-0000-000000000000", "admin", json={"name": "X"}

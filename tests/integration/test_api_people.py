@@ -17,7 +17,7 @@ from ledger.cards.token import CardKeyring
 from ledger.db.tables import personal_details, residents, staff_actions
 from ledger.usecases.audit import check
 from ledger.usecases.checkpoints import seal, verify
-from tests.integration.api_support import ApiDriver, api_fixture, assert_problem  # noqa: F401
+from tests.support.api import ApiDriver, assert_problem
 
 RESIDENTS = "/api/v1/residents"
 
@@ -97,7 +97,7 @@ def test_bad_resident_input_is_refused_and_nothing_is_created(api: ApiDriver, bo
 
 
 def test_a_household_and_a_street_need_no_birth_date_and_a_retry_enrols_once(api: ApiDriver) -> None:
-    street = api.resident(kind="collective", name="Acacia Avenue", date_of_birth=None)
+    street = api.resident(kind="collective", name="Acacia Avenue", born=None)
     headers = {"Idempotency-Key": "enrol-1"}
     body = {"kind": "household", "name": "No 4", "postcode": "SE1 7PB"}
     first = api.call("POST", RESIDENTS, "caseworker", json=body, headers=headers)
@@ -110,8 +110,8 @@ def test_a_household_and_a_street_need_no_birth_date_and_a_retry_enrols_once(api
 
 
 def test_subject_access_export(api: ApiDriver) -> None:
-    api.scheme("release", {"issuing": {"mode": "series"}}, funded_minor=50_000)
-    resident_id = api.resident(name="Bo Example", date_of_birth="1990-01-02")
+    api.scheme("release", rules={"issuing": {"mode": "series"}}, funded=50_000)
+    resident_id = api.resident(name="Bo Example", born="1990-01-02")
     assert api.member("release", resident_id, referral="probation ref 42").status_code == 201
     expires = api.clock.now() + dt.timedelta(days=30)
     issued = api.issue("release", resident_id, 5_000, category="accommodation", expires_at=expires)
@@ -142,13 +142,13 @@ def test_subject_access_export(api: ApiDriver) -> None:
 
 
 def test_erasure_keeps_the_ledger_valid_and_the_balance(api: ApiDriver) -> None:
-    api.scheme("leisure", funded_minor=10_000)
+    api.scheme("leisure", funded=10_000)
     resident_id = api.resident(name="Cy Example")
     assert api.member("leisure", resident_id, referral="school").status_code == 201
     api.issue("leisure", resident_id, 2_500)
     api.spend("leisure", resident_id, 500)
     api.context.write(lambda uow: seal(uow, api.context.ledger_key, api.clock.now()))
-    before = api.wallet("leisure", resident_id)
+    before = api.wallet(resident_id, "leisure")
     path = f"{RESIDENTS}/{resident_id}/personal-data"
 
     assert_problem(api.call("DELETE", path, "caseworker"), 403, "forbidden")
@@ -160,7 +160,7 @@ def test_erasure_keeps_the_ledger_valid_and_the_balance(api: ApiDriver) -> None:
     assert read["details"] is None and read["erased_at"] is not None
     assert read["memberships"][0]["referral"] is None
     assert read["wallets"][0]["balance_minor"] == before == 2_000
-    assert api.wallet("leisure", resident_id) == before
+    assert api.wallet(resident_id, "leisure") == before
     assert _count(api, personal_details) == 0
     assert api.context.read(check).ok
     report = api.context.read(lambda uow: verify(uow, {api.context.ledger_key.key_id}))
@@ -205,7 +205,7 @@ def test_a_card_decodes_to_a_token_the_published_keys_verify(api: ApiDriver) -> 
 
 
 def test_a_blocked_card_is_revoked_and_the_balance_stays(api: ApiDriver) -> None:
-    api.scheme("leisure", funded_minor=5_000)
+    api.scheme("leisure", funded=5_000)
     resident_id = api.resident()
     api.issue("leisure", resident_id, 1_000)
     card = api.call("POST", f"{RESIDENTS}/{resident_id}/cards", "caseworker").json
@@ -220,11 +220,11 @@ def test_a_blocked_card_is_revoked_and_the_balance_stays(api: ApiDriver) -> None
     assert revoked == [card["number"]]
     read = api.call("GET", f"{RESIDENTS}/{resident_id}", "caseworker").json
     assert read["cards"][0]["blocked"] is True
-    assert read["wallets"][0]["balance_minor"] == 1_000 == api.wallet("leisure", resident_id)
+    assert read["wallets"][0]["balance_minor"] == 1_000 == api.wallet(resident_id, "leisure")
 
 
 def test_replacing_a_lost_card_blocks_it_and_issues_a_new_one(api: ApiDriver) -> None:
-    api.scheme("leisure", funded_minor=5_000)
+    api.scheme("leisure", funded=5_000)
     resident_id = api.resident()
     api.issue("leisure", resident_id, 1_500)
     old = api.call("POST", f"{RESIDENTS}/{resident_id}/cards", "caseworker").json
@@ -242,15 +242,15 @@ def test_replacing_a_lost_card_blocks_it_and_issues_a_new_one(api: ApiDriver) ->
     assert cards[old["number"]]["blocked"] is True
     assert cards[old["number"]]["replaced_by"] == new.json["number"]
     assert cards[new.json["number"]]["blocked"] is False
-    assert api.wallet("leisure", resident_id) == 1_500
+    assert api.wallet(resident_id, "leisure") == 1_500
 
 
 def test_eligibility_refusals_name_the_reason(api: ApiDriver) -> None:
-    api.scheme("teen", {"eligibility": {"min_age": 13, "max_age": 19}})
-    api.scheme("riverside", {"eligibility": {"wards": ["Riverside"], "postcode_prefixes": ["SE1"]}})
-    api.scheme("release", {"eligibility": {"referral_required": True}})
-    resident_id = api.resident(date_of_birth="2010-06-15", ward="riverside", postcode="se17pb")
-    elsewhere = api.resident(date_of_birth="1980-01-01", ward="Hillside", postcode="SE1 1AA")
+    api.scheme("teen", rules={"eligibility": {"min_age": 13, "max_age": 19}})
+    api.scheme("riverside", rules={"eligibility": {"wards": ["Riverside"], "postcode_prefixes": ["SE1"]}})
+    api.scheme("release", rules={"eligibility": {"referral_required": True}})
+    resident_id = api.resident(born="2010-06-15", ward="riverside", postcode="se17pb")
+    elsewhere = api.resident(born="1980-01-01", ward="Hillside", postcode="SE1 1AA")
     street = api.resident(kind="collective", name="Acacia Avenue")
 
     young = assert_problem(api.member("teen", resident_id, as_of="2023-06-14"), 422, "not-eligible")
@@ -271,7 +271,7 @@ def test_eligibility_refusals_name_the_reason(api: ApiDriver) -> None:
 
 
 def test_membership_input_roles_and_listing(api: ApiDriver) -> None:
-    api.scheme("recycling", {"eligibility": {"resident_kinds": ["household", "collective"]}})
+    api.scheme("recycling", rules={"eligibility": {"resident_kinds": ["household", "collective"]}})
     street = api.resident(kind="collective", name="Acacia Avenue")
     household = api.resident(kind="household", name="No 4")
     members = "/api/v1/schemes/recycling/members"

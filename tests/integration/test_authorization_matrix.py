@@ -7,11 +7,10 @@ role check (or checks the wrong roles) fails this test. Every /api/v1 route must
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.support.api import STAFF_ROLES, ApiDriver
+from tests.support.api import AUTO, STAFF_ROLES, ApiDriver
 
 STAFF = set(STAFF_ROLES)
 ANY = STAFF | {"device"}
@@ -88,16 +87,11 @@ def _concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
 
 
-@pytest.fixture
-def api(database_url: str, tmp_path: Path) -> ApiDriver:
+@pytest.fixture(name="api")
+def api_with_a_device(api: ApiDriver) -> ApiDriver:
     """The API with a key per staff role and a device key bound to a real outlet."""
-    driver = ApiDriver(database_url, tmp_path)
-    outlet = driver.call(
-        "POST", "/api/v1/outlets", "admin", {"name": "Pool", "categories": ["leisure-centre"], "schemes": []}
-    )
-    assert outlet.status_code == 201, outlet.json
-    driver.keys["device"] = driver.key("device", outlet.json["id"])
-    return driver
+    _, api.secrets["device"] = api.outlet(["leisure-centre"], [], name="Pool")
+    return api
 
 
 def test_every_api_route_is_in_the_matrix(api: ApiDriver) -> None:
@@ -120,7 +114,7 @@ def test_each_role_is_allowed_or_forbidden_as_the_contract_says(
     assert anonymous.status_code == 401, f"{method} {path} without a key: {anonymous.status_code}"
     assert anonymous.content_type == "application/problem+json"
     for role in ROLES:
-        response = api.call(method, url, role, {})
+        response = api.call(method, url, role, json={}, key=AUTO)
         if role in allowed:
             assert response.status_code not in (401, 403), f"{role} should be allowed: {method} {path}"
         else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -68,25 +67,13 @@ def _counts(driver: ApiDriver) -> tuple[int, ...]:
     return driver.context.read(count)
 
 
-@pytest.fixture
-def api(database_url: str, tmp_path: Path) -> ApiDriver:
+@pytest.fixture(name="api")
+def api_with_a_scheme_and_a_device(api: ApiDriver) -> ApiDriver:
     """An API with a funded scheme, an outlet and a device."""
-    driver = ApiDriver(database_url, tmp_path)
-    created = driver.call(
-        "POST", "/api/v1/schemes", "admin", {"slug": "leisure", "name": "Leisure", "unit": "GBP"}
-    )
-    assert created.status_code == 201
-    funded = driver.call("POST", "/api/v1/schemes/leisure/funding", "finance", {"amount_minor": 10_000})
-    assert funded.status_code == 201
-    outlet = driver.call(
-        "POST",
-        "/api/v1/outlets",
-        "admin",
-        {"name": "Pool", "categories": ["leisure-centre"], "schemes": ["leisure"]},
-    )
-    driver.keys["device"] = driver.key("device", outlet.json["id"])
-    driver.outlet_id = outlet.json["id"]  # type: ignore[attr-defined]
-    return driver
+    api.scheme("leisure", funded=10_000, name="Leisure")
+    outlet_id, api.secrets["device"] = api.outlet(["leisure-centre"], ["leisure"], name="Pool")
+    api.outlet_id = outlet_id  # type: ignore[attr-defined]
+    return api
 
 
 @pytest.mark.parametrize(("method", "path", "allowed"), WRITES, ids=[f"{m} {p}" for m, p, _ in WRITES])
@@ -94,9 +81,8 @@ def test_bad_input_gets_a_problem_and_changes_nothing(
     api: ApiDriver, method: str, path: str, allowed: set[str]
 ) -> None:
     url = re.sub(r"\{slug\}", "leisure", path)
-    url = re.sub(
-        r"\{id\}", api.outlet_id if "/outlets/" in path else "00000000-0000-0000-0000-000000000000", url
-    )  # type: ignore[attr-defined]
+    outlet_id: str = api.outlet_id  # type: ignore[attr-defined]
+    url = re.sub(r"\{id\}", outlet_id if "/outlets/" in path else "00000000-0000-0000-0000-000000000000", url)
     url = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", url)
     role = sorted(allowed)[0]
     before = _counts(api)
@@ -171,44 +157,24 @@ def test_nul_control_characters_and_lone_surrogates_in_text_are_validation_probl
 
 
 def test_a_refund_reason_with_nul_is_refused_and_the_redemption_stands(api: ApiDriver) -> None:
-    resident = api.call(
-        "POST",
-        "/api/v1/residents",
-        "caseworker",
-        {"kind": "person", "name": "Ada", "date_of_birth": "2010-06-15"},
+    resident = api.post(
+        "/api/v1/residents", {"kind": "person", "name": "Ada", "date_of_birth": "2010-06-15"}, "caseworker"
     ).json["id"]
-    assert (
-        api.call(
-            "POST", "/api/v1/schemes/leisure/members", "caseworker", {"resident_id": resident}
-        ).status_code
-        == 201
-    )
-    token = api.call("POST", f"/api/v1/residents/{resident}/cards", "caseworker").json["token"]
-    issued = api.call(
-        "POST",
-        "/api/v1/issuances",
-        "caseworker",
-        {
-            "scheme": "leisure",
-            "resident_id": resident,
-            "amount_minor": 500,
-            "expires_at": "2027-01-01T00:00:00Z",
-        },
-    )
+    member = api.post("/api/v1/schemes/leisure/members", {"resident_id": resident}, "caseworker")
+    assert member.status_code == 201
+    token = api.post(f"/api/v1/residents/{resident}/cards", None, "caseworker").json["token"]
+    issue = {"scheme": "leisure", "resident_id": resident, "amount_minor": 500}
+    issued = api.post("/api/v1/issuances", {**issue, "expires_at": "2027-01-01T00:00:00Z"}, "caseworker")
     assert issued.status_code == 201, issued.json
-    spent = api.call(
-        "POST",
-        "/api/v1/redemptions",
-        "device",
-        {"card_token": token, "amount_minor": 200, "scheme": "leisure"},
-    )
+    spend = {"card_token": token, "amount_minor": 200, "scheme": "leisure"}
+    spent = api.post("/api/v1/redemptions", spend, "device")
     assert spent.status_code == 201, spent.json
     refund = f"/api/v1/redemptions/{spent.json['transaction_id']}/refund"
     before = _counts(api)
     for reason in ("changed\u0000mind", "\udcff", "\u0007bell"):
         _validation(_raw(api, "POST", refund, "device", json.dumps({"reason": reason}).encode()))
     assert _counts(api) == before
-    accepted = api.call("POST", refund, "device", {"reason": "changed their mind\nsecond line"})
+    accepted = api.post(refund, {"reason": "changed their mind\nsecond line"}, "device")
     assert accepted.status_code == 201, accepted.json
 
 

@@ -13,7 +13,7 @@ from api.spec import idempotency_treatment
 from ledger.cards.token import CardKeyring
 from ledger.db.tables import api_keys, cards, idempotency_keys, outlets, scheme_versions, staff_actions
 from ledger.usecases.api_keys import create_key
-from tests.integration.api_support import ApiDriver, api_fixture, assert_problem  # noqa: F401
+from tests.support.api import ApiDriver, assert_problem
 
 RESIDENTS = "/api/v1/residents"
 
@@ -125,12 +125,12 @@ def test_a_resident_enrolment_retried_with_its_key_enrols_once(api: ApiDriver) -
 
 
 def test_a_membership_retried_with_its_key_gives_the_first_answer_not_409(api: ApiDriver) -> None:
-    api.scheme("release", {"eligibility": {"referral_required": True}})
+    api.scheme("release", rules={"eligibility": {"referral_required": True}})
     resident_id = api.resident()
     body = {"resident_id": resident_id, "referral": "probation ref 7"}
     path = "/api/v1/schemes/release/members"
     first = _retried(api, "POST", path, "caseworker", body, {**body, "referral": "other"}, 201)
-    assert first["referral"] == "probation ref 7" and first["eligible_on"] == "2026-11-01"
+    assert first["referral"] == "probation ref 7" and first["eligible_on"] == "2026-11-04"
     assert_problem(api.member("release", resident_id, referral="probation ref 7"), 409, "conflict")
     assert "probation" not in _stored_results(api)
 
@@ -183,7 +183,7 @@ def test_an_idempotency_key_belongs_to_the_api_key_that_sent_it(api: ApiDriver) 
     ).secret
     headers = {"Idempotency-Key": "shared-key"}
     first = api.call("POST", "/api/v1/outlets", "admin", json={"name": "Pool"}, headers=headers)
-    second = api.call("POST", "/api/v1/outlets", secret=other_admin, json={"name": "Gym"}, headers=headers)
+    second = api.call("POST", "/api/v1/outlets", other_admin, json={"name": "Gym"}, headers=headers)
     assert first.status_code == second.status_code == 201 and first.json["id"] != second.json["id"]
 
 

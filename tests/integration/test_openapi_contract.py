@@ -7,7 +7,6 @@ authorization and exercise validation and the use cases, on SQLite and on Postgr
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -33,20 +32,16 @@ def _role_for(method: str, path: str) -> str | None:
     return None
 
 
-def test_the_api_never_fails_and_always_matches_its_schema(database_url: str, tmp_path: Path) -> None:
-    driver = ApiDriver(database_url, tmp_path)
-    outlet = driver.call(
-        "POST", "/api/v1/outlets", "admin", {"name": "Pool", "categories": ["leisure-centre"], "schemes": []}
-    )
-    driver.keys["device"] = driver.key("device", outlet.json["id"])
-    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", driver.app)
+def test_the_api_never_fails_and_always_matches_its_schema(api: ApiDriver) -> None:
+    _, api.secrets["device"] = api.outlet(["leisure-centre"], [], name="Pool")
+    schema = schemathesis.openapi.from_wsgi("/api/openapi.json", api.app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 40, "the whole API is documented"
     for operation in operations:
-        _exercise(driver, operation, _role_for(operation.method.upper(), operation.path))
+        _exercise(api, operation, _role_for(operation.method.upper(), operation.path))
 
 
-def _exercise(driver: ApiDriver, operation: Any, role: str | None) -> None:
+def _exercise(api: ApiDriver, operation: Any, role: str | None) -> None:
     """Call one operation with generated requests and check every response."""
 
     @given(case=operation.as_strategy())
@@ -57,7 +52,7 @@ def _exercise(driver: ApiDriver, operation: Any, role: str | None) -> None:
         suppress_health_check=list(HealthCheck),
     )
     def exercise(case: Case) -> None:
-        response = case.call(headers=driver.headers(role) if role else {})
+        response = case.call(headers=api.headers(role) if role else {})
         if response.status_code == 503 and _stripe_not_configured(response):
             return  # documented: top-ups and the Stripe webhook say so when Stripe is not set up (as here)
         assert response.status_code < 500, f"{case.method} {case.formatted_path}: {response.status_code}"
