@@ -24,9 +24,9 @@ import redis
 
 from api.limits import CARD_LOOKUP_SCOPE, card_lookup_limit, limiter
 from tests.e2e.servers import clean_environment, free_port, running_server
-from tests.integration.value_support import PROBLEM, TIME_BANK, World, problem, world
+from tests.integration.value_support import TIME_BANK
+from tests.support.api import PROBLEM, World, assert_problem
 
-__all__ = ["world"]
 LIMIT = 20
 LIMIT_TEXT = f"{LIMIT} per hour"  # an hour, so no window ends during a test
 REDIS_URL = os.environ.get("CLUBCARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -73,7 +73,7 @@ def test_one_device_key_has_one_budget_across_every_endpoint_that_takes_a_card(w
     assert 429 not in served, served
     for method, path, body in requests:
         refused = world.get(path, cafe) if method == "GET" else world.post(path, body, cafe)
-        problem(refused, 429, "rate-limited")
+        assert_problem(refused, 429, "rate-limited")
 
 
 def test_a_caseworker_has_one_budget_across_card_look_ups_and_card_images(world: World) -> None:
@@ -88,7 +88,7 @@ def test_a_caseworker_has_one_budget_across_card_look_ups_and_card_images(world:
     served = [world.get(path, caseworker).status_code for path in [*paths, paths[0]]]
     assert served == [200] * 6
     for path in paths:
-        problem(world.get(path, caseworker), 429, "rate-limited")
+        assert_problem(world.get(path, caseworker), 429, "rate-limited")
 
 
 def test_another_key_keeps_its_own_budget(world: World) -> None:

@@ -14,7 +14,7 @@ from ledger.rules import local_date
 from tests.e2e.browser import ConsoleLog, save_screenshot, serious_accessibility_violations
 from tests.e2e.staff_server import StaffServer, staff_server_fixture
 from tests.integration.street_pot_support import HOUSEHOLD_BORN, POT_MINOR, Street, street
-from tests.integration.value_support import World
+from tests.support.api import World
 
 pytestmark = pytest.mark.browser
 __all__ = ["staff_server_fixture"]

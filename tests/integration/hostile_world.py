@@ -14,9 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import MetaData, select
 
-from api.app import create_app
-from ledger.clock import FixedClock
-from tests.integration.value_support import LEISURE, START, TIME_BANK, World
+from tests.integration.value_support import LEISURE, TIME_BANK
+from tests.support.api import ApiDriver, World
 
 ZERO_ID = "00000000-0000-0000-0000-000000000000"
 ROLES_LINE = re.compile(r"Roles: ([a-z_]+(?:, [a-z_]+)*)\.")
@@ -143,7 +142,7 @@ class Walk:
     def __init__(self, world: World) -> None:
         self.world = world
         self.ids: dict[str, str] = {}
-        self.secrets: dict[str, str] = {}
+        self.secrets = world.secrets  # who a request is from, by name
         self.tables = MetaData()
         self._serial = 0
 
@@ -260,16 +259,8 @@ class Walk:
 @pytest.fixture
 def walk(database_url: str, tmp_path: Path) -> Iterator[Walk]:
     """The app (without rate limits: the walk sends thousands of requests) on a fresh database, built up."""
-    clock = FixedClock(START)
-    app = create_app(
-        {
-            "CLUBCARD_DATABASE_URL": database_url,
-            "CLUBCARD_DATA_DIR": str(tmp_path),
-            "CLOCK": clock,
-            "RATELIMIT_ENABLED": False,
-        }
-    )
-    built = Walk(World(app, clock))
+    driver = ApiDriver.on(database_url, tmp_path, RATELIMIT_ENABLED=False)
+    built = Walk(driver)
     built.build()
     yield built
-    app.extensions["clubcard"].engine.dispose()
+    driver.close()

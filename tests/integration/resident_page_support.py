@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger.usecases.api_keys import create_key
 from ledger.usecases.common import new_id
-from tests.integration.value_support import World
+from tests.support.api import World
 from tests.support.staff_web import StaffWeb, csrf_token, page_text
 
 BORN = dt.date(1975, 1, 15)

@@ -9,12 +9,11 @@ from typing import Any, cast
 
 import pytest
 
-from api.app import create_app
-from ledger.clock import FixedClock
 from ledger.usecases.api_keys import create_key
 from ledger.usecases.settlements import CLEARING_ACCOUNT
 from ledger.usecases.settlements_payees import clean_payee, save_payee
-from tests.integration.value_support import LEISURE, START, World
+from tests.integration.value_support import LEISURE
+from tests.support.api import World
 from tests.support.fake_stripe import FakeStripe, stripe_settings
 
 SETTLEMENTS = "/api/v1/settlements"
@@ -107,18 +106,10 @@ def by_outlet(batch: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def _world(database_url: str, tmp_path: Path, extra: dict[str, Any]) -> Iterator[SettlementWorld]:
-    clock = FixedClock(START)
-    config = {
-        "CLUBCARD_DATABASE_URL": database_url,
-        "CLUBCARD_DATA_DIR": str(tmp_path),
-        "CLOCK": clock,
-        **extra,
-    }
-    app = create_app(config)
-    world = SettlementWorld(app, clock)
+    world = SettlementWorld.on(database_url, tmp_path, **extra)
     world.setup_scheme()
     yield world
-    app.extensions["clubcard"].engine.dispose()
+    world.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.integration.value_support import World
+from tests.support.api import World
 
 INSIGHT_LEISURE = {
     "spending": {"outlet_categories": ["leisure-centre"]},

@@ -15,7 +15,7 @@ from ledger.db.tables import staff_actions
 from ledger.rules import parse_rules
 from ledger.units import Unit
 from ledger.usecases.schemes import create_scheme
-from tests.integration.value_support import World
+from tests.support.api import World
 from tests.support.staff_web import StaffWeb
 
 LEISURE = next(scheme for scheme in FIVE_SCHEMES if scheme["slug"] == "leisure-vouchers")

@@ -15,7 +15,7 @@ from ledger.db.tables import personal_details
 from ledger.usecases import flows
 from ledger.usecases.common import new_id
 from ledger.usecases.street_pot import add_proposal, open_round
-from tests.integration.value_support import World
+from tests.support.api import World
 
 RECYCLING_RULES = {
     "eligibility": {"resident_kinds": ["household", "collective"]},

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.integration.value_support import LEISURE, World, problem, world
-
-__all__ = ["world"]
+from tests.integration.value_support import LEISURE
+from tests.support.api import World, assert_problem
 
 
 def test_funding_through_the_api_is_in_the_staff_log_once_however_often_it_is_replayed(world: World) -> None:
@@ -30,7 +29,7 @@ def test_funding_in_another_unit_is_refused_and_nothing_is_logged(world: World) 
     refused = world.post(
         "/api/v1/schemes/leisure/funding", {"amount_minor": 60, "unit": "HOUR"}, world.staff("finance")
     )
-    problem(refused, 422, "validation")
+    assert_problem(refused, 422, "validation")
     assert world.balance(leisure["budget_account_id"]) == 0
     log = world.get("/api/v1/audit/staff-log?action=scheme.fund", world.staff("auditor")).get_json()
     assert log["data"] == []

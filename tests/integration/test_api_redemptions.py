@@ -7,19 +7,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ledger.usecases.expiry import expire_all
-from tests.integration.value_support import (
-    BAD_INTEGERS,
-    HEALTHY,
-    LEISURE,
-    RELEASE,
-    START,
-    TIME_BANK,
-    World,
-    problem,
-    world,
-)
+from tests.integration.value_support import BAD_INTEGERS, HEALTHY, LEISURE, RELEASE, TIME_BANK
+from tests.support.api import START, World, assert_problem
 
-__all__ = ["world"]
 REDEEM = "/api/v1/redemptions"
 
 
@@ -65,10 +55,12 @@ def test_entitlements_show_what_may_be_spent_here(world: World) -> None:
     assert [lot["available_minor"] for lot in scheme["lots"]] == [600, 800]  # earliest expiry first
     at_library = world.get(f"/api/v1/cards/{token}/entitlements", library).get_json()
     assert [s["scheme"] for s in at_library["schemes"]] == ["leisure"]
-    problem(world.get("/api/v1/cards/C1.bad.token/entitlements", pool), 400, "invalid-token")
-    problem(world.get(f"/api/v1/cards/{token}/entitlements", world.staff("caseworker")), 403, "forbidden")
+    assert_problem(world.get("/api/v1/cards/C1.bad.token/entitlements", pool), 400, "invalid-token")
+    assert_problem(
+        world.get(f"/api/v1/cards/{token}/entitlements", world.staff("caseworker")), 403, "forbidden"
+    )
     world.block(number)
-    problem(world.get(f"/api/v1/cards/{token}/entitlements", pool), 403, "card-blocked")
+    assert_problem(world.get(f"/api/v1/cards/{token}/entitlements", pool), 403, "card-blocked")
 
 
 def test_redeem_takes_the_earliest_expiring_lot_and_replays(world: World) -> None:
@@ -87,8 +79,10 @@ def test_redeem_takes_the_earliest_expiring_lot_and_replays(world: World) -> Non
     assert payable is not None and world.balance(payable) == 700
     world.clock.advance(dt.timedelta(minutes=5))
     assert world.post(REDEEM, spend, pool, key="swim-1").get_json() == receipt
-    problem(world.post(REDEEM, {**spend, "amount_minor": 1}, pool, key="swim-1"), 422, "idempotency-mismatch")
-    problem(world.post(REDEEM, spend, pool, key=None), 400, "idempotency-key-required")
+    assert_problem(
+        world.post(REDEEM, {**spend, "amount_minor": 1}, pool, key="swim-1"), 422, "idempotency-mismatch"
+    )
+    assert_problem(world.post(REDEEM, spend, pool, key=None), 400, "idempotency-key-required")
     by_unit = world.post(REDEEM, {"card_token": token, "amount_minor": 300, "unit": "GBP"}, pool)
     assert by_unit.status_code == 201 and by_unit.get_json()["scheme"] == "leisure"
     assert world.wallet(teen, leisure) == 400
@@ -102,23 +96,25 @@ def test_refusals_leave_the_books_alone(world: World) -> None:
     _, wrong_kind = world.outlet(["hostel"], ["leisure"])
     spend = {"card_token": token, "amount_minor": 500, "scheme": "leisure"}
     before = world.books()
-    problem(world.post(REDEEM, spend, unapproved), 403, "not-allowed-here")
-    problem(world.post(REDEEM, spend, wrong_kind), 403, "not-allowed-here")
-    problem(
+    assert_problem(world.post(REDEEM, spend, unapproved), 403, "not-allowed-here")
+    assert_problem(world.post(REDEEM, spend, wrong_kind), 403, "not-allowed-here")
+    assert_problem(
         world.post(REDEEM, {"card_token": token, "amount_minor": 5, "unit": "POINT"}, pool),
         403,
         "not-allowed-here",
     )
-    problem(world.post(REDEEM, {**spend, "amount_minor": 1001}, pool), 422, "limit-exceeded")
-    problem(world.post(REDEEM, {**spend, "card_token": token[:-3] + "AAA"}, pool), 400, "invalid-token")
-    problem(world.post(REDEEM, spend, world.staff("finance")), 403, "forbidden")
+    assert_problem(world.post(REDEEM, {**spend, "amount_minor": 1001}, pool), 422, "limit-exceeded")
+    assert_problem(
+        world.post(REDEEM, {**spend, "card_token": token[:-3] + "AAA"}, pool), 400, "invalid-token"
+    )
+    assert_problem(world.post(REDEEM, spend, world.staff("finance")), 403, "forbidden")
     for bad in BAD_INTEGERS:
         raw = f'{{"card_token": "{token}", "scheme": "leisure", "amount_minor": {bad}}}'
-        problem(world.post(REDEEM, None, pool, raw=raw), 422, "validation")
-    problem(world.post(REDEEM, {"card_token": token, "amount_minor": 5}, pool), 422, "validation")
-    problem(world.post(REDEEM, {**spend, "tip": 1}, pool), 422, "validation")
+        assert_problem(world.post(REDEEM, None, pool, raw=raw), 422, "validation")
+    assert_problem(world.post(REDEEM, {"card_token": token, "amount_minor": 5}, pool), 422, "validation")
+    assert_problem(world.post(REDEEM, {**spend, "tip": 1}, pool), 422, "validation")
     world.block(number)
-    problem(world.post(REDEEM, spend, pool), 403, "card-blocked")
+    assert_problem(world.post(REDEEM, spend, pool), 403, "card-blocked")
     assert world.books() == before
     world.assert_audit_ok()
 
@@ -129,11 +125,11 @@ def test_per_day_limit_counts_spends_holds_and_refunds_of_the_day(world: World) 
     spend = {"card_token": token, "scheme": "leisure"}
     first = world.post(REDEEM, {**spend, "amount_minor": 600}, pool).get_json()
     world.post("/api/v1/holds", {**spend, "amount_minor": 300}, pool)
-    problem(world.post(REDEEM, {**spend, "amount_minor": 101}, pool), 422, "limit-exceeded")
+    assert_problem(world.post(REDEEM, {**spend, "amount_minor": 101}, pool), 422, "limit-exceeded")
     refund = world.post(f"{REDEEM}/{first['transaction_id']}/refund", {"reason": "closed lane"}, pool)
     assert refund.status_code == 201, refund.get_json()
     assert world.post(REDEEM, {**spend, "amount_minor": 700}, pool).status_code == 201
-    problem(world.post(REDEEM, {**spend, "amount_minor": 1}, pool), 422, "limit-exceeded")
+    assert_problem(world.post(REDEEM, {**spend, "amount_minor": 1}, pool), 422, "limit-exceeded")
     world.clock.advance(dt.timedelta(days=1))
     assert world.post(REDEEM, {**spend, "amount_minor": 100}, pool).status_code == 201
     world.assert_audit_ok()
@@ -156,8 +152,8 @@ def test_release_vouchers_are_spent_only_where_their_purpose_is_accepted(world: 
         2500,
         8500,
     )
-    problem(world.post(REDEEM, {**spend, "amount_minor": 3000}, shop), 402, "insufficient-funds")
-    problem(world.post(REDEEM, {**spend, "amount_minor": 99_999}, shop), 402, "insufficient-funds")
+    assert_problem(world.post(REDEEM, {**spend, "amount_minor": 3000}, shop), 402, "insufficient-funds")
+    assert_problem(world.post(REDEEM, {**spend, "amount_minor": 99_999}, shop), 402, "insufficient-funds")
     assert world.post(REDEEM, {**spend, "amount_minor": 6000}, hostel).status_code == 201
     assert world.wallet(person, release) == 2500
     world.assert_audit_ok()
@@ -177,8 +173,8 @@ def test_whole_vouchers_only_and_a_per_transaction_limit(world: World) -> None:
     _issue(world, "passes", person, amount_minor=300)
     _, pool = world.outlet(["leisure-centre"], ["passes"])
     spend = {"card_token": token, "scheme": "passes"}
-    problem(world.post(REDEEM, {**spend, "amount_minor": 200}, pool), 422, "rule-violation")
-    problem(world.post(REDEEM, {**spend, "amount_minor": 800}, pool), 422, "limit-exceeded")
+    assert_problem(world.post(REDEEM, {**spend, "amount_minor": 200}, pool), 422, "rule-violation")
+    assert_problem(world.post(REDEEM, {**spend, "amount_minor": 800}, pool), 422, "limit-exceeded")
     assert world.post(REDEEM, {**spend, "amount_minor": 500}, pool).status_code == 201
     assert world.post(REDEEM, {**spend, "amount_minor": 300}, pool).status_code == 201
     assert world.wallet(person, passes) == 0
@@ -193,14 +189,14 @@ def test_refunds_within_the_window_once_at_the_same_outlet(world: World) -> None
     spend = {"card_token": token, "scheme": "leisure"}
     first = world.post(REDEEM, {**spend, "amount_minor": 400}, pool).get_json()["transaction_id"]
     second = world.post(REDEEM, {**spend, "amount_minor": 400}, pool).get_json()["transaction_id"]
-    problem(world.post(f"{REDEEM}/{first}/refund", {}, other), 404, "not-found")
+    assert_problem(world.post(f"{REDEEM}/{first}/refund", {}, other), 404, "not-found")
     done = world.post(f"{REDEEM}/{first}/refund", {}, pool, key="refund-1")
     assert done.status_code == 201 and done.get_json()["reverses_id"] == first
     assert world.post(f"{REDEEM}/{first}/refund", {}, pool, key="refund-1").get_json() == done.get_json()
-    problem(world.post(f"{REDEEM}/{first}/refund", {}, pool), 409, "conflict")
+    assert_problem(world.post(f"{REDEEM}/{first}/refund", {}, pool), 409, "conflict")
     assert world.transaction(done.get_json()["transaction_id"]).kind == "refund"
     world.clock.advance(dt.timedelta(days=14, seconds=1))
-    problem(world.post(f"{REDEEM}/{second}/refund", {}, world.staff("finance")), 410, "expired")
+    assert_problem(world.post(f"{REDEEM}/{second}/refund", {}, world.staff("finance")), 410, "expired")
     assert world.wallet(teen, leisure) == 1000
     world.assert_audit_ok()
 
@@ -215,19 +211,25 @@ def test_holds_capture_part_void_and_time_out(world: World) -> None:
     assert placed.status_code == 201, placed.get_json()
     hold_id = placed.get_json()["hold_id"]
     assert world.wallet(teen, leisure) == 900
-    problem(world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 300}, other), 404, "not-found")
-    problem(world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 501}, pool), 422, "validation")
+    assert_problem(
+        world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 300}, other), 404, "not-found"
+    )
+    assert_problem(
+        world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 501}, pool), 422, "validation"
+    )
     captured = world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 300}, pool)
     assert captured.status_code == 201 and captured.get_json()["status"] == "captured"
     assert world.wallet(teen, leisure) == 1100
     assert world.balance(str(world.account_id(f"outlet:{outlet_id}:payable:GBP"))) == 300
-    problem(world.post(f"/api/v1/holds/{hold_id}/void", None, pool), 409, "conflict")
+    assert_problem(world.post(f"/api/v1/holds/{hold_id}/void", None, pool), 409, "conflict")
     voided_id = world.post("/api/v1/holds", {**hold, "amount_minor": 200}, pool).get_json()["hold_id"]
     assert world.post(f"/api/v1/holds/{voided_id}/void", None, pool).get_json()["status"] == "voided"
     late_id = world.post("/api/v1/holds", {**hold, "amount_minor": 100}, pool).get_json()["hold_id"]
     world.clock.advance(dt.timedelta(seconds=601))
-    problem(world.post(f"/api/v1/holds/{late_id}/capture", {"amount_minor": 100}, pool), 410, "expired")
-    problem(world.post("/api/v1/holds", {**hold, "timeout_seconds": 0}, pool), 422, "validation")
+    assert_problem(
+        world.post(f"/api/v1/holds/{late_id}/capture", {"amount_minor": 100}, pool), 410, "expired"
+    )
+    assert_problem(world.post("/api/v1/holds", {**hold, "timeout_seconds": 0}, pool), 422, "validation")
     world.assert_audit_ok()
 
 
@@ -251,7 +253,7 @@ def test_card_lookups_are_rate_limited_per_device(world: World) -> None:
     _, pool = world.outlet(["leisure-centre"], ["leisure"])
     statuses = [world.get(f"/api/v1/cards/{token}/entitlements", pool).status_code for _ in range(121)]
     assert statuses[:120] == [200] * 120
-    problem(world.get(f"/api/v1/cards/{token}/entitlements", pool), 429, "rate-limited")
+    assert_problem(world.get(f"/api/v1/cards/{token}/entitlements", pool), 429, "rate-limited")
 
 
 def test_concurrent_spends_never_beat_the_per_day_limit(world: World) -> None:
@@ -288,14 +290,18 @@ def test_a_timed_out_hold_is_spendable_and_shown_again_the_instant_it_times_out(
         1000,
     )
     assert [lot["available_minor"] for lot in seen["lots"]] == [600, 800]
-    problem(world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 900}, pool), 410, "expired")
+    assert_problem(
+        world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 900}, pool), 410, "expired"
+    )
     spent = world.post(REDEEM, {"card_token": token, "scheme": "leisure", "amount_minor": 1000}, pool)
 
     assert spent.status_code == 201, spent.get_json()
     assert spent.get_json()["remaining_in_scheme_minor"] == 400
     assert world.wallet(teen, leisure) == 400
     assert expire_all(world.context.uow_factory, world.clock).holds_released == 0
-    problem(world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 900}, pool), 410, "expired")
+    assert_problem(
+        world.post(f"/api/v1/holds/{hold_id}/capture", {"amount_minor": 900}, pool), 410, "expired"
+    )
     world.assert_audit_ok()
 
 
@@ -336,7 +342,7 @@ def test_overspending_at_an_outlet_of_the_right_purpose_is_insufficient_funds_wi
 
     short = world.post(REDEEM, {**spend, "amount_minor": 4500}, shop)
 
-    problem(short, 402, "insufficient-funds")
+    assert_problem(short, 402, "insufficient-funds")
     assert short.get_json()["detail"] == (
         "needs £45.00; £40.00 available to spend here; another £60.00 is on vouchers for accommodation, "
         "which cannot be spent here"
@@ -348,7 +354,7 @@ def test_overspending_at_an_outlet_of_the_right_purpose_is_insufficient_funds_wi
     }
     assert short.get_json()["unit"] == "GBP"
     wrong_place = world.post(REDEEM, {**spend, "amount_minor": 3000}, interviews)
-    problem(wrong_place, 403, "not-allowed-here")
+    assert_problem(wrong_place, 403, "not-allowed-here")
     assert (
         "£100.00 that could cover £30.00 is on vouchers for accommodation and work-clothes"
         in (wrong_place.get_json()["detail"])
@@ -366,11 +372,11 @@ def test_limits_and_roles_are_explained_in_the_refusal(world: World) -> None:
 
     over = world.post(REDEEM, {**spend, "amount_minor": 500}, pool)
 
-    problem(over, 422, "limit-exceeded")
+    assert_problem(over, 422, "limit-exceeded")
     body = over.get_json()
     assert body["detail"] == "the per-day limit of £10.00 leaves £4.00 to spend today; £5.00 asked"
     assert (body["limit_minor"], body["left_today_minor"], body["unit"]) == (1000, 400, "GBP")
     forbidden = world.post(REDEEM, {**spend, "amount_minor": 1}, world.staff("auditor"))
-    problem(forbidden, 403, "forbidden")
+    assert_problem(forbidden, 403, "forbidden")
     assert forbidden.get_json()["detail"] == "an auditor key cannot do this; it needs a device key"
     assert (forbidden.get_json()["role"], forbidden.get_json()["allowed_roles"]) == ("auditor", ["device"])

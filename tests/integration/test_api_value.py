@@ -12,20 +12,9 @@ from ledger.usecases.bulk_allowance import start_bulk_issuance
 from ledger.usecases.issuances import IssueRequest
 from ledger.usecases.jobs import job_progress
 from tests.integration.test_concurrency import race
-from tests.integration.value_support import (
-    BAD_INTEGERS,
-    HEALTHY,
-    LEISURE,
-    RECYCLING,
-    RELEASE,
-    START,
-    TIME_BANK,
-    World,
-    problem,
-    world,
-)
+from tests.integration.value_support import BAD_INTEGERS, HEALTHY, LEISURE, RECYCLING, RELEASE, TIME_BANK
+from tests.support.api import START, World, assert_problem
 
-__all__ = ["world"]
 ISSUE = "/api/v1/issuances"
 BULK = "/api/v1/issuances/bulk"
 EARN = "/api/v1/earnings"
@@ -44,12 +33,12 @@ def test_issuance_defaults_from_the_rules_and_replays(world: World) -> None:
     assert world.transaction(data["transaction_id"]).rule_version == 1
     replay = world.post(ISSUE, body, caseworker, key="issue-1")
     assert (replay.status_code, replay.get_json()) == (201, data)
-    problem(
+    assert_problem(
         world.post(ISSUE, {**body, "amount_minor": 99}, caseworker, key="issue-1"),
         422,
         "idempotency-mismatch",
     )
-    problem(world.post(ISSUE, body, caseworker, key=None), 400, "idempotency-key-required")
+    assert_problem(world.post(ISSUE, body, caseworker, key=None), 400, "idempotency-key-required")
     assert world.wallet(teen, leisure) == 1500
     explicit = world.post(
         ISSUE, {**body, "amount_minor": 250, "expires_at": "2026-12-01T00:00:00Z"}, caseworker
@@ -64,21 +53,21 @@ def test_issuance_refusals(world: World) -> None:
     member, stranger = world.resident((leisure,)), world.resident()
     aged_out = world.resident((leisure,), born="2001-01-01")
     caseworker = world.staff("caseworker")
-    problem(
+    assert_problem(
         world.post(ISSUE, {"scheme": "leisure", "resident_id": stranger}, caseworker), 422, "not-eligible"
     )
-    problem(
+    assert_problem(
         world.post(ISSUE, {"scheme": "leisure", "resident_id": aged_out}, caseworker), 422, "not-eligible"
     )
-    problem(
+    assert_problem(
         world.post(ISSUE, {"scheme": "healthy", "resident_id": member}, caseworker), 422, "rule-violation"
     )
-    problem(world.post(ISSUE, {"scheme": "nope", "resident_id": member}, caseworker), 404, "not-found")
+    assert_problem(world.post(ISSUE, {"scheme": "nope", "resident_id": member}, caseworker), 404, "not-found")
     assert world.post(ISSUE, {"scheme": "leisure", "resident_id": member}, caseworker).status_code == 201
     before = world.books()
     exhausted = world.post(ISSUE, {"scheme": "leisure", "resident_id": member}, caseworker)
-    problem(exhausted, 402, "budget-exhausted")
-    problem(
+    assert_problem(exhausted, 402, "budget-exhausted")
+    assert_problem(
         world.post(ISSUE, {"scheme": "leisure", "resident_id": member}, world.staff("finance")),
         403,
         "forbidden",
@@ -94,13 +83,15 @@ def test_bad_amounts_change_nothing(world: World, bad: str) -> None:
     teen = world.resident((leisure,))
     before = world.books()
     raw = f'{{"scheme": "leisure", "resident_id": "{teen}", "amount_minor": {bad}}}'
-    problem(world.post(ISSUE, None, world.staff("caseworker"), raw=raw), 422, "validation")
+    assert_problem(world.post(ISSUE, None, world.staff("caseworker"), raw=raw), 422, "validation")
     raw = f'{{"scheme": "leisure", "resident_id": "{teen}", "event_type": "x", "quantity": {bad}}}'
-    problem(world.post(EARN, None, world.staff("scheme_manager"), raw=raw), 422, "validation")
+    assert_problem(world.post(EARN, None, world.staff("scheme_manager"), raw=raw), 422, "validation")
     raw = (
         f'{{"scheme": "leisure", "from_resident_id": "{teen}", "to_resident_id": "x", "amount_minor": {bad}}}'
     )
-    problem(world.post("/api/v1/transfers", None, world.staff("caseworker"), raw=raw), 422, "validation")
+    assert_problem(
+        world.post("/api/v1/transfers", None, world.staff("caseworker"), raw=raw), 422, "validation"
+    )
     assert world.books() == before
 
 
@@ -116,13 +107,15 @@ def test_series_vouchers_take_their_purpose(world: World) -> None:
     unknown = world.post(
         ISSUE, {"scheme": "release", "resident_id": person, "purpose": "holiday"}, caseworker
     )
-    problem(unknown, 422, "validation")
-    problem(world.post(ISSUE, {"scheme": "release", "resident_id": person}, caseworker), 422, "validation")
+    assert_problem(unknown, 422, "validation")
+    assert_problem(
+        world.post(ISSUE, {"scheme": "release", "resident_id": person}, caseworker), 422, "validation"
+    )
     unreferred = world.resident((release,), born="1990-01-01", referral=None)
     refused = world.post(
         ISSUE, {"scheme": "release", "resident_id": unreferred, "purpose": "accommodation"}, caseworker
     )
-    problem(refused, 422, "not-eligible")
+    assert_problem(refused, 422, "not-eligible")
     world.assert_audit_ok()
 
 
@@ -131,7 +124,7 @@ def test_bulk_allowance_is_restartable_and_never_double_issues(world: World) -> 
     teens = [world.resident((leisure,)) for _ in range(5)]
     outsider = world.resident((leisure,), ward="Elsewhere")
     manager = world.staff("scheme_manager")
-    problem(
+    assert_problem(
         world.post("/api/v1/issuances/bulk", {"scheme": "leisure"}, world.staff("caseworker")),
         403,
         "forbidden",
@@ -168,17 +161,19 @@ def test_earning_caps_per_day_and_week_shared_by_alternative_activities(world: W
     first = world.post(EARN, check_in, kiosk)
     assert first.status_code == 201, first.get_json()
     assert (first.get_json()["credited_minor"], first.get_json()["kind"]) == (10, "earn")
-    problem(world.post(EARN, check_in, kiosk), 422, "limit-exceeded")
-    problem(world.post(EARN, {**check_in, "event_type": "walking_group"}, kiosk), 422, "limit-exceeded")
-    problem(world.post(EARN, check_in, elsewhere), 403, "not-allowed-here")
-    problem(world.post(EARN, {**check_in, "event_type": "sofa"}, kiosk), 422, "rule-violation")
+    assert_problem(world.post(EARN, check_in, kiosk), 422, "limit-exceeded")
+    assert_problem(
+        world.post(EARN, {**check_in, "event_type": "walking_group"}, kiosk), 422, "limit-exceeded"
+    )
+    assert_problem(world.post(EARN, check_in, elsewhere), 403, "not-allowed-here")
+    assert_problem(world.post(EARN, {**check_in, "event_type": "sofa"}, kiosk), 422, "rule-violation")
     for day in range(1, 5):  # Thursday to Sunday: an alternative activity earns just the same
         world.clock.advance(dt.timedelta(days=1))
         event = "walking_group" if day % 2 else "leisure_check_in"
         assert world.post(EARN, {**check_in, "event_type": event}, kiosk).status_code == 201
     world.clock.advance(dt.timedelta(hours=1))
     assert world.wallet(person, healthy) == 50
-    problem(world.post(EARN, check_in, kiosk), 422, "limit-exceeded")  # 50 a week
+    assert_problem(world.post(EARN, check_in, kiosk), 422, "limit-exceeded")  # 50 a week
     world.clock.advance(dt.timedelta(days=1))  # Monday: a new week
     assert world.post(EARN, check_in, kiosk).status_code == 201
     assert world.wallet(person, healthy) == 60
@@ -191,14 +186,16 @@ def test_per_quantity_earning_needs_its_role_and_is_capped_partially(world: Worl
     member = world.resident((bank,))
     manager = world.staff("scheme_manager")
     hours = {"scheme": "time-bank", "resident_id": member, "event_type": "volunteer_hours", "quantity": 300}
-    problem(world.post(EARN, hours, kiosk), 403, "forbidden")
-    problem(world.post(EARN, {k: v for k, v in hours.items() if k != "quantity"}, manager), 422, "validation")
+    assert_problem(world.post(EARN, hours, kiosk), 403, "forbidden")
+    assert_problem(
+        world.post(EARN, {k: v for k, v in hours.items() if k != "quantity"}, manager), 422, "validation"
+    )
     assert world.post(EARN, hours, manager).get_json()["credited_minor"] == 300
     capped = world.post(EARN, hours, manager).get_json()
     assert (capped["requested_minor"], capped["credited_minor"], capped["capped"]) == (300, 180, True)
-    problem(world.post(EARN, hours, manager), 422, "limit-exceeded")
-    problem(world.post(EARN, {**hours, "card_token": "C1.x.y"}, manager), 422, "validation")
-    problem(world.post(EARN, {**hours, "resident_id": world.resident()}, manager), 422, "not-eligible")
+    assert_problem(world.post(EARN, hours, manager), 422, "limit-exceeded")
+    assert_problem(world.post(EARN, {**hours, "card_token": "C1.x.y"}, manager), 422, "validation")
+    assert_problem(world.post(EARN, {**hours, "resident_id": world.resident()}, manager), 422, "not-eligible")
     assert world.wallet(member, bank) == 480
     world.assert_audit_ok()
 
@@ -213,16 +210,16 @@ def test_a_street_earns_its_collective_reward_once_it_beats_the_datum_line(world
     for _ in range(3):
         world.post(EARN, collection, manager)
     assert world.wallet(homes[0], recycling) == 50  # capped at 50 a week per household
-    problem(world.post(EARN, reward, manager), 422, "rule-violation")  # 50 < 100
-    problem(world.post(EARN, {**reward, "resident_id": homes[0]}, manager), 422, "rule-violation")
+    assert_problem(world.post(EARN, reward, manager), 422, "rule-violation")  # 50 < 100
+    assert_problem(world.post(EARN, {**reward, "resident_id": homes[0]}, manager), 422, "rule-violation")
     world.post(EARN, {**collection, "resident_id": homes[1]}, manager)
     world.post(EARN, {**collection, "resident_id": homes[1]}, manager)
     paid = world.post(EARN, reward, manager)
     assert paid.status_code == 201, paid.get_json()
     assert world.wallet(street, recycling) == 500
-    problem(world.post(EARN, reward, manager), 422, "rule-violation")  # once a month
+    assert_problem(world.post(EARN, reward, manager), 422, "rule-violation")  # once a month
     world.clock.advance(dt.timedelta(days=30))  # December: the members must beat the line again
-    problem(world.post(EARN, reward, manager), 422, "rule-violation")
+    assert_problem(world.post(EARN, reward, manager), 422, "rule-violation")
     world.assert_audit_ok()
 
 
@@ -247,10 +244,16 @@ def test_transfers_between_members_with_the_overdraft_floor(world: World) -> Non
     assert made.status_code == 201, made.get_json()
     assert made.get_json()["balance_after_minor"] == -300
     before = world.books()
-    problem(world.post("/api/v1/transfers", {**pay, "amount_minor": 301}, kiosk), 402, "insufficient-funds")
-    problem(world.post("/api/v1/transfers", {**pay, "to_resident_id": outsider}, kiosk), 422, "not-eligible")
-    problem(world.post("/api/v1/transfers", {**pay, "scheme": "release"}, caseworker), 422, "rule-violation")
-    problem(world.post("/api/v1/transfers", pay, world.staff("finance")), 403, "forbidden")
+    assert_problem(
+        world.post("/api/v1/transfers", {**pay, "amount_minor": 301}, kiosk), 402, "insufficient-funds"
+    )
+    assert_problem(
+        world.post("/api/v1/transfers", {**pay, "to_resident_id": outsider}, kiosk), 422, "not-eligible"
+    )
+    assert_problem(
+        world.post("/api/v1/transfers", {**pay, "scheme": "release"}, caseworker), 422, "rule-violation"
+    )
+    assert_problem(world.post("/api/v1/transfers", pay, world.staff("finance")), 403, "forbidden")
     assert world.books() == before
     by_id = {"scheme": "time-bank", "from_resident_id": payer, "to_resident_id": payee, "amount_minor": 300}
     assert world.post("/api/v1/transfers", by_id, caseworker).status_code == 201
@@ -273,7 +276,7 @@ def test_a_transfer_past_the_overdraft_floor_says_how_much_the_overdraft_leaves(
 
     refused = world.post("/api/v1/transfers", {**pay, "amount_minor": 120}, kiosk)
 
-    problem(refused, 402, "insufficient-funds")
+    assert_problem(refused, 402, "insufficient-funds")
     body = refused.get_json()
     assert body["detail"] == "needs 2 h; 1 h 30 min available including the 10 h overdraft"
     assert (body["needed_minor"], body["available_minor"], body["overdraft_minor"], body["unit"]) == (

@@ -15,10 +15,11 @@ from ledger.cards.keys import CardKeyStore, load_card_keys, retired_directory
 from ledger.cards.token import CardKeyring, issue_token, load_card_key
 from ledger.db.tables import staff_actions
 from ledger.usecases.cards import printable_card
-from tests.integration.value_support import LEISURE, World, problem, world
+from tests.integration.value_support import LEISURE
+from tests.support.api import World, assert_problem
 from tests.support.cli import Cli, cli
 
-__all__ = ["cli", "world"]
+__all__ = ["cli"]
 REDEEM = "/api/v1/redemptions"
 
 
@@ -116,8 +117,8 @@ def test_a_token_forged_with_the_retired_key_for_a_card_issued_after_rotation_is
     )
     books_before = world.books()
 
-    problem(council.entitlements(forged), 400, "invalid-token")
-    problem(council.redeem(forged), 400, "invalid-token")
+    assert_problem(council.entitlements(forged), 400, "invalid-token")
+    assert_problem(council.redeem(forged), 400, "invalid-token")
 
     assert world.books() == books_before
     assert world.wallet(teen, council.leisure) == 800
@@ -136,8 +137,8 @@ def test_a_token_with_another_issue_time_than_the_card_recorded_is_refused(world
         card["number"], council.issued_at(card["number"]) + 1, council.retired_key(retired_key_id)
     )
 
-    problem(council.entitlements(reminted), 400, "invalid-token")
-    problem(council.redeem(reminted), 400, "invalid-token")
+    assert_problem(council.entitlements(reminted), 400, "invalid-token")
+    assert_problem(council.redeem(reminted), 400, "invalid-token")
     assert world.wallet(teen, council.leisure) == 800
     assert council.redeem(card["token"]).status_code == 201
 
@@ -183,8 +184,8 @@ def test_a_distrusted_card_key_is_refused_online_and_offline_and_its_cards_are_l
     assert "1 card needs reissuing" in distrusted.stdout
     assert kept["number"] in distrusted.stdout
     assert lost["number"] not in distrusted.stdout and newer["number"] not in distrusted.stdout
-    problem(council.entitlements(kept["token"]), 400, "invalid-token")
-    problem(council.redeem(kept["token"]), 400, "invalid-token")
+    assert_problem(council.entitlements(kept["token"]), 400, "invalid-token")
+    assert_problem(council.redeem(kept["token"]), 400, "invalid-token")
     assert world.wallet(kept_teen, council.leisure) == 800
     assert council.redeem(newer["token"]).status_code == 201
     published = council.published()
@@ -193,7 +194,7 @@ def test_a_distrusted_card_key_is_refused_online_and_offline_and_its_cards_are_l
     assert {kept["number"], lost["number"]} <= set(published["revoked_cards"])
     assert newer["number"] not in published["revoked_cards"]
     reprint = world.get(f"/api/v1/cards/{kept['number']}/qr.svg", world.staff("caseworker"))
-    problem(reprint, 409, "conflict")
+    assert_problem(reprint, 409, "conflict")
     logged = world.context.read(
         lambda uow: uow.execute_now(
             select(staff_actions.c.actor).where(staff_actions.c.action == "card_key.distrust")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from tests.integration.value_support import HEALTHY, LEISURE, World, problem, world
+from tests.integration.value_support import HEALTHY, LEISURE
+from tests.support.api import World, assert_problem
 
-__all__ = ["world"]
 REDEEM = "/api/v1/redemptions"
 BULK = "/api/v1/issuances/bulk"
 
@@ -48,7 +48,9 @@ def test_a_spend_at_half_past_midnight_in_summer_time_counts_against_that_days_c
     tuesday = spend(world, token, pool, 1000, utc("2026-03-30T23:30"))  # 00:30 BST Tuesday
 
     assert tuesday.status_code == 201, tuesday.get_json()
-    problem(spend(world, token, pool, 1, utc("2026-03-31T12:00")), 422, "limit-exceeded")  # still Tuesday
+    assert_problem(
+        spend(world, token, pool, 1, utc("2026-03-31T12:00")), 422, "limit-exceeded"
+    )  # still Tuesday
     seen = world.get(f"/api/v1/cards/{token}/entitlements", pool).get_json()["schemes"][0]
     assert (seen["spent_today_minor"], seen["left_today_minor"]) == (1000, 0)
     world.clock.at = utc("2026-03-31T23:00")  # 00:00 BST Wednesday
@@ -61,7 +63,9 @@ def test_the_day_the_clocks_go_back_is_one_council_day_of_25_hours(world: World)
     token, pool = teen_at_the_pool(world, utc("2026-10-24T09:00"))
     assert spend(world, token, pool, 1000, utc("2026-10-24T23:30")).status_code == 201  # 00:30 BST Sun 25th
 
-    problem(spend(world, token, pool, 1, utc("2026-10-25T23:30")), 422, "limit-exceeded")  # 23:30 GMT, 25th
+    assert_problem(
+        spend(world, token, pool, 1, utc("2026-10-25T23:30")), 422, "limit-exceeded"
+    )  # 23:30 GMT, 25th
 
     assert spend(world, token, pool, 1000, utc("2026-10-26T00:10")).status_code == 201  # Monday
     world.assert_audit_ok()
@@ -102,7 +106,7 @@ def test_a_refund_window_counts_council_days_across_the_clock_change(world: Worl
     assert world.post(f"{REDEEM}/{first}/refund", {}, pool).status_code == 201
 
     world.clock.at = utc("2026-11-03T11:00:01")
-    problem(world.post(f"{REDEEM}/{second}/refund", {}, pool), 410, "expired")
+    assert_problem(world.post(f"{REDEEM}/{second}/refund", {}, pool), 410, "expired")
     world.assert_audit_ok()
 
 
@@ -121,7 +125,7 @@ def test_earning_caps_reset_at_the_councils_midnight(world: World) -> None:
 
     assert tuesday.status_code == 201, tuesday.get_json()
     capped = world.post("/api/v1/earnings", check_in, kiosk)
-    problem(capped, 422, "limit-exceeded")
+    assert_problem(capped, 422, "limit-exceeded")
     assert capped.get_json()["detail"] == (
         "the earning cap for leisure_check_in is reached for now (10 points a day, 50 points a week)"
     )

@@ -24,14 +24,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
-from api.app import create_app
-from ledger.clock import FixedClock
 from ledger.db.engine import make_engine
 from ledger.db.uow import unit_of_work_factory
 from ledger.errors import DatabaseUnavailable
 from ledger.service import run_in_transaction
 from tests.conftest import PostgresDatabases
-from tests.integration.value_support import PROBLEM, START, World
+from tests.support.api import PROBLEM, World, driver_on
 
 REDEEM = "/api/v1/redemptions"
 ISSUED_MINOR = 5_000
@@ -144,12 +142,7 @@ def postgres_url(postgres_databases: PostgresDatabases) -> Iterator[str]:
 @pytest.fixture
 def postgres_world(postgres_url: str, tmp_path: Path) -> Iterator[World]:
     """The app on that database."""
-    clock = FixedClock(START)
-    app = create_app(
-        {"CLUBCARD_DATABASE_URL": postgres_url, "CLUBCARD_DATA_DIR": str(tmp_path), "CLOCK": clock}
-    )
-    yield World(app, clock)
-    app.extensions["clubcard"].engine.dispose()
+    yield from driver_on(postgres_url, tmp_path)
 
 
 def test_a_write_whose_commit_was_lost_is_not_run_again_behind_the_callers_back() -> None:
@@ -264,15 +257,7 @@ def test_a_write_waiting_past_the_sqlite_busy_timeout_gets_503_and_changes_nothi
 ) -> None:
     path = tmp_path / "clubcard.sqlite3"
     path.write_bytes(sqlite_template.read_bytes())
-    clock = FixedClock(START)
-    app = create_app(
-        {
-            "CLUBCARD_DATABASE_URL": f"sqlite:///{path}?timeout=0.2",
-            "CLUBCARD_DATA_DIR": str(tmp_path),
-            "CLOCK": clock,
-        }
-    )
-    world = World(app, clock)
+    world = World.on(f"sqlite:///{path}?timeout=0.2", tmp_path)
     try:
         kiosk = Kiosk(world)
         books = world.books()
@@ -289,7 +274,7 @@ def test_a_write_waiting_past_the_sqlite_busy_timeout_gets_503_and_changes_nothi
         assert kiosk.wallet() == ISSUED_MINOR - SPEND_MINOR
         world.assert_audit_ok()
     finally:
-        app.extensions["clubcard"].engine.dispose()
+        world.close()
 
 
 def test_a_cli_command_against_a_database_that_is_down_prints_one_line(tmp_path: Path) -> None:

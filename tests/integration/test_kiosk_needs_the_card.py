@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.value_support import World, problem, world
-
-__all__ = ["world"]
+from tests.support.api import World, assert_problem
 
 TIME_BANK = {
     "issuing": {"mode": "earned"},
@@ -23,7 +21,7 @@ def test_a_kiosk_cannot_move_a_members_hours_by_naming_their_id(world: World) ->
         {"scheme": "time-bank", "from_resident_id": victim, "to_resident_id": thief, "amount_minor": 100},
         kiosk,
     )
-    problem(taken, 403, "forbidden")
+    assert_problem(taken, 403, "forbidden")
     assert world.books() == before
     assert world.wallet(victim, bank) == 0 and world.wallet(thief, bank) == 0
 
@@ -46,7 +44,7 @@ def test_a_kiosk_credits_earnings_only_to_the_card_presented(world: World) -> No
     _, token = world.card(absent)
     _, kiosk = world.outlet(["repair-cafe"], ["time-bank"])
     event = {"scheme": "time-bank", "event_type": "volunteer_hours", "quantity": 30}
-    problem(world.post("/api/v1/earnings", {**event, "resident_id": absent}, kiosk), 403, "forbidden")
+    assert_problem(world.post("/api/v1/earnings", {**event, "resident_id": absent}, kiosk), 403, "forbidden")
     assert world.wallet(absent, bank) == 0
     credited = world.post("/api/v1/earnings", {**event, "card_token": token}, kiosk)
     assert credited.status_code == 201, credited.get_json()

@@ -18,7 +18,8 @@ from kiosk.runtime import build_kiosk, read_device_key
 from kiosk.screens import CardView, ReceiptView
 from kiosk.spending import Spend, spend
 from ledger.usecases import flows
-from tests.integration.value_support import LEISURE, World
+from tests.integration.value_support import LEISURE
+from tests.support.api import World
 from tests.support.staff_web import StaffWeb, page_text, staff_web_fixture  # noqa: F401
 
 SETUP_PICTURE = re.compile(r'id="kiosk-setup-png" href="data:image/png;base64,([A-Za-z0-9+/=]+)"')

@@ -14,9 +14,8 @@ from kiosk.client import ApiClient
 from kiosk.counter import Counter
 from kiosk.outbox import Outbox
 from ledger.usecases.common import new_id
-from tests.integration.value_support import World, world
+from tests.support.api import World
 
-__all__ = ["world"]
 LEISURE = {"spending": {"outlet_categories": ["leisure-centre"], "offline_floor_limit_minor": 500}}
 HOLDER = {
     "name": "Philippa Quennell-Ashworth",

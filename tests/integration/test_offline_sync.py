@@ -17,9 +17,8 @@ from kiosk.spending import Spend, refund, spend
 from kiosk.sync import Syncer
 from ledger.usecases import flows
 from ledger.usecases.offline_sync import SHORTFALL_KIND
-from tests.integration.value_support import START, World, problem, world
+from tests.support.api import START, World, assert_problem
 
-__all__ = ["world"]
 OFFLINE = "/api/v1/offline-redemptions"
 SHORTFALLS = "/api/v1/offline-shortfalls"
 LEISURE_OFFLINE = {
@@ -139,7 +138,7 @@ def test_a_card_reported_lost_before_the_offline_spend_leaves_the_wallet_untouch
 def test_an_offline_spend_over_the_floor_limit_is_refused_and_changes_nothing(world: World) -> None:
     setup = _setup(world)
     before = world.books()
-    problem(_offline(world, setup, 501, "kiosk-1:offline-5"), 422, "limit-exceeded")
+    assert_problem(_offline(world, setup, 501, "kiosk-1:offline-5"), 422, "limit-exceeded")
     assert world.books() == before
 
 
@@ -152,13 +151,13 @@ def test_an_offline_spend_for_a_scheme_not_accepted_here_is_refused(world: World
         "amount_minor": 100,
         "occurred_at": START.isoformat(),
     }
-    problem(world.post(OFFLINE, body, library), 403, "not-allowed-here")
+    assert_problem(world.post(OFFLINE, body, library), 403, "not-allowed-here")
 
 
 def test_an_offline_spend_with_a_forged_token_is_refused(world: World) -> None:
     setup = _setup(world)
     forged = setup["token"][:-4] + ("AAAA" if not setup["token"].endswith("AAAA") else "BBBB")
-    problem(_offline(world, setup, 100, "kiosk-1:offline-6", card_token=forged), 400, "invalid-token")
+    assert_problem(_offline(world, setup, 100, "kiosk-1:offline-6", card_token=forged), 400, "invalid-token")
 
 
 def test_an_online_redemption_whose_answer_was_lost_is_not_charged_again_at_sync(world: World) -> None:
@@ -178,7 +177,7 @@ def test_an_offline_key_is_never_applied_again_as_an_online_redemption(world: Wo
     setup = _setup(world)
     assert _offline(world, setup, 250, "kiosk-1:attempt-8").status_code == 201
     spend = {"card_token": setup["token"], "scheme": "leisure", "amount_minor": 250}
-    problem(
+    assert_problem(
         world.post("/api/v1/redemptions", spend, setup["device"], key="kiosk-1:attempt-8"),
         422,
         "idempotency-mismatch",
@@ -200,8 +199,8 @@ def test_shortfalls_page_newest_first_with_a_cursor(world: World) -> None:
 
 def test_shortfalls_are_not_for_devices_or_auditors(world: World) -> None:
     setup = _setup(world)
-    problem(world.get(SHORTFALLS, setup["device"]), 403, "forbidden")
-    problem(world.get(SHORTFALLS, world.staff("auditor")), 403, "forbidden")
+    assert_problem(world.get(SHORTFALLS, setup["device"]), 403, "forbidden")
+    assert_problem(world.get(SHORTFALLS, world.staff("auditor")), 403, "forbidden")
 
 
 def test_the_offline_profile_lists_the_schemes_accepted_here_with_their_floor_limits(world: World) -> None:
@@ -241,14 +240,16 @@ def test_a_typed_card_number_with_a_typo_is_a_validation_problem(world: World) -
     number = setup["number"]
     swapped = number[:-2] + number[-1] + number[-2]
     typo = swapped if swapped != number else number[:-1] + ("0" if number[-1] != "0" else "1")
-    problem(world.get(f"/api/v1/cards/by-number/{typo}/entitlements", setup["device"]), 422, "validation")
+    assert_problem(
+        world.get(f"/api/v1/cards/by-number/{typo}/entitlements", setup["device"]), 422, "validation"
+    )
 
 
 def test_a_typed_number_of_a_blocked_card_says_the_card_is_blocked(world: World) -> None:
     setup = _setup(world)
     world.block(setup["number"])
     path = f"/api/v1/cards/by-number/{setup['number']}/entitlements"
-    problem(world.get(path, setup["device"]), 403, "card-blocked")
+    assert_problem(world.get(path, setup["device"]), 403, "card-blocked")
 
 
 class Switchable(httpx.BaseTransport):
@@ -434,7 +435,7 @@ def test_a_batch_with_a_key_twice_is_refused_whole(world: World) -> None:
         "occurred_at": START.isoformat(),
     }
     before = world.books()
-    problem(
+    assert_problem(
         world.post(f"{OFFLINE}/batch", {"redemptions": [twice, twice]}, setup["device"]), 422, "validation"
     )
     assert world.books() == before

@@ -12,9 +12,9 @@ from werkzeug.test import TestResponse
 
 from api.app import create_app
 from api.security_headers import parse_trusted_proxy_count
-from tests.integration.value_support import LEISURE, World, world
+from tests.integration.value_support import LEISURE
+from tests.support.api import World
 
-__all__ = ["world"]
 NONCE = re.compile(r"'nonce-([^']+)'")
 
 

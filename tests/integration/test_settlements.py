@@ -22,7 +22,7 @@ from tests.integration.settlement_support import (
     file_world,
     stripe_world,
 )
-from tests.integration.value_support import problem
+from tests.support.api import assert_problem
 from tests.support.fake_stripe import FakeStripe, fake_stripe
 from tests.support.fake_stripe.transfers import transfers
 
@@ -73,8 +73,10 @@ def test_the_creator_cannot_approve_their_own_batch(file_world: SettlementWorld)
     world.clock.advance(HOUR)
     batch = world.settle(world.clock.now(), who="ann")
     refused = world.post(f"{SETTLEMENTS}/{batch['id']}/approve", {}, world.finance("ann"))
-    problem(refused, 403, "two-person-rule")
-    problem(world.post(f"{SETTLEMENTS}/{batch['id']}/approve", {}, world.staff("admin")), 403, "forbidden")
+    assert_problem(refused, 403, "two-person-rule")
+    assert_problem(
+        world.post(f"{SETTLEMENTS}/{batch['id']}/approve", {}, world.staff("admin")), 403, "forbidden"
+    )
     assert world.payable(pool) == 500
     world.assert_books_right()
 
@@ -185,7 +187,9 @@ def test_without_stripe_a_batch_becomes_a_payment_file_and_is_paid_when_finance_
         "123456,12345678,RIVERSIDE LEISURE,1250,CLUBCARD SETTLE 1",
     ]
     assert world.clearing() == 1250
-    problem(world.post(f"{SETTLEMENTS}/{batch['id']}/paid", {}, world.staff("auditor")), 403, "forbidden")
+    assert_problem(
+        world.post(f"{SETTLEMENTS}/{batch['id']}/paid", {}, world.staff("auditor")), 403, "forbidden"
+    )
     paid = world.post(f"{SETTLEMENTS}/{batch['id']}/paid", {}, world.finance("ann"))
     assert paid.status_code == 200 and paid.get_json()["status"] == "paid"
     assert (world.clearing(), world.payable(pool), world.payable(library)) == (0, 0, 300)
@@ -263,22 +267,26 @@ def test_a_batch_needs_a_key_a_past_period_end_and_the_previous_batch_approved(
     ann = world.finance("ann")
     before = world.books()
     later = (world.clock.now() + HOUR).isoformat()
-    problem(
+    assert_problem(
         world.post(SETTLEMENTS, {"period_end": world.clock.now().isoformat()}, ann, key=None),
         400,
         "idempotency-key-required",
     )
-    problem(world.post(SETTLEMENTS, {"period_end": later}, ann), 422, "validation")
-    problem(world.post(SETTLEMENTS, {"period_end": "2026-11-04T10:00:00"}, ann), 422, "validation")
-    problem(world.post(SETTLEMENTS, {"period_end": 7}, ann), 422, "validation")
-    problem(world.post(SETTLEMENTS, {}, world.staff("auditor")), 403, "forbidden")
-    problem(world.get(f"{SETTLEMENTS}/nope", ann), 404, "not-found")
+    assert_problem(world.post(SETTLEMENTS, {"period_end": later}, ann), 422, "validation")
+    assert_problem(world.post(SETTLEMENTS, {"period_end": "2026-11-04T10:00:00"}, ann), 422, "validation")
+    assert_problem(world.post(SETTLEMENTS, {"period_end": 7}, ann), 422, "validation")
+    assert_problem(world.post(SETTLEMENTS, {}, world.staff("auditor")), 403, "forbidden")
+    assert_problem(world.get(f"{SETTLEMENTS}/nope", ann), 404, "not-found")
     assert world.books() == before and world.get(SETTLEMENTS, ann).get_json()["data"] == []
     first = world.settle(world.clock.now())
-    problem(world.post(SETTLEMENTS, {"period_end": world.clock.now().isoformat()}, ann), 409, "conflict")
+    assert_problem(
+        world.post(SETTLEMENTS, {"period_end": world.clock.now().isoformat()}, ann), 409, "conflict"
+    )
     world.approve(first["id"])
-    problem(world.post(SETTLEMENTS, {"period_end": first["period_end"]}, ann), 422, "validation")
-    problem(world.post(f"{SETTLEMENTS}/{first['id']}/approve", {}, world.finance("cy")), 409, "conflict")
+    assert_problem(world.post(SETTLEMENTS, {"period_end": first["period_end"]}, ann), 422, "validation")
+    assert_problem(
+        world.post(f"{SETTLEMENTS}/{first['id']}/approve", {}, world.finance("cy")), 409, "conflict"
+    )
     assert world.books() == before  # its one line was held back (no bank details): nothing moved
     world.assert_books_right()
 

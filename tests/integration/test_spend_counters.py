@@ -6,9 +6,8 @@ from typing import Any
 
 from ledger.rules import period_start
 from tests.integration.test_council_calendar import spend, teen_at_the_pool, utc
-from tests.integration.value_support import World, problem, world
+from tests.support.api import World, assert_problem
 
-__all__ = ["world"]
 REDEEM = "/api/v1/redemptions"
 HOLDS = "/api/v1/holds"
 
@@ -56,7 +55,7 @@ def test_the_per_day_counter_equals_the_sum_of_todays_spends_holds_captures_void
 def test_the_per_day_counter_rolls_over_at_council_midnight(world: World) -> None:
     token, pool = teen_at_the_pool(world, utc("2026-11-02T09:00"))
     assert spend(world, token, pool, 1000, utc("2026-11-02T23:30")).status_code == 201  # 23:30 GMT Monday
-    problem(spend(world, token, pool, 1, utc("2026-11-02T23:59")), 422, "limit-exceeded")
+    assert_problem(spend(world, token, pool, 1, utc("2026-11-02T23:59")), 422, "limit-exceeded")
 
     assert spend(world, token, pool, 600, utc("2026-11-03T00:00")).status_code == 201  # Tuesday
 
@@ -72,6 +71,6 @@ def test_refunding_yesterdays_spend_frees_yesterdays_limit_not_todays(world: Wor
     refund = world.post(f"{REDEEM}/{monday['transaction_id']}/refund", {"reason": "double charge"}, pool)
     assert refund.status_code == 201, refund.get_json()
 
-    problem(spend(world, token, pool, 600, utc("2026-07-06T23:20")), 422, "limit-exceeded")
+    assert_problem(spend(world, token, pool, 600, utc("2026-07-06T23:20")), 422, "limit-exceeded")
     assert _counted_and_summed(world, token, pool) == (500, 500, 500)
     world.assert_audit_ok()

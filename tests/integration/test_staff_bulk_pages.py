@@ -14,7 +14,7 @@ import pytest
 
 from clubcard.jobs import JobRunner
 from tests.integration.staff_oversight_support import demo, staff_log, world_of
-from tests.integration.value_support import World
+from tests.support.api import World
 from tests.support.staff_web import StaffWeb, page_text, staff_web_fixture  # noqa: F401
 
 BULK = "/admin/bulk"

@@ -11,7 +11,7 @@ from werkzeug.test import TestResponse
 
 from clubcard.jobs import JobRunner
 from tests.integration.staff_oversight_support import OFFLINE_LEISURE, staff_log, world_of
-from tests.integration.value_support import World
+from tests.support.api import World
 from tests.support.staff_web import StaffWeb, page_text, staff_web_fixture  # noqa: F401
 
 EXPIRY = "/admin/expiry"

@@ -10,7 +10,7 @@ import pytest
 
 from admin.web.pages import shortfalls as shortfalls_page
 from tests.integration.staff_oversight_support import offline_outlet, shortfall, staff_log, world_of
-from tests.integration.value_support import problem
+from tests.support.api import assert_problem
 from tests.support.staff_web import StaffWeb, page_text, staff_web_fixture  # noqa: F401
 
 SHORTFALLS = "/admin/shortfalls"
@@ -141,11 +141,11 @@ def test_the_api_resolves_a_shortfall_once_with_a_note_and_replays_a_retry(staff
         first.get_json()["shortfall"] == "£2.00" and first.get_json()["resolution"]["note"] == "Written off"
     )
     assert replay.status_code == 200 and replay.get_json() == first.get_json()
-    problem(world.post(path, {"note": "Again"}, finance), 409, "conflict")
-    problem(world.post(path, {"note": "Other"}, finance, key="resolve-1"), 422, "idempotency-mismatch")
-    problem(world.post(path, {"note": ""}, finance), 422, "validation")
-    problem(world.post(path, {"note": "x", "extra": 1}, finance), 422, "validation")
-    problem(
+    assert_problem(world.post(path, {"note": "Again"}, finance), 409, "conflict")
+    assert_problem(world.post(path, {"note": "Other"}, finance, key="resolve-1"), 422, "idempotency-mismatch")
+    assert_problem(world.post(path, {"note": ""}, finance), 422, "validation")
+    assert_problem(world.post(path, {"note": "x", "extra": 1}, finance), 422, "validation")
+    assert_problem(
         world.post(f"{API}/00000000-0000-0000-0000-000000000000/resolve", {"note": "x"}, finance),
         404,
         "not-found",

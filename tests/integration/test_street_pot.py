@@ -14,10 +14,10 @@ from ledger.usecases.audit import trial_balance
 from ledger.usecases.street_pot import ClosedRound, cast_vote, close_round, reverse_payment
 from ledger.usecases.street_pot_pages import street_pot
 from tests.integration.street_pot_support import MANAGER, POT_MINOR, Street, street
-from tests.integration.value_support import World, world
+from tests.support.api import World
 from tests.support.cli import Cli, cli
 
-__all__ = ["cli", "world"]
+__all__ = ["cli"]
 
 
 @pytest.fixture(name="oak")

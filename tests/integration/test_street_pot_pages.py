@@ -15,7 +15,7 @@ from ledger.db.tables import staff_actions
 from ledger.usecases.cards import replace_card
 from tests.integration.resident_page_support import date_of_birth_fields
 from tests.integration.street_pot_support import HOUSEHOLD_BORN, POT_MINOR, Street, street
-from tests.integration.value_support import World
+from tests.support.api import World
 from tests.support.staff_web import StaffWeb, csrf_token, page_text, staff_web_fixture
 
 __all__ = ["staff_web_fixture"]

@@ -34,8 +34,8 @@ def web(database_url: str, tmp_path: Path, fake_stripe: FakeStripe) -> Iterator[
 def _member(web: StaffWeb) -> TopUpWorld:
     world = TopUpWorld(web.app, web.clock)
     world.wallet_scheme = world.scheme("wallet", "GBP", TOPUP_RULES)
-    world.member = world.resident((world.wallet_scheme,), born=BORN.isoformat())
-    world.card_number, _ = world.card(world.member)
+    world.holder = world.resident((world.wallet_scheme,), born=BORN.isoformat())
+    world.card_number, _ = world.card(world.holder)
     return world
 
 
@@ -70,8 +70,8 @@ def test_a_caseworker_starts_a_top_up_for_a_resident_and_the_staff_log_says_who_
 ) -> None:
     world = _member(web)
     web.sign_in("caseworker")
-    assert "Add money to their card" in page_text(web.get(f"/admin/residents/{world.member}"))
-    path = f"/admin/residents/{world.member}/add-money"
+    assert "Add money to their card" in page_text(web.get(f"/admin/residents/{world.holder}"))
+    path = f"/admin/residents/{world.holder}/add-money"
 
     sent = web.post_form(
         path,

@@ -23,7 +23,7 @@ from tests.integration.topup_support import (
     topup_world,
     topup_world_on,
 )
-from tests.integration.value_support import problem
+from tests.support.api import assert_problem
 from tests.support.cli import Cli, cli
 from tests.support.fake_stripe import FakeStripe, fake_stripe, signed_event
 from tests.support.fake_stripe.checkout import completed_event, expired_event, sessions
@@ -43,7 +43,7 @@ def test_a_sponsor_starts_a_top_up_and_only_the_signed_webhook_credits_the_card_
 
     assert started.status_code == 201, started.get_json()
     assert again.get_json() == started.get_json()
-    problem(other, 422, "idempotency-mismatch")
+    assert_problem(other, 422, "idempotency-mismatch")
     topup = started.get_json()
     assert topup["status"] == "pending" and topup["checkout_url"].startswith(fake_stripe.url)
     [session] = sessions(fake_stripe)
@@ -80,9 +80,9 @@ def test_a_tampered_body_and_a_stale_signature_are_refused_and_an_unused_event_t
     other_amount = world.deliver(completed_event({**session, "amount_total": 5000}))
     assert other_amount.get_json()["detail"].startswith("the amount paid differs")  # signed, yet not ours
     for refused in (world.deliver((tampered, headers)), world.deliver(stale)):
-        problem(refused, 400, "invalid-signature")
+        assert_problem(refused, 400, "invalid-signature")
     no_signature = world.client.post(WEBHOOK, data=body, content_type="application/json")
-    problem(no_signature, 400, "invalid-signature")
+    assert_problem(no_signature, 400, "invalid-signature")
 
     assert world.topped_up() == 0
     assert world.deliver((body, headers)).get_json()["outcome"] == "applied"  # its id was not recorded
@@ -114,14 +114,14 @@ def test_the_scheme_rules_refuse_top_ups_before_stripe_is_asked_and_are_checked_
 ) -> None:
     world = topup_world
 
-    problem(world.start(550, scheme="plain"), 422, "topups-not-accepted")
-    problem(world.start(99), 422, "limit-exceeded")
+    assert_problem(world.start(550, scheme="plain"), 422, "topups-not-accepted")
+    assert_problem(world.start(99), 422, "limit-exceeded")
     too_much = world.start(5001)
-    problem(too_much, 422, "limit-exceeded")
+    assert_problem(too_much, 422, "limit-exceeded")
     assert "£50.00" in too_much.get_json()["detail"]
     assert world.start(5000).status_code == world.start(3000).status_code == 201
     over_the_cap = world.start(1000)  # £80.00 a month: £0.00 left
-    problem(over_the_cap, 422, "limit-exceeded")
+    assert_problem(over_the_cap, 422, "limit-exceeded")
     assert "£0.00 is left this month" in over_the_cap.get_json()["detail"]
 
     assert len(sessions(fake_stripe)) == 2
@@ -145,7 +145,7 @@ def test_the_scheme_rules_refuse_top_ups_before_stripe_is_asked_and_are_checked_
         {"slug": "bad", "name": "Bad", "unit": "GBP", "rules": upside_down},
         world.staff("scheme_manager"),
     )
-    problem(refused, 422, "validation")
+    assert_problem(refused, 422, "validation")
     assert "min_minor is above max_minor" in refused.get_json()["detail"]
 
 
@@ -154,12 +154,12 @@ def test_without_stripe_top_ups_say_so_plainly_and_the_rest_of_the_app_works(
 ) -> None:
     for world in topup_world_on(database_url, tmp_path, {}):
         refused = world.start(550)
-        problem(refused, 503, "stripe-not-configured")
+        assert_problem(refused, 503, "stripe-not-configured")
         assert refused.get_json()["detail"] == NOT_CONFIGURED
         webhook = world.client.post(
             WEBHOOK, data=json.dumps({"id": "evt_1"}), content_type="application/json"
         )
-        problem(webhook, 503, "stripe-not-configured")
+        assert_problem(webhook, 503, "stripe-not-configured")
         assert world.get("/api/v1/schemes/wallet", world.staff("caseworker")).status_code == 200
         web = StaffWeb(world.app, world.clock)
         assert sign_in_with_date_of_birth(web, world.card_number, dt.date(2010, 1, 1)).status_code == 302

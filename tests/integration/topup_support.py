@@ -10,10 +10,8 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
-from api.app import create_app
-from ledger.clock import FixedClock
 from ledger.usecases.staff_log import StaffLogFilter, staff_log_page
-from tests.integration.value_support import START, World
+from tests.support.api import World
 from tests.support.fake_stripe import FakeStripe, stripe_settings
 from tests.support.fake_stripe.checkout import completed_event, sessions
 
@@ -29,8 +27,8 @@ class TopUpWorld(World):
         """The scheme, a second one that takes no top-ups, and a member of both with a card."""
         self.wallet_scheme = self.scheme("wallet", "GBP", TOPUP_RULES)
         self.plain_scheme = self.scheme("plain", "GBP", {})
-        self.member = self.resident((self.wallet_scheme, self.plain_scheme))
-        self.card_number, _ = self.card(self.member)
+        self.holder = self.resident((self.wallet_scheme, self.plain_scheme))
+        self.card_number, _ = self.card(self.holder)
 
     def start(self, amount_minor: int, *, scheme: str = "wallet", key: str | None = "auto") -> TestResponse:
         """POST /topups as a caseworker (a sponsor)."""
@@ -48,7 +46,7 @@ class TopUpWorld(World):
 
     def topped_up(self) -> int:
         """The member's balance in the top-up scheme."""
-        return self.wallet(self.member, self.wallet_scheme)
+        return self.wallet(self.holder, self.wallet_scheme)
 
     def staff_actions(self, action: str) -> list[Any]:
         """Staff log entries of one action."""
@@ -63,13 +61,10 @@ class TopUpWorld(World):
 
 def topup_world_on(database_url: str, tmp_path: Path, extra: dict[str, Any]) -> Iterator[TopUpWorld]:
     """A TopUpWorld on a fresh database, with these extra settings."""
-    clock = FixedClock(START)
-    config = {"CLUBCARD_DATABASE_URL": database_url, "CLUBCARD_DATA_DIR": str(tmp_path), "CLOCK": clock}
-    app = create_app({**config, **extra})
-    world = TopUpWorld(app, clock)
+    world = TopUpWorld.on(database_url, tmp_path, **extra)
     world.setup_scheme()
     yield world
-    app.extensions["clubcard"].engine.dispose()
+    world.close()
 
 
 @pytest.fixture
