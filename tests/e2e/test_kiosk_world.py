@@ -24,14 +24,10 @@ from PIL import Image
 from playwright.sync_api import Browser, Playwright
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from api.app import create_app
 from ledger.cards.render import qr_png
 from ledger.clock import FixedClock
-from ledger.usecases import flows
-from ledger.usecases.api_keys import create_key
-from ledger.usecases.common import new_id
 from tests.e2e.browser import CHROMIUM_ARGUMENTS, CHROMIUM_PATH, browser_required
-from tests.integration.value_support import World
+from tests.support.api import World
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT_SECONDS = 60
@@ -230,8 +226,7 @@ class CounterWorld:
 
     def payable(self) -> int:
         """What the pool is owed."""
-        account = self.world.account_id(f"outlet:{self.outlet_id}:payable:GBP")
-        return 0 if account is None else self.world.balance(account)
+        return self.world.payable(self.outlet_id)
 
     def camera_video(self, card: Card) -> Path:
         """A fake camera video showing this card's QR code."""
@@ -244,66 +239,27 @@ def _card(world: World, schemes: tuple[dict[str, Any], ...]) -> Card:
     return Card(number, token, resident)
 
 
-def _issue(world: World, scheme: dict[str, Any], card: Card, amount_minor: int, **extra: Any) -> None:
-    world.run(
-        lambda uow: flows.issue(
-            uow,
-            scheme=scheme,
-            owner_id=card.resident_id,
-            amount_minor=amount_minor,
-            now=world.clock.now(),
-            actor="caseworker:test",
-            key=f"issue-{card.number}-{amount_minor}-{extra.get('category')}",
-            **extra,
-        )
-    )
-
-
-def _pool(world: World) -> tuple[str, str]:
-    outlet_id = new_id()
-    world.run(
-        lambda uow: uow.registry.add_outlet(
-            id=outlet_id,
-            name="Riverside Pool",
-            categories=["leisure-centre", "work-clothes"],
-            schemes=["leisure", "release"],
-            now=world.clock.now(),
-        )
-    )
-    created = world.run(
-        lambda uow: create_key(
-            uow, role="device", outlet_id=outlet_id, label="pool kiosk", now=world.clock.now()
-        )
-    )
-    return outlet_id, str(created.secret)
-
-
 @pytest.fixture
 def counter_world(tmp_path: Path) -> Iterator[CounterWorld]:
     """The API serving a fresh SQLite council, and a kiosk for the pool started against it."""
     clock = FixedClock(dt.datetime.now(dt.UTC).replace(microsecond=0))
-    app = create_app(
-        {
-            "CLUBCARD_DATABASE_URL": f"sqlite:///{tmp_path / 'clubcard.sqlite3'}",
-            "CLUBCARD_DATA_DIR": str(tmp_path / "api"),
-            "CLOCK": clock,
-        }
-    )
-    world = World(app, clock)
+    world = World.on(f"sqlite:///{tmp_path / 'clubcard.sqlite3'}", tmp_path / "api", clock=clock)
     leisure = world.scheme("leisure", "GBP", LEISURE, funded=100_000)
     release = world.scheme("release", "GBP", RELEASE, funded=100_000)
-    outlet_id, device = _pool(world)
+    outlet_id, device = world.outlet(
+        ["leisure-centre", "work-clothes"], ["leisure", "release"], name="Riverside Pool"
+    )
     teen, blocked, release_card = _card(world, (leisure,)), _card(world, (leisure,)), _card(world, (release,))
     low = _card(world, (leisure,))
-    _issue(world, leisure, low, 200)
-    _issue(world, leisure, teen, 1500, expires_at=clock.now() + dt.timedelta(days=20))
-    _issue(world, leisure, blocked, 1500)
-    _issue(world, release, release_card, 3000, category="accommodation")
+    world.issue(leisure, low.resident_id, 200)
+    world.issue(leisure, teen.resident_id, 1500, expires_at=clock.now() + dt.timedelta(days=20))
+    world.issue(leisure, blocked.resident_id, 1500)
+    world.issue(release, release_card.resident_id, 3000, category="accommodation")
     world.block(blocked.number)
     key_file = tmp_path / "device.key"
     key_file.write_text(device)
     key_file.chmod(0o600)
-    api = ApiServer(app)
+    api = ApiServer(world.app)
     api.start()
     kiosk = KioskProcess(api.url, key_file, tmp_path / "kiosk")
     kiosk.start()
@@ -312,4 +268,4 @@ def counter_world(tmp_path: Path) -> Iterator[CounterWorld]:
     finally:
         kiosk.kill(signal.SIGTERM)
         api.stop()
-        app.extensions["clubcard"].engine.dispose()
+        world.close()

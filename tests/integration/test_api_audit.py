@@ -11,21 +11,19 @@ import shutil
 import subprocess
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from api.app import create_app
 from ledger.clock import FixedClock, rfc3339
 from ledger.journal import Posting, canonical_header, content_hash
 from ledger.merkle import leaf_hash, verify_inclusion
 from ledger.signing import tree_head_message, verify_signature
-from ledger.units import AccountKind, Unit
+from ledger.units import Unit
 from ledger.usecases import flows
-from ledger.usecases.api_keys import create_key
-from ledger.usecases.common import ensure_account
-from ledger.usecases.schemes import create_scheme
+from tests.support.api import ApiDriver, driver_on
 
 T0 = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
 HOUR, MINUTE = dt.timedelta(hours=1), dt.timedelta(minutes=1)
@@ -42,58 +40,47 @@ BALANCES_AFTER_ISSUE["wallet:r1:leisure:main"] = 3_000
 SEAL_PATIENCE_SECONDS = 20
 
 
-class World:
-    """An app with keys and activity: fund, issue, spend at outlet A, its reversal, a time bank."""
+class Activity:
+    """What the auditor reads, made through the API driver: fund, issue, spend at outlet A, its reversal,
+    a time bank; and shorthand requests under /api/v1 (as the auditor unless told)."""
 
-    def __init__(self, database_url: str, tmp_path: Path) -> None:
-        self.clock = clock = FixedClock(T0)
-        config = {"CLUBCARD_DATABASE_URL": database_url, "CLUBCARD_DATA_DIR": str(tmp_path), "CLOCK": clock}
-        self.app = create_app(config)
-        self.ctx, self.client = self.app.extensions["clubcard"], self.app.test_client()
-        self.keys = {role: self._key(role) for role in ("admin", "caseworker", "finance", "auditor")}
-        self.keys |= {f"device-{x}": self._key("device", f"outlet-{x}") for x in "ab"}
-        self.leisure = self._scheme("leisure", Unit.GBP)
-        self.fund = self._flow(flows.fund, "f1", scheme=self.leisure, amount_minor=10_000, actor="fin")
-        clock.advance(HOUR)
-        self.issue = self._flow(flows.issue, "i1", scheme=self.leisure, owner_id="r1", amount_minor=3_000)
-        clock.advance(HOUR)
-        account: dict[str, Any] = {"name": PAYABLE, "kind": AccountKind.PAYABLE, "now": T0}
-        payable = self.ctx.write(
-            lambda uow: ensure_account(uow, **account, unit=Unit.GBP, floor_minor=None)
-        ).id
-        spend = {"scheme": self.leisure, "owner_id": "r1", "amount_minor": 1_250, "categories": None}
-        self.spend = self._flow(flows.spend, "s", **spend, payable_account_id=payable, outlet_id="outlet-a")
-        clock.advance(HOUR)
-        self.refund = self._flow(flows.reverse, "r1", transaction_id=self.spend.transaction_id)
-        clock.advance(MINUTE)
-        bank = self._scheme("timebank", Unit.HOUR)
-        self._flow(flows.fund, "f2", scheme=bank, amount_minor=600)
-        clock.advance(MINUTE)
-        self._flow(flows.issue, "i2", scheme=bank, owner_id="r2", amount_minor=90)
-        clock.advance(HOUR)
-
-    def _flow(self, flow: Any, key: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("actor", "test")
-        return self.ctx.write(lambda uow: flow(uow, now=self.clock.now(), key=key, **kwargs))
-
-    def _scheme(self, slug: str, unit: Unit) -> dict[str, Any]:
-        data: dict[str, Any] = {"slug": slug, "name": slug, "unit": unit, "rules": {}, "actor": "test"}
-        return dict(self.ctx.write(lambda uow: create_scheme(uow, **data, now=self.clock.now())))
-
-    def _key(self, role: str, outlet: str | None = None) -> str:
-        if outlet:
-            data = {"id": outlet, "name": outlet, "categories": [], "schemes": [], "now": T0}
-            self.ctx.write(lambda uow: uow.registry.add_outlet(**data))
-        key = self.ctx.write(lambda uow: create_key(uow, role=role, outlet_id=outlet, label=role, now=T0))
-        return str(key.secret)
+    def __init__(self, api: ApiDriver) -> None:
+        self.api, self.clock, self.ctx, self.app, self.client = (
+            api,
+            api.clock,
+            api.context,
+            api.app,
+            api.client,
+        )
+        for role in ("admin", "caseworker", "finance", "auditor"):
+            api.staff(role)
+        for x in "ab":
+            _, api.secrets[f"device-{x}"] = api.outlet([], [], name=f"outlet-{x}", outlet_id=f"outlet-{x}")
+        self.leisure = api.scheme("leisure")
+        self.fund = api.fund(self.leisure, 10_000)
+        self.clock.advance(HOUR)
+        self.issue = api.issue(self.leisure, "r1", 3_000)
+        self.clock.advance(HOUR)
+        self.spend = api.spend(self.leisure, "r1", 1_250, outlet_id="outlet-a")
+        self.clock.advance(HOUR)
+        spend_id = self.spend.transaction_id
+        self.refund = api.run(
+            lambda uow: flows.reverse(
+                uow, transaction_id=spend_id, now=self.clock.now(), actor="test", key="r1"
+            )
+        )
+        self.clock.advance(MINUTE)
+        bank = api.scheme("timebank", "HOUR")
+        api.fund(bank, 600)
+        self.clock.advance(MINUTE)
+        api.issue(bank, "r2", 90)
+        self.clock.advance(HOUR)
 
     def get(self, path: str, who: str | None = "auditor", **params: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.keys[who]}"} if who else {}
-        return self.client.get(f"/api/v1{path}", headers=headers, query_string=params)
+        return self.api.call("GET", f"/api/v1{path}", who, query=params)
 
     def post(self, path: str, who: str, body: Any = None, key: str = "") -> Any:
-        headers = {"Authorization": f"Bearer {self.keys[who]}", **({"Idempotency-Key": key} if key else {})}
-        return self.client.post(f"/api/v1{path}", headers=headers, json=body)
+        return self.api.call("POST", f"/api/v1{path}", who, json=body, key=key or None)
 
     def pages(self, path: str, cursor: str, who: str = "auditor") -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -113,11 +100,12 @@ class World:
 
 
 @pytest.fixture
-def world(database_url: str, tmp_path: Path) -> World:
-    return World(database_url, tmp_path)
+def world(database_url: str, tmp_path: Path) -> Iterator[Activity]:
+    for api in driver_on(database_url, tmp_path, clock=FixedClock(T0)):
+        yield Activity(api)
 
 
-def test_balance_now_and_as_of_a_past_instant(world: World) -> None:
+def test_balance_now_and_as_of_a_past_instant(world: Activity) -> None:
     budget = world.leisure["budget_account_id"]
     now = world.get(f"/accounts/{budget}", "caseworker")
     assert now.json == BUDGET_NOW | {"id": budget, "as_of": rfc3339(world.clock.now())}
@@ -129,7 +117,7 @@ def test_balance_now_and_as_of_a_past_instant(world: World) -> None:
     assert world.get(f"/accounts/{budget}", None).status_code == 401
 
 
-def test_entries_are_newest_first_with_cursor_pagination(world: World) -> None:
+def test_entries_are_newest_first_with_cursor_pagination(world: Activity) -> None:
     seen = world.pages(f"/accounts/{world.issue.lot_account_id}/entries", "transaction_id", "finance")
     moves = [(e["kind"], e["amount_minor"]) for e in seen]
     assert moves == [("reversal", 1_250), ("redeem", -1_250), ("issue", 3_000)]
@@ -138,7 +126,7 @@ def test_entries_are_newest_first_with_cursor_pagination(world: World) -> None:
     assert (bad.status_code, bad.mimetype) == (422, PROBLEM)
 
 
-def test_a_transaction_shows_postings_and_its_hash_recomputes(world: World) -> None:
+def test_a_transaction_shows_postings_and_its_hash_recomputes(world: Activity) -> None:
     spend_id = world.spend.transaction_id
     body = world.get(f"/transactions/{spend_id}").json
     refund = world.refund.transaction_id
@@ -158,7 +146,7 @@ def test_a_transaction_shows_postings_and_its_hash_recomputes(world: World) -> N
         assert hidden.json == missing | {"detail": f"no transaction {tx}"}  # cannot be told apart
 
 
-def test_an_inclusion_proof_verifies_against_a_signed_checkpoint(world: World) -> None:
+def test_an_inclusion_proof_verifies_against_a_signed_checkpoint(world: Activity) -> None:
     spend_id = world.spend.transaction_id
     assert world.get(f"/transactions/{spend_id}/proof", "device-b").status_code == 404
     responses = world.eventually(  # seals on demand
@@ -176,7 +164,7 @@ def test_an_inclusion_proof_verifies_against_a_signed_checkpoint(world: World) -
     assert earlier["checkpoint"]["tree_size"] <= head["tree_size"]  # sealed already: no new head needed
 
 
-def test_trial_balance_totals_zero_now_and_in_the_past(world: World) -> None:
+def test_trial_balance_totals_zero_now_and_in_the_past(world: Activity) -> None:
     now = world.get("/audit/trial-balance", "finance").json
     assert now["balanced"] is True and now["totals_by_unit"] == {"GBP": 0, "HOUR": 0, "POINT": 0}
     assert now["at"] == rfc3339(world.clock.now())
@@ -193,7 +181,7 @@ def _csv(text: str) -> tuple[list[dict[str, str]], dict[str, int]]:
     return rows, totals
 
 
-def test_the_journal_exports_as_json_csv_and_hledger(world: World, tmp_path: Path) -> None:
+def test_the_journal_exports_as_json_csv_and_hledger(world: Activity, tmp_path: Path) -> None:
     as_json = world.get("/audit/journal")
     assert as_json.mimetype == "application/json"
     assert [tx["kind"] for tx in as_json.json["data"]] == KINDS
@@ -222,9 +210,9 @@ def test_the_journal_exports_as_json_csv_and_hledger(world: World, tmp_path: Pat
     assert report[-1] == ["total", "0"] and ["scheme:leisure:budget", "70.00 GBP"] in report
 
 
-def test_journal_pages_through_ties_and_periods_tile_and_reconcile(world: World) -> None:
-    for i in range(5):
-        world._flow(flows.fund, f"tie-{i}", scheme=world.leisure, amount_minor=1)  # all at one instant
+def test_journal_pages_through_ties_and_periods_tile_and_reconcile(world: Activity) -> None:
+    for _ in range(5):
+        world.api.fund(world.leisure, 1)  # all at one instant
     runs = [
         world.ctx.read(lambda uow, n=n: [r.id for r, _ in uow.export.transactions(batch_size=n)])
         for n in (1, 2, 3, 1_000)
@@ -244,7 +232,7 @@ def test_journal_pages_through_ties_and_periods_tile_and_reconcile(world: World)
     assert {k: v for k, v in moved.items() if v} == {x["name"]: x["balance_minor"] for x in closing}
 
 
-def test_checkpoints_are_sealed_by_finance_and_listed_for_auditors(world: World) -> None:
+def test_checkpoints_are_sealed_by_finance_and_listed_for_auditors(world: Activity) -> None:
     def seal_up_to(size: int) -> list[dict[str, Any]]:
         responses = world.eventually(
             lambda: world.post("/audit/checkpoints", "finance"),
@@ -257,13 +245,13 @@ def test_checkpoints_are_sealed_by_finance_and_listed_for_auditors(world: World)
     again, bad = (world.post("/audit/checkpoints", "admin", body) for body in (None, {"x": 1}))
     assert (again.status_code, again.json) == (200, {"sealed": 0}) and bad.status_code == 422
     world.clock.advance(HOUR)
-    world._flow(flows.fund, "f3", scheme=world.leisure, amount_minor=5)
+    world.api.fund(world.leisure, 5)
     heads += seal_up_to(7)
     listed = world.pages("/audit/checkpoints", "tree_size")
     assert [c["tree_size"] for c in listed] == sorted((h["tree_size"] for h in heads), reverse=True)
     assert all(c["signature_valid"] for c in listed) and listed[0]["root_hash"] == heads[-1]["root_hash"]
     assert world.get("/audit/checkpoints", "finance").status_code == 403
-    world._flow(flows.fund, "f4", scheme=world.leisure, amount_minor=1)
+    world.api.fund(world.leisure, 1)
     first, replay = (world.post("/audit/checkpoints", "finance", key="seal-8") for _ in range(2))
     assert (replay.status_code, replay.json) == (first.status_code, first.json)  # the first answer again
 
@@ -279,14 +267,14 @@ BAD_REQUESTS = [
 ]
 
 
-def test_bad_instants_and_formats_are_422_problems(world: World) -> None:
+def test_bad_instants_and_formats_are_422_problems(world: Activity) -> None:
     for path, params in BAD_REQUESTS:
         response = world.get(path, **params)
         assert (response.status_code, response.mimetype) == (422, PROBLEM), (path, params)
         assert response.json["type"] == "https://clubcard.example/problems/validation"
 
 
-def test_audit_endpoints_are_documented_and_an_auditor_never_writes(world: World) -> None:
+def test_audit_endpoints_are_documented_and_an_auditor_never_writes(world: Activity) -> None:
     for rule in world.app.url_map.iter_rules():
         if rule.endpoint.startswith("audit.") and WRITES & set(rule.methods or ()):
             path = re.sub(r"<[^>]+>", "x", rule.rule.removeprefix("/api/v1"))
