@@ -152,11 +152,13 @@ def place_hold(
 
 @dataclasses.dataclass(frozen=True)
 class HeldWallet:
-    """Whose wallet a hold draws on, where (lot categories), and the lots the caller already locked."""
+    """Whose wallet a hold draws on, where (lot categories), the lots the caller already locked, and the
+    plan the spend path's one planner made of them (None: plan them here)."""
 
     owner_id: str
     categories: Collection[str] | None
     lots: Sequence[LotRecord] | None
+    plan: Sequence[tuple[str, int]] | None = None
 
 
 def hold_funds(
@@ -178,7 +180,11 @@ def hold_funds(
     unit = Unit(scheme["unit"])
     owner_id = wallet.owner_id
     lots = wallet.lots if wallet.lots is not None else locked_wallet(uow, owner_id, scheme["id"], now)
-    plan = plan_spend(lots, amount_minor, now, wallet.categories, unit=unit)
+    if wallet.plan is not None and wallet.lots is not None:
+        plan = list(wallet.plan)
+        assert sum(amount for _, amount in plan) == amount_minor, "the plan holds the amount asked for"
+    else:
+        plan = plan_spend(lots, amount_minor, now, wallet.categories, unit=unit)
     hold_id = new_id()
     hold_account = uow.accounts.open(
         id=new_id(), name=f"hold:{hold_id}", unit=unit, kind=AccountKind.HOLD, floor_minor=0, now=now

@@ -228,7 +228,7 @@ def _plan(
     day = council_day(now, spend.zone)
     spent = sum(amount for start, end, amount in counters[wallet] if start <= now < end)
     wallet_lots = lots[wallet]
-    plan = plan_wallet_spend(place, request.amount_minor, wallet_lots, spent, now)
+    plan = plan_wallet_spend(place, request.amount_minor, wallet_lots, spent, now, spend.zone)
     scheme = place.scheme
     tx = draft(
         kind=TransactionKind.REDEEM,

@@ -143,13 +143,15 @@ def plan_wallet_spend(
     lots: Sequence[LotRecord],
     spent_today_minor: int,
     now: dt.datetime,
+    zone: dt.tzinfo,
 ) -> list[tuple[str, int]]:
     """The one planner of a spend: limits, then which lots (earliest expiry first), then whole-lot rules.
 
     Both the single path and a batch call it on the locked wallet (a batch on the wallet as its earlier
-    batch-mates left it), so every rule of a spend is decided here and only here."""
+    batch-mates left it), so every rule of a spend is decided here and only here. `zone` is the council's,
+    for the days a refusal names."""
     check_limits(place.rules.spending, amount_minor, spent_today_minor, place.unit)
-    plan = plan_here(lots, amount_minor, now, place.categories, place.unit)
+    plan = plan_here(lots, amount_minor, now, place.categories, place.unit, zone)
     check_whole_lots(place.rules.spending, plan, lots)
     return plan
 
@@ -167,7 +169,7 @@ def prepare_spend(
     spent = uow.activity.spent_on_day(
         place.owner_id, scheme["id"], now
     )  # one counter row, kept by each spend
-    plan = plan_wallet_spend(place, request.amount_minor, lots, spent, now)
+    plan = plan_wallet_spend(place, request.amount_minor, lots, spent, now, zone)
     payable = payable_account(uow, request.outlet_id, scheme["unit"], now)
     return PreparedSpend(place.owner_id, place.card_number, scheme, place.categories, plan, lots, payable)
 
@@ -320,7 +322,7 @@ def place_hold(
         posted = holds.hold_funds(
             uow,
             scheme=prepared.scheme,
-            wallet=holds.HeldWallet(prepared.owner_id, prepared.categories, prepared.lots),
+            wallet=holds.HeldWallet(prepared.owner_id, prepared.categories, prepared.lots, prepared.plan),
             amount_minor=request.amount_minor,
             payable_account_id=prepared.payable_account_id,
             timeout_seconds=timeout_seconds,
