@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -22,34 +20,13 @@ from api.resources.value_schemas import (
     SpendReceiptSchema,
     SpendSchema,
 )
-from clubcard.group_commit import redemption_group_commit
-from ledger.spend_batch import GroupCommit
+from api.spend_writes import spend_write
 from ledger.usecases.api_keys import Principal
 from ledger.usecases.entitlements import entitlements
 from ledger.usecases.redemption_batch import BatchedRedemption
 from ledger.usecases.redemptions import SpendRequest, place_hold, redeem, refund, resolve
 
 blueprint = Blueprint("redemptions", __name__, description="Spending at outlets: redemptions, refunds, holds")
-
-
-GROUP_COMMIT_EXTENSION = "clubcard.group_commit"
-
-
-def _spend_write(operation: Any, item: BatchedRedemption | None = None) -> Any:
-    """Run a spend through this process's group commit (CLUBCARD_GROUP_COMMIT=0: its own transaction).
-
-    A redemption (`item`) joins its batch-mates in the set-based executor; a hold runs in its own savepoint
-    of the same batch."""
-    if os.environ.get("CLUBCARD_GROUP_COMMIT") == "0":
-        return ctx().write(operation)
-    group: GroupCommit | None = current_app.extensions.get(GROUP_COMMIT_EXTENSION)
-    if group is None:
-        context = ctx()
-        group = current_app.extensions.setdefault(
-            GROUP_COMMIT_EXTENSION,
-            redemption_group_commit(context.uow_factory, os.environ, context.engine.dialect.name),
-        )
-    return group.run(operation, item)
 
 
 def _outlet(principal: Principal) -> str:
@@ -107,7 +84,7 @@ class Redemptions(MethodView):
         now = context.clock.now()
         request = _spend_request(body, principal)
         batched = BatchedRedemption(request, context.keyring, now, context.clock.zone, principal.actor, key)
-        return _spend_write(
+        return spend_write(
             lambda uow: redeem(
                 uow,
                 request=request,
@@ -161,7 +138,7 @@ class Holds(MethodView):
         principal, key, context = current_principal(), idempotency_key(), ctx()
         now = context.clock.now()
         request = _spend_request(body, principal)
-        return _spend_write(
+        return spend_write(
             lambda uow: place_hold(
                 uow,
                 request=request,

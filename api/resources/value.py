@@ -26,6 +26,7 @@ from api.resources.value_schemas import (
     TransferReceiptSchema,
     TransferSchema,
 )
+from api.spend_writes import spend_write
 from ledger.usecases.bulk_allowance import start_bulk_issuance
 from ledger.usecases.earnings import EarningEvent, earn
 from ledger.usecases.issuances import IssueRequest, issue_to_member
@@ -183,7 +184,7 @@ class Transfers(MethodView):
             to_card_token=body.get("to_card_token"),
             note=body.get("note"),
         )
-        return context.write(
+        return spend_write(
             lambda uow: transfer(
                 uow,
                 request=request,
