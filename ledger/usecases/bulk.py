@@ -139,10 +139,18 @@ def bulk_issue(
     return BulkReport(counts[0], counts[1], counts[0] * amount_minor, counts[2])
 
 
-def issue_chunk(uow: UnitOfWork, job: BulkPlan, batch: Sequence[str], now: dt.datetime) -> ChunkCounts:
+def issue_chunk(
+    uow: UnitOfWork,
+    job: BulkPlan,
+    batch: Sequence[str],
+    now: dt.datetime,
+    before_debit: Callable[[], None] = lambda: None,
+) -> ChunkCounts:
     """Credit one chunk of wallets in the open unit of work, set at a time (COPY on PostgreSQL).
 
     All of the chunk or none of it: BudgetExhausted when the budget cannot cover every wallet still to pay.
+    `before_debit` runs once the rows are written, just before the budget is debited (a job's chunks wait
+    there for the chunk before to commit, so the budget is spent in order).
     """
     owners = list(dict.fromkeys(batch))  # a wallet named twice in a batch is credited once
     keys = [job.key(owner) for owner in owners]
@@ -166,6 +174,7 @@ def issue_chunk(uow: UnitOfWork, job: BulkPlan, batch: Sequence[str], now: dt.da
     lot_ids = _open_lots(uow, job, [owner for owner, _ in todo], now)
     rows = _journal_rows(job, budget.id, todo, lot_ids, now)
     hashes = uow.bulk.append_rows(rows, uow.journal.next_seal_key())
+    before_debit()
     # The whole batch's total in one conditional UPDATE, taken last so the budget row is locked only
     # until commit: all of the batch or none of it (the transaction rolls back on BudgetExhausted).
     if not uow.bulk.debit_checked(budget, job.amount_minor * len(todo)):

@@ -10,11 +10,14 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ledger.clock import Clock, parse_rfc3339, rfc3339
@@ -31,6 +34,9 @@ from ledger.usecases.requests import once, scheme_and_rules
 
 JOB_KIND = "bulk_allowance"
 CHUNK_SIZE = 1_000
+# Chunks in flight at once: on PostgreSQL the next is read and written while one commits; SQLite has one
+# writer at a time.
+PIPELINE_DEPTH = {"postgresql": 2}
 JOB_NAMESPACE = uuid.UUID("6f1c9a52-3f0e-4a57-9a52-0c1b7ad0b1a1")
 log = logging.getLogger("clubcard.jobs")
 
@@ -145,10 +151,14 @@ def run_bulk_allowance(
     assert job is not None and job["kind"] == JOB_KIND
     run = _Run(uow_factory, clock, job, chunk_size or CHUNK_SIZE, lease_seconds)
     try:
-        while not should_stop():
-            if not run.next_chunk():
-                return run.finish("succeeded")
-        return "running"  # stopped between chunks: the lease runs out and a worker carries on
+        with ThreadPoolExecutor(max_workers=run.depth, thread_name_prefix="bulk-job") as pool:
+            while True:
+                try:
+                    if run.chunks(pool, should_stop):
+                        return run.finish("succeeded")
+                    return "running"  # stopped between chunks: the lease runs out and a worker carries on
+                except _Restart:
+                    continue
     except JobLost:
         log.warning("bulk allowance job %s was taken over by another worker", job_id)
         return "running"
@@ -159,6 +169,18 @@ def run_bulk_allowance(
         log.exception("bulk allowance job %s failed", job_id)
         run.state["error"] = error.problem if isinstance(error, LedgerError) else "internal"
         return run.finish("failed")
+
+
+class _Restart(Exception):
+    """The chunks in flight were given up (the budget covered only part of one): read on from the cursor."""
+
+
+class _Abandoned(Exception):
+    """The chunk before this one did not commit, so this one rolls back before it pays anyone."""
+
+
+Position = tuple[dict[str, Any], str, int]  # a job's state, last member done and count done, as committed
+InFlight = collections.deque[tuple[list[dict[str, Any]], Future[Position]]]
 
 
 class _Run:
@@ -176,6 +198,7 @@ class _Run:
         self.scheme, self.rules = read_only(
             uow_factory, lambda uow: scheme_and_rules(uow, self.state["scheme"])
         )
+        self.depth = PIPELINE_DEPTH.get(read_only(uow_factory, lambda uow: uow.dialect), 1)
         expires_at = self.state["expires_at"] and parse_rfc3339(self.state["expires_at"])
         self.plan = BulkPlan(
             self.scheme,
@@ -187,56 +210,98 @@ class _Run:
             self.state["period"],
         )
 
-    def next_chunk(self) -> bool:
-        """Pay the next chunk of members (as many as the budget covers); False when none are left."""
-        members = read_only(self.uow_factory, self._members_page)
-        if not members:
-            return False
+    def chunks(self, pool: ThreadPoolExecutor, should_stop: Callable[[], bool]) -> bool:
+        """Pay chunk after chunk from the cursor, up to `depth` in flight; True when no member is left.
+
+        While one chunk writes, the next is read and written in its own transaction: it waits for the one
+        before it to commit before it debits the budget and advances the job, and rolls back if that one
+        did not, so chunks commit in order and the cursor is always the end of the last committed one.
+        """
+        in_flight: InFlight = collections.deque()
+        after, finished = self.after, False
         try:
-            self._commit(members)
+            while not should_stop():
+                members = read_only(self.uow_factory, functools.partial(self._members_page, after=after))
+                if not members:
+                    finished = True
+                    break
+                previous = in_flight[-1][1] if in_flight else None
+                start = (self.state, self.after, self.done)
+                in_flight.append((members, pool.submit(self._commit, members, previous, start)))
+                after = members[-1]["id"]
+                if len(in_flight) >= self.depth:
+                    self._collect(*in_flight.popleft())
+            while in_flight:
+                self._collect(*in_flight.popleft())
+        finally:
+            for _, future in in_flight:  # given up after a failure: each rolls back (see _Abandoned)
+                future.exception()
+        return finished
+
+    def _collect(self, members: list[dict[str, Any]], future: Future[Position]) -> None:
+        """Take a chunk's committed position, or pay whom the budget covers of a chunk it could not."""
+        try:
+            self.state, self.after, self.done = future.result()
         except BudgetExhausted:
             affordable = self._affordable_prefix(members)
             if not affordable:
                 raise
-            self._commit(affordable)  # pay whom the budget covers; the next chunk stops the job
-        return True
+            self.state, self.after, self.done = self._commit(
+                affordable, None, (self.state, self.after, self.done)
+            )
+            raise _Restart() from None  # the next chunk then stops the job
 
-    def _members_page(self, uow: UnitOfWork) -> list[dict[str, Any]]:
-        """The next members after the cursor: the scheme's, or only those a CSV file listed for this job
+    def _members_page(self, uow: UnitOfWork, *, after: str) -> list[dict[str, Any]]:
+        """The next members after a cursor: the scheme's, or only those a CSV file listed for this job
         (ledger.usecases.bulk_lists)."""
         if self.state.get("listed"):
             page: list[dict[str, Any]] = uow.oversight.listed_members_page(
-                self.job_id, self.scheme["id"], after=self.after, limit=self.chunk_size
+                self.job_id, self.scheme["id"], after=after, limit=self.chunk_size
             )
             return page
-        return list(uow.activity.members_page(self.scheme["id"], after=self.after, limit=self.chunk_size))
+        return list(uow.activity.members_page(self.scheme["id"], after=after, limit=self.chunk_size))
 
-    def _commit(self, members: list[dict[str, Any]]) -> None:
+    def _commit(
+        self, members: list[dict[str, Any]], previous: Future[Position] | None, start: Position
+    ) -> Position:
         """Pay, record refusals and advance the job in one transaction, retried on a retryable conflict."""
-        self.state, self.after, self.done = run_in_transaction(
-            self.uow_factory, lambda uow: self._chunk(uow, members)
-        )
 
-    def _chunk(self, uow: UnitOfWork, members: list[dict[str, Any]]) -> tuple[dict[str, Any], str, int]:
+        def turn() -> Position:
+            """Where the job stands once the chunk before this one has committed."""
+            if previous is None:
+                return start
+            try:
+                return previous.result()
+            except BaseException as error:
+                raise _Abandoned() from error
+
+        return run_in_transaction(self.uow_factory, lambda uow: self._chunk(uow, members, turn))
+
+    def _chunk(
+        self, uow: UnitOfWork, members: list[dict[str, Any]], turn: Callable[[], Position]
+    ) -> Position:
         now = self.clock.now()
         on = local_date(now, self.clock.zone)
         refusals = [
             (m["id"], *reason) for m in members if (reason := _refusal(self.rules, m, on)) is not None
         ]
         refused = {resident for resident, _, _ in refusals}
-        counts = issue_chunk(uow, self.plan, [m["id"] for m in members if m["id"] not in refused], now)
+        ready: list[Position] = []
+        ids = [m["id"] for m in members if m["id"] not in refused]
+        counts = issue_chunk(uow, self.plan, ids, now, before_debit=lambda: ready.append(turn()))
+        state, expected_after, done = ready[0] if ready else turn()
         state = {
-            **self.state,
-            "paid": self.state["paid"] + counts.paid + counts.replayed,
-            "already_paid": self.state["already_paid"] + counts.already_paid,
-            "refused": self.state["refused"] + len(refusals),
+            **state,
+            "paid": state["paid"] + counts.paid + counts.replayed,
+            "already_paid": state["already_paid"] + counts.already_paid,
+            "refused": state["refused"] + len(refusals),
         }
         uow.jobs.add_refusals(self.job_id, refusals)
-        after, done = members[-1]["id"], self.done + len(members)
+        after, done = members[-1]["id"], done + len(members)
         lease_until = now + dt.timedelta(seconds=self.lease_seconds)
         if not uow.jobs.advance(
             self.job_id,
-            expected_after=self.after,
+            expected_after=expected_after,
             after=after,
             done=done,
             state=state,
