@@ -7,7 +7,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ledger.clock import rfc3339
@@ -63,16 +63,22 @@ def check_postings(postings: Sequence[Posting]) -> None:
     """Refuse postings that are not integers, not balanced per unit, or too many."""
     if not 2 <= len(postings) <= MAX_POSTINGS_PER_TRANSACTION:
         raise ValidationFailed("a transaction has between 2 and 256 postings")
-    totals: dict[Unit, int] = defaultdict(int)
     for posting in postings:
         if type(posting.amount_minor) is not int:
             raise ValidationFailed("amounts are integers in minor units")
         if posting.amount_minor == 0 or abs(posting.amount_minor) > MAX_AMOUNT_MINOR:
             raise ValidationFailed("a posting amount is non-zero and within limits")
-        totals[Unit(posting.unit)] += posting.amount_minor
-    unbalanced = {unit.value: total for unit, total in totals.items() if total != 0}
+    unbalanced = unbalanced_units((Unit(p.unit).value, p.amount_minor) for p in postings)
     if unbalanced:
         raise ValidationFailed(f"postings do not sum to zero per unit: {unbalanced}")
+
+
+def unbalanced_units(amounts: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Each unit whose (unit, amount_minor) pairs do not sum to zero, with its total (balanced: empty)."""
+    totals: dict[str, int] = defaultdict(int)
+    for unit, amount_minor in amounts:
+        totals[unit] += amount_minor
+    return {unit: total for unit, total in totals.items() if total != 0}
 
 
 def canonical_header(

@@ -5,17 +5,24 @@ from __future__ import annotations
 import array
 import dataclasses
 import datetime as dt
+import itertools
 from collections.abc import Callable, Collection
 
 from ledger.clock import rfc3339
 from ledger.errors import Conflict
-from ledger.journal import content_hash, header_of
+from ledger.journal import content_hash
 from ledger.merkle import HASH_SIZE, MerkleAccumulator, fold_peaks, inclusion_proof, leaf_hash
 from ledger.ports import UnitOfWork
 from ledger.records import CheckpointRecord
 from ledger.signing import SigningKey, tree_head_message
 from ledger.usecases.log_findings import check_heads
-from ledger.usecases.sealed_log import LeafLog, VerifyReport, checkpoint_signature_valid
+from ledger.usecases.sealed_log import (
+    MERKLE_BLOCK,
+    LeafLog,
+    VerifyReport,
+    checkpoint_signature_valid,
+    record_problem,
+)
 from ledger.usecases.trusted_heads import TreeHead, cut, rewritten
 
 __all__ = [
@@ -133,11 +140,8 @@ def _verify_serially(
         checked += 1
         if progress and checked % 10_000 == 0:
             progress(checked)
-        if content_hash(header_of(record), record.postings) != record.content_hash:
-            report = VerifyReport(
-                checked, 0, record.id, f"transaction {record.id}: content hash does not match"
-            )
-            return report, LeafLog(b"")
+        if (problem := record_problem(record)) is not None:
+            return VerifyReport(checked, 0, record.id, f"transaction {record.id}: {problem}"), LeafLog(b"")
     leaves = bytearray()
     holes: list[int] = []
     for position, _, stored_hash in uow.audit.seal_records():
@@ -162,9 +166,10 @@ def _verify_parallel(
     overview = uow.verify.begin()
     checkpoints: list[CheckpointRecord] = overview.checkpoints
     checked = sealed = 0
-    first_bad: tuple[str, str] | None = None
+    first_bad: tuple[str, str, str] | None = None
     leaves = bytearray(HASH_SIZE * overview.sealed_positions)
-    for result in uow.verify.run_parallel(overview, set(), workers):
+    blocks: dict[int, bytes] = {}  # Merkle block index -> its root, as the workers hashed them
+    for result in uow.verify.run_parallel(overview, set(), workers, MERKLE_BLOCK):
         checked += result.checked
         if result.first_bad is not None:
             first_bad = result.first_bad if first_bad is None else min(first_bad, result.first_bad)
@@ -172,6 +177,8 @@ def _verify_parallel(
         if result.run_start is not None:  # a whole range of the log, in order: one copy
             offset = result.run_start * HASH_SIZE
             leaves[offset : offset + len(result.leaves)] = result.leaves
+            first_block = result.run_start // MERKLE_BLOCK
+            blocks.update(enumerate(result.block_roots, first_block))
         else:
             for index, position in enumerate(array.array("q", result.positions)):
                 leaves[position * HASH_SIZE : (position + 1) * HASH_SIZE] = result.leaves[
@@ -180,12 +187,12 @@ def _verify_parallel(
         if progress:
             progress(checked)
     if first_bad is not None:
-        report = VerifyReport(
-            checked, 0, first_bad[1], f"transaction {first_bad[1]}: content hash does not match"
-        )
-        return report, LeafLog(b"")
+        _, bad_id, problem = first_bad
+        return VerifyReport(checked, 0, bad_id, f"transaction {bad_id}: {problem}"), LeafLog(b"")
     assert checked == overview.transactions, "every transaction falls in exactly one partition"
-    log = LeafLog(bytes(leaves))
+    # The workers' block roots, as far as they run without a gap (the log hashes any others itself).
+    block_roots = list(itertools.takewhile(lambda root: root is not None, map(blocks.get, itertools.count())))
+    log = LeafLog(bytes(leaves), block_roots=block_roots)  # type: ignore[arg-type]
     # Positions with no leaf: only worth looking for when the counts say some seal or transaction is gone.
     holes = [] if sealed == overview.seals == overview.sealed_positions else log.holes()
     return check_heads(uow, log, checkpoints, trusted_key_ids, checked, holes), log

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Collection, Sequence
 
 from ledger.clock import rfc3339
+from ledger.journal import content_hash, header_of, unbalanced_units
 from ledger.merkle import (
     HASH_SIZE,
     MerkleAccumulator,
@@ -13,13 +14,16 @@ from ledger.merkle import (
     perfect_subtrees,
     root_hash,
 )
-from ledger.records import CheckpointRecord
+from ledger.records import CheckpointRecord, TransactionRecord
 from ledger.signing import key_id_for, tree_head_message, verify_signature
 
 # Aligned blocks of this many leaves are hashed once; every larger subtree is built from their roots, so
 # the checkpoints along the log cost a few thousand hashes each, not a rehash of their ragged edge.
 MERKLE_BLOCK = 1 << 12
 _NO_LEAF = bytes(HASH_SIZE)  # stands in for a position with no leaf (never a real SHA-256 output)
+# What verify says of a transaction that fails a rule (the database's exact recheck says the same).
+CONTENT_HASH_MISMATCH = "content hash does not match"
+UNBALANCED = "postings do not sum to zero per unit"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,6 +40,15 @@ class VerifyReport:
     def ok(self) -> bool:
         """True when every hash, root and signature checked out."""
         return self.problem is None
+
+
+def record_problem(record: TransactionRecord) -> str | None:
+    """What is wrong with a recorded transaction: its content hash, or postings not summing to zero."""
+    if content_hash(header_of(record), record.postings) != record.content_hash:
+        return CONTENT_HASH_MISMATCH
+    if unbalanced_units((p.unit, p.amount_minor) for p in record.postings):
+        return UNBALANCED
+    return None
 
 
 def checkpoint_signature_valid(checkpoint: CheckpointRecord, trusted_key_ids: Collection[str]) -> bool:
@@ -59,16 +72,24 @@ def checkpoint_signature_valid(checkpoint: CheckpointRecord, trusted_key_ids: Co
 class LeafLog:
     """The sealed log as verify rebuilt it: one leaf hash per position from `start` on.
 
-    `start_peaks` is the frontier of the first `start` leaves (empty when the log starts at 0).
+    `start_peaks` is the frontier of the first `start` leaves (empty when the log starts at 0), and
+    `block_roots` the roots of its first MERKLE_BLOCK-leaf blocks when they were hashed elsewhere already.
     """
 
-    def __init__(self, leaves: bytes, start: int = 0, start_peaks: Sequence[bytes] = ()) -> None:
+    def __init__(
+        self,
+        leaves: bytes,
+        start: int = 0,
+        start_peaks: Sequence[bytes] = (),
+        block_roots: Sequence[bytes] = (),
+    ) -> None:
         """Wrap 32-byte leaf hashes laid end to end (all zero where a position has none)."""
         assert len(leaves) % HASH_SIZE == 0
+        assert not block_roots or (start == 0 and len(block_roots) * MERKLE_BLOCK * HASH_SIZE <= len(leaves))
         self._leaves = leaves
         self.start = start
         self._start_peaks = tuple(start_peaks)
-        self._block_roots: list[bytes] = []
+        self._block_roots: list[bytes] = list(block_roots)
         self._accumulator: MerkleAccumulator | None = None
 
     @property

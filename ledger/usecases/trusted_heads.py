@@ -15,7 +15,6 @@ from typing import Any
 
 from ledger.clock import parse_rfc3339, rfc3339
 from ledger.errors import ValidationFailed
-from ledger.journal import content_hash, header_of
 from ledger.merkle import (
     EMPTY_ROOT,
     HASH_SIZE,
@@ -29,7 +28,7 @@ from ledger.ports import UnitOfWork
 from ledger.records import CheckpointRecord
 from ledger.signing import SigningKey, key_id_for, tree_head_message, verify_signature
 from ledger.usecases.log_findings import check_heads
-from ledger.usecases.sealed_log import LeafLog, VerifyReport, checkpoint_signature_valid
+from ledger.usecases.sealed_log import LeafLog, VerifyReport, checkpoint_signature_valid, record_problem
 
 ALGORITHM = "Ed25519"
 _HEX = {"root_hash": 64, "signature": 128, "public_key": 64, "key_id": 16}
@@ -189,7 +188,7 @@ def _read_since(
     """Leaves from seal position `start` on, with positions lacking one; or the first bad transaction."""
     leaves, checked = bytearray(), 0
     holes: list[int] = []
-    for position, transaction_id, stored_hash, hash_matches in _sealed_since(uow, start):
+    for position, transaction_id, stored_hash, problem in _sealed_since(uow, start):
         expected = start + len(leaves) // HASH_SIZE
         holes.extend(range(expected, position))  # seal records deleted outright
         leaves += bytes(HASH_SIZE * (position - expected))
@@ -200,25 +199,22 @@ def _read_since(
         checked += 1
         if progress and checked % 10_000 == 0:
             progress(checked)
-        if not hash_matches:
-            return VerifyReport(
-                checked, 0, transaction_id, f"transaction {transaction_id}: content hash does not match"
-            )
+        if problem is not None:
+            return VerifyReport(checked, 0, transaction_id, f"transaction {transaction_id}: {problem}")
         leaves += leaf_hash(bytes.fromhex(stored_hash))
     return bytes(leaves), holes, checked
 
 
-def _sealed_since(uow: UnitOfWork, start: int) -> Iterator[tuple[int, str, str | None, bool]]:
-    """(position, transaction id, stored content hash or None if gone, whether it recomputes) from `start`."""
+def _sealed_since(uow: UnitOfWork, start: int) -> Iterator[tuple[int, str, str | None, str | None]]:
+    """(position, transaction id, stored content hash or None if gone, what is wrong) from `start` on."""
     if uow.verify.parallel:  # PostgreSQL: hashed straight from column values, no objects per row
         yield from uow.verify.sealed_since(start)
         return
     for position, transaction_id, record in uow.audit.sealed_transactions(start):
         if record is None:
-            yield position, transaction_id, None, False
+            yield position, transaction_id, None, "missing"
         else:
-            recomputed = content_hash(header_of(record), record.postings)
-            yield position, transaction_id, record.content_hash, recomputed == record.content_hash
+            yield position, transaction_id, record.content_hash, record_problem(record)
 
 
 def _resume_point(

@@ -142,6 +142,32 @@ def test_a_sealed_transaction_rewritten_with_a_recomputed_hash_is_named_not_an_i
 
 
 @pytest.mark.parametrize("workers", WORKERS)
+def test_postings_rewritten_not_to_sum_to_zero_are_named_even_with_a_recomputed_hash(
+    books: Books, workers: int | None
+) -> None:
+    key = sealed_books(books)
+    victim = sealed_at(books, 120)
+    record = books.run(lambda uow: uow.journal.get(victim))
+    first, second = record.postings
+    forged = (first, Posting(second.account_id, second.unit, second.amount_minor + 1))
+    forged_hash = checkpoints.content_hash(header_of(record), forged)
+    behind_the_ledgers_back(
+        books.engine,
+        [
+            f"UPDATE postings SET amount_minor = {forged[1].amount_minor} "
+            f"WHERE transaction_id = '{victim}' AND line = 1",
+            f"UPDATE transactions SET content_hash = '{forged_hash}' WHERE id = '{victim}'",
+        ],
+    )
+
+    report = run_verify(books, key, workers)
+
+    assert not report.ok
+    assert report.first_bad_transaction == victim
+    assert report.problem == f"transaction {victim}: postings do not sum to zero per unit"
+
+
+@pytest.mark.parametrize("workers", WORKERS)
 @pytest.mark.parametrize(("first", "second"), [(10, 20), (150, 260)])
 def test_swapped_seal_records_are_reported_by_position_and_blame_no_transaction(
     books: Books, workers: int | None, first: int, second: int
