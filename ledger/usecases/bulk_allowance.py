@@ -33,7 +33,7 @@ from ledger.usecases.memberships import check_eligibility
 from ledger.usecases.requests import once, scheme_and_rules
 
 JOB_KIND = "bulk_allowance"
-CHUNK_SIZE = 1_000
+CHUNK_SIZE = 5_000  # measured: 5,000 beat 1,000 and 2,500 (fewer statements per member; memory still bounded)
 # Chunks in flight at once: on PostgreSQL the next is read and written while one commits; SQLite has one
 # writer at a time.
 PIPELINE_DEPTH = {"postgresql": 2}

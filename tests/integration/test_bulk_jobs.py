@@ -17,6 +17,7 @@ from ledger.usecases import bulk_allowance
 from ledger.usecases.bulk_allowance import dry_run_bulk_issuance
 from ledger.usecases.issuances import IssueRequest
 from ledger.usecases.jobs import LEASE_SECONDS, job_progress
+from ledger.usecases.residents import erase_personal_data
 from tests.integration.value_support import LEISURE, World, world
 
 __all__ = ["world"]
@@ -215,3 +216,30 @@ def test_a_dry_run_counts_whom_a_run_would_pay_and_the_total_before_anything_is_
     assert (after.already_paid, after.to_pay, after.total_minor) == (4, 0, 0)
     assert after.budget_minor == 96 * AMOUNT
     assert world.balance(leisure["budget_account_id"]) == 96 * AMOUNT
+
+
+def test_pages_of_members_carry_each_members_own_details_and_erasure_across_chunk_boundaries(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk_allowance, "CHUNK_SIZE", 3)
+    leisure, teens, outsiders = members(world, 6, outsiders=2)
+    ordered = sorted(teens + outsiders)
+    erased = ordered[2]  # the last of the first page: its details and erasure are read within that page
+    world.run(lambda uow: erase_personal_data(uow, erased, now=world.clock.now(), actor="test"))
+    manager = world.staff("scheme_manager")
+
+    job = world.wait_for_job(world.post(BULK, {"scheme": "leisure"}, manager).get_json()["job_id"], manager)
+
+    unpaid = set(outsiders) | {erased}
+    assert (job["status"], job["done"], job["paid"], job["refused"]) == (
+        "succeeded",
+        8,
+        8 - len(unpaid),
+        len(unpaid),
+    )
+    refused = world.get(job["refused_url"], manager).get_json()["data"]
+    assert {row["resident_id"] for row in refused} == unpaid
+    assert [world.wallet(resident, leisure) for resident in ordered] == [
+        0 if resident in unpaid else AMOUNT for resident in ordered
+    ]
+    world.assert_audit_ok()
