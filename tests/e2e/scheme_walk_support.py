@@ -8,18 +8,23 @@ things that are not requests: the scheduled expiry job, and the auditor's offlin
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from werkzeug.test import TestResponse
 
 from admin.demo_schemes import FIVE_SCHEMES
+from ledger.clock import FixedClock
 from ledger.usecases import audit, checkpoints
 from ledger.usecases.expiry import ExpiryReport, expire_all
-from tests.support.api import AUTO, ApiDriver, assert_problem
+from tests.support.api import AUTO, ApiDriver, assert_problem, driver_on
 
 V1 = "/api/v1"
+MONDAY = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 # PostgreSQL seals only behind the server's oldest open transaction, which other work may hold: poll.
 SEAL_PATIENCE_SECONDS = 60
 
@@ -200,6 +205,8 @@ class Walk:
 
 
 @pytest.fixture
-def walk(api: ApiDriver) -> Walk:
-    """The API on a fresh database (SQLite, then PostgreSQL) with a fixed clock and a key per staff role."""
-    return Walk(api)
+def walk(database_url: str, tmp_path: Path) -> Iterator[Walk]:
+    """The API on a fresh database (SQLite, then PostgreSQL) with a key per staff role, on a Monday morning
+    (the walks count their days and weeks from it)."""
+    for driver in driver_on(database_url, tmp_path, clock=FixedClock(MONDAY)):
+        yield Walk(driver)

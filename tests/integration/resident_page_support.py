@@ -7,8 +7,6 @@ import dataclasses
 import datetime as dt
 from typing import Any
 
-from ledger.usecases.api_keys import create_key
-from ledger.usecases.common import new_id
 from tests.support.api import World
 from tests.support.staff_web import StaffWeb, csrf_token, page_text
 
@@ -40,21 +38,6 @@ class Household:
     outlets: dict[str, str]  # name → id
 
 
-def _outlet(world: World, name: str, categories: list[str], schemes: list[str]) -> tuple[str, str]:
-    outlet_id = new_id()
-    world.run(
-        lambda uow: uow.registry.add_outlet(
-            id=outlet_id, name=name, categories=categories, schemes=schemes, now=world.clock.now()
-        )
-    )
-    secret = world.run(
-        lambda uow: create_key(
-            uow, role="device", outlet_id=outlet_id, label=DEVICE_LABEL, now=world.clock.now()
-        )
-    ).secret
-    return outlet_id, str(secret)
-
-
 def _ok(response: Any) -> dict[str, Any]:
     assert response.status_code in (200, 201), response.get_data(as_text=True)
     return dict(response.get_json())
@@ -69,10 +52,16 @@ def household(web: StaffWeb) -> Household:
     resident_id = world.resident((leisure, bank), born=BORN.isoformat())
     neighbour_id = world.resident((bank,), born="1980-02-02")
     number, token = world.card(resident_id)
-    pool_id, pool_device = _outlet(world, "Northbank Pool", ["leisure-centre"], ["leisure"])
-    cafe_id, _ = _outlet(world, "Repair Café", ["repair-cafe"], ["time-bank"])
-    library_id, _ = _outlet(world, "Central Library", ["library"], ["leisure"])  # wrong category
-    _outlet(world, "Gym Elsewhere", ["leisure-centre"], [])  # not approved for any scheme
+    pool_id, pool_device = world.outlet(
+        ["leisure-centre"], ["leisure"], name="Northbank Pool", device_label=DEVICE_LABEL
+    )
+    cafe_id, _ = world.outlet(["repair-cafe"], ["time-bank"], name="Repair Café", device_label=DEVICE_LABEL)
+    library_id, _ = world.outlet(
+        ["library"], ["leisure"], name="Central Library", device_label=DEVICE_LABEL
+    )  # wrong category
+    world.outlet(
+        ["leisure-centre"], [], name="Gym Elsewhere", device_label=DEVICE_LABEL
+    )  # not approved for any scheme
     caseworker, manager = world.staff("caseworker"), world.staff("scheme_manager")
     _ok(
         world.post(

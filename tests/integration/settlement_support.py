@@ -9,7 +9,6 @@ from typing import Any, cast
 
 import pytest
 
-from ledger.usecases.api_keys import create_key
 from ledger.usecases.settlements import CLEARING_ACCOUNT
 from ledger.usecases.settlements_payees import clean_payee, save_payee
 from tests.integration.value_support import LEISURE
@@ -47,9 +46,7 @@ class SettlementWorld(World):
         """A finance key per person (two people are two keys)."""
         cache: dict[str, str] = self.__dict__.setdefault("_finance_keys", {})
         if who not in cache:
-            cache[who] = self.run(
-                lambda uow: create_key(uow, role="finance", outlet_id=None, label=who, now=self.clock.now())
-            ).secret
+            cache[who] = self.new_key("finance", label=who)
         return cache[who]
 
     def redeem(self, device: str, amount_minor: int) -> str:

@@ -13,8 +13,6 @@ from admin.demo_schemes import FIVE_SCHEMES
 from admin.web.forms_rules import rules_form_data
 from ledger.db.tables import staff_actions
 from ledger.rules import parse_rules
-from ledger.units import Unit
-from ledger.usecases.schemes import create_scheme
 from tests.support.api import World
 from tests.support.staff_web import StaffWeb
 
@@ -30,20 +28,7 @@ def world_of(web: StaffWeb) -> World:
 def demo(world: World, slug: str, funded_minor: int = 0) -> dict[str, Any]:
     """One of the demo council's five schemes, created (and funded) as the seed does."""
     data = next(scheme for scheme in FIVE_SCHEMES if scheme["slug"] == slug)
-    scheme = world.run(
-        lambda uow: create_scheme(
-            uow,
-            slug=slug,
-            name=data["name"],
-            unit=Unit(data["unit"]),
-            rules=data["rules"],
-            now=world.clock.now(),
-            actor="t",
-        )
-    )
-    if funded_minor:
-        world.fund(scheme, funded_minor)
-    return dict(scheme)
+    return world.scheme(slug, data["unit"], data["rules"], funded=funded_minor, name=data["name"])
 
 
 def spending_member(world: World, scheme: dict[str, Any], *, spend_minor: int) -> tuple[str, str]:

@@ -12,8 +12,6 @@ from sqlalchemy import update
 
 from ledger.clock import council_zone
 from ledger.db.tables import personal_details
-from ledger.usecases import flows
-from ledger.usecases.common import new_id
 from ledger.usecases.street_pot import add_proposal, open_round
 from tests.support.api import World
 
@@ -105,31 +103,10 @@ def street(world: World) -> Street:
     elsewhere = world.resident(
         (scheme,), kind="household", born=HOUSEHOLD_BORN.isoformat(), collective=other_street
     )
-    parks_id = _outlet(world, "Parks and Gardens Team", ["local-service"], ["recycling"])
-    gym_id = _outlet(world, "Gym", ["local-service"], [other["slug"]])
-    world.run(
-        lambda uow: flows.issue(
-            uow,
-            scheme=scheme,
-            owner_id=street_id,
-            amount_minor=POT_MINOR,
-            now=world.clock.now(),
-            actor="test",
-            key=new_id(),
-            kind="earn",
-        )
-    )
+    parks_id, _ = world.outlet(["local-service"], ["recycling"], name="Parks and Gardens Team")
+    gym_id, _ = world.outlet(["local-service"], [other["slug"]], name="Gym")
+    world.issue(scheme, street_id, POT_MINOR, kind="earn")
     return Street(world, scheme, street_id, households, cards, elsewhere, parks_id, gym_id)
-
-
-def _outlet(world: World, name: str, categories: list[str], schemes: list[str]) -> str:
-    outlet_id = new_id()
-    world.run(
-        lambda uow: uow.registry.add_outlet(
-            id=outlet_id, name=name, categories=categories, schemes=schemes, now=world.clock.now()
-        )
-    )
-    return outlet_id
 
 
 def _name(world: World, resident_id: str, name: str) -> None:

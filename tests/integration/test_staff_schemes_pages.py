@@ -63,7 +63,7 @@ def test_a_scheme_page_shows_the_rules_in_words_and_each_version_with_what_it_ch
     ):
         assert sentence in page, sentence
     assert "2 (now)" in page and "Now: At most £12.00 a day. No longer: At most £10.00 a day." in page
-    assert "1 2 Nov 2026 09:00 UTC t The first version." in page
+    assert "1 2 Nov 2026 09:00 UTC test The first version." in page
 
 
 def test_a_scheme_made_in_the_create_form_has_the_rules_typed_and_is_in_the_staff_log(

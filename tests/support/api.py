@@ -228,7 +228,13 @@ class ApiDriver:
         self.run(lambda uow: block_card(uow, number=number, now=self.clock.now()))
 
     def outlet(
-        self, categories: list[str], schemes: list[str], *, name: str = "outlet", outlet_id: str | None = None
+        self,
+        categories: list[str],
+        schemes: list[str],
+        *,
+        name: str = "outlet",
+        outlet_id: str | None = None,
+        device_label: str | None = None,
     ) -> tuple[str, str]:
         """An outlet and a device key for it: (outlet id, secret)."""
         outlet_id = outlet_id or new_id()
@@ -237,7 +243,7 @@ class ApiDriver:
                 id=outlet_id, name=name, categories=categories, schemes=schemes, now=self.clock.now()
             )
         )
-        return outlet_id, self.new_key("device", outlet_id, label=f"{name} kiosk")
+        return outlet_id, self.new_key("device", outlet_id, label=device_label or f"{name} kiosk")
 
     def issue(self, scheme: SchemeRef, owner_id: str, amount_minor: int, **options: Any) -> Any:
         """Credit a wallet through the issue use case (options: category, expires_at...)."""
