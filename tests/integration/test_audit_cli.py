@@ -9,9 +9,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from admin.cli import cli
-from tests.integration.api_support import ApiDriver, api_fixture  # noqa: F401
 from tests.integration.conftest import Books
 from tests.integration.tamper_support import behind_the_ledgers_back, cut_the_newest_checkpoint, sealed_books
+from tests.support.api import ApiDriver
 
 
 def clubcard(database_url: str, data_directory: Path, *arguments: str) -> Result:

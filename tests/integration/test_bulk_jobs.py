@@ -18,9 +18,9 @@ from ledger.usecases.bulk_allowance import dry_run_bulk_issuance
 from ledger.usecases.issuances import IssueRequest
 from ledger.usecases.jobs import LEASE_SECONDS, job_progress
 from ledger.usecases.residents import erase_personal_data
-from tests.integration.value_support import LEISURE, World, world
+from tests.integration.value_support import LEISURE
+from tests.support.api import World
 
-__all__ = ["world"]
 BULK = "/api/v1/issuances/bulk"
 AMOUNT = 1500  # LEISURE's monthly allowance
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from tests.integration.value_support import LEISURE, World, world
+from tests.integration.value_support import LEISURE
+from tests.support.api import World
 from tests.support.cli import Cli, cli
 
-__all__ = ["cli", "world"]
+__all__ = ["cli"]
 
 
 def test_issue_bulk_dry_runs_then_pays_each_member_once_and_writes_the_refused_ones(

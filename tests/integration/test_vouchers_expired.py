@@ -13,9 +13,8 @@ import pytest
 from ledger.usecases import redemption_batch
 from ledger.usecases.expiry import expire_all
 from ledger.usecases.redemptions import plan_wallet_spend
-from tests.integration.value_support import World, problem, world
+from tests.support.api import World, assert_problem
 
-__all__ = ["world"]
 REDEEM = "/api/v1/redemptions"
 LAST_INSTANT_OF_30_NOVEMBER = "2026-11-30T23:59:59Z"  # GMT in winter: the council's 30 November
 # No per-day limit that a spend of more than the card holds would meet first.
@@ -69,7 +68,7 @@ def test_a_spend_only_expired_vouchers_could_cover_is_refused_as_expired_and_cha
 
     refused = world.post(REDEEM, {"card_token": token, "amount_minor": 800, "scheme": "leisure"}, pool)
 
-    problem(refused, 410, "vouchers-expired")
+    assert_problem(refused, 410, "vouchers-expired")
     body = refused.get_json()
     assert body["detail"] == (
         "this voucher expired on 30 November 2026, so its £10.00 cannot be spent; "
@@ -88,11 +87,11 @@ def test_more_than_even_the_expired_vouchers_hold_is_not_enough_and_after_the_sw
 ) -> None:
     leisure, teen, token, pool = _card_with_expired_vouchers(world)
     too_much = {"card_token": token, "amount_minor": 1300, "scheme": "leisure"}
-    problem(world.post(REDEEM, too_much, pool), 402, "insufficient-funds")
+    assert_problem(world.post(REDEEM, too_much, pool), 402, "insufficient-funds")
     report = expire_all(world.context.uow_factory, world.clock)
     assert report.lots_expired == 1  # the expiry job takes the £10.00 back to the budget
     spend = {"card_token": token, "amount_minor": 800, "scheme": "leisure"}
-    problem(world.post(REDEEM, spend, pool), 402, "insufficient-funds")
+    assert_problem(world.post(REDEEM, spend, pool), 402, "insufficient-funds")
     assert world.get(f"/api/v1/cards/{token}/entitlements", pool).get_json()["schemes"][0]["expired"] == []
     taken = world.post(REDEEM, {**spend, "amount_minor": 200}, pool)
     assert taken.status_code == 201, taken.get_json()

@@ -2,15 +2,7 @@
 
 from __future__ import annotations
 
-# Not yet moved (other helpers are editing them): test_bulk_jobs.py, test_cli_bulk.py and
-# test_vouchers_expired.py import the driver, its fixture and its problem check from here. Delete these
-# names once they import tests.support.api (the fixture is in tests/conftest.py).
-from tests.conftest import world
-from tests.support.api import PROBLEM, START, World
-from tests.support.api import assert_problem as problem
-
 __all__ = ["BAD_INTEGERS", "HEALTHY", "LEISURE", "RECYCLING", "RELEASE", "TIME_BANK"]
-__all__ += ["PROBLEM", "START", "World", "problem", "world"]
 
 BAD_INTEGERS = ["2.5", '"7"', "true", "1e3", "-5", "0", "null"]
 
