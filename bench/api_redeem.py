@@ -24,6 +24,10 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import floor_client, install_floor
 from clubcard.context import build_context
 from clubcard.group_commit import redemption_group_commit
 from ledger.settings import Settings
@@ -284,7 +288,7 @@ def books_checks(environment: dict[str, str]) -> dict[str, bool]:
 
 def measure(
     arguments: argparse.Namespace, url: str, seconds: float, wallets: int
-) -> tuple[dict[str, float], dict[str, float], dict[str, bool]]:
+) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, bool]]:
     """Seed, then HTTP through gunicorn and in-process through the same use case; then check and verify."""
     data_directory = tempfile.mkdtemp(prefix="clubcard-bench-")
     # One device stands in for many kiosks here, so lift its per-device card look-up limit (still enforced).
@@ -304,8 +308,25 @@ def measure(
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
     inprocess_figures = drive(CLIENTS, seconds, inprocess_redeemer(seeded, "inprocess"))
+    floor_figures = drive(CLIENTS, seconds, floor_spender(seeded))
     seeded["context"].engine.dispose()
-    return http_figures, inprocess_figures, books_checks(environment)
+    return http_figures, inprocess_figures, floor_figures, books_checks(environment)
+
+
+def floor_spender(seeded: dict[str, Any]) -> Callable[[int, int], None]:
+    """The PL/pgSQL floor in the same database: one transfer per transaction, spread over 100 payables."""
+    engine = seeded["context"].engine
+    payables = [f"floor-payable-{number}" for number in range(100)]
+    install_floor(engine, [f"floor-{owner}" for owner in seeded["owners"]], 10_000_000, payables)
+    conninfo = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    clients: dict[int, Callable[[str, str], None]] = {}
+    owners = seeded["owners"]
+
+    def spend(client: int, n: int) -> None:
+        transfer = clients.get(client) or clients.setdefault(client, floor_client(conninfo, 1))
+        transfer(f"floor-{owners[(client * 7919 + n) % len(owners)]}", payables[(client + n) % len(payables)])
+
+    return spend
 
 
 def main() -> None:
@@ -321,7 +342,7 @@ def main() -> None:
     wallets = 300 if arguments.quick else 2_000
     url = fresh_database(arguments.database_url)
     try:
-        http_figures, inprocess_figures, books = measure(arguments, url, seconds, wallets)
+        http_figures, inprocess_figures, floor_figures, books = measure(arguments, url, seconds, wallets)
     finally:
         drop_database(arguments.database_url, url)
     result = {
@@ -338,6 +359,9 @@ def main() -> None:
         "inprocess_p99_ms": inprocess_figures["p99_ms"],
         "ratio_http_vs_inprocess": round(http_figures["per_second"] / inprocess_figures["per_second"], 3),
         "ratio_http_vs_inprocess_aim": 0.5,
+        "floor_transfers_per_second": floor_figures["per_second"],
+        "ratio_http_vs_floor": round(http_figures["per_second"] / floor_figures["per_second"], 3),
+        "ratio_http_vs_floor_aim": 0.2,
         **books,
         "database": "postgresql",
     }

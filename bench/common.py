@@ -8,9 +8,10 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, Table, create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -24,6 +25,31 @@ from ledger.usecases import flows
 from ledger.usecases.schemes import create_scheme
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# The floor a spend is measured against: one transfer per transaction in PL/pgSQL, one round trip each.
+FLOOR_SQL = """
+CREATE TABLE floor_accounts (id text PRIMARY KEY, balance_minor bigint NOT NULL);
+CREATE TABLE floor_postings (
+    transaction_id uuid NOT NULL, line smallint NOT NULL, account_id text NOT NULL,
+    amount_minor bigint NOT NULL, PRIMARY KEY (transaction_id, line)
+);
+CREATE FUNCTION floor_transfer(debit text, credit text, amount bigint) RETURNS boolean
+LANGUAGE plpgsql AS $$
+DECLARE
+    available bigint;
+    tx uuid := gen_random_uuid();
+BEGIN
+    SELECT balance_minor INTO available FROM floor_accounts WHERE id = debit FOR UPDATE;
+    IF available IS NULL OR available < amount THEN
+        RETURN false;
+    END IF;
+    INSERT INTO floor_postings VALUES (tx, 0, debit, -amount), (tx, 1, credit, amount);
+    UPDATE floor_accounts SET balance_minor = balance_minor - amount WHERE id = debit;
+    UPDATE floor_accounts SET balance_minor = balance_minor + amount WHERE id = credit;
+    RETURN true;
+END
+$$;
+"""
 
 
 def arguments(description: str) -> argparse.Namespace:
@@ -101,3 +127,30 @@ def copy_rows(engine: Engine, table: Table, rows: list[dict[str, Any]]) -> None:
         connection.commit()
     finally:
         raw.close()
+
+
+def install_floor(engine: Engine, wallets: list[str], wallet_minor: int, payables: list[str]) -> None:
+    """The floor's own tables and function beside the ledger: funded wallets and empty payables."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(FLOOR_SQL)
+        connection.execute(
+            text("INSERT INTO floor_accounts SELECT unnest(CAST(:ids AS text[])), :minor"),
+            {"ids": wallets, "minor": wallet_minor},
+        )
+        connection.execute(
+            text("INSERT INTO floor_accounts SELECT unnest(CAST(:ids AS text[])), 0"), {"ids": payables}
+        )
+        connection.exec_driver_sql("ANALYZE")
+
+
+def floor_client(conninfo: str, amount_minor: int) -> Callable[[str, str], None]:
+    """One client's connection to the floor: each call is one transfer, durably committed."""
+    connection = psycopg.connect(conninfo, autocommit=True)
+
+    def transfer(owner: str, payable: str) -> None:
+        ok = connection.execute(
+            "SELECT floor_transfer(%s, %s, %s)", (owner, payable, amount_minor)
+        ).fetchone()
+        assert ok is not None and ok[0], "the floor refused a spend"
+
+    return transfer

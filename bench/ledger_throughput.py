@@ -19,10 +19,9 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import psycopg
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from bench.common import arguments, emit, floor_client, fresh_database, funded_scheme, install_floor, log
 from clubcard.group_commit import redemption_group_commit
 from ledger.cards.keys import CardKeyStore
 from ledger.clock import SystemClock
@@ -48,29 +47,6 @@ CARD_KEYS = CardKeyStore.open(
     Path(tempfile.mkdtemp(prefix="clubcard-bench-keys-")) / "card-ed25519.pem", create_missing=True
 )
 
-FLOOR_SQL = """
-CREATE TABLE floor_accounts (id text PRIMARY KEY, balance_minor bigint NOT NULL);
-CREATE TABLE floor_postings (
-    transaction_id uuid NOT NULL, line smallint NOT NULL, account_id text NOT NULL,
-    amount_minor bigint NOT NULL, PRIMARY KEY (transaction_id, line)
-);
-CREATE FUNCTION floor_transfer(debit text, credit text, amount bigint) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-    available bigint;
-    tx uuid := gen_random_uuid();
-BEGIN
-    SELECT balance_minor INTO available FROM floor_accounts WHERE id = debit FOR UPDATE;
-    IF available IS NULL OR available < amount THEN
-        RETURN false;
-    END IF;
-    INSERT INTO floor_postings VALUES (tx, 0, debit, -amount), (tx, 1, credit, amount);
-    UPDATE floor_accounts SET balance_minor = balance_minor - amount WHERE id = debit;
-    UPDATE floor_accounts SET balance_minor = balance_minor + amount WHERE id = credit;
-    RETURN true;
-END
-$$;
-"""
 
 Spend = Callable[[int, str, str], None]  # (client, wallet owner, payable account) -> None, or raises
 batches: list[GroupCommit] = []  # the group commits of the run, for their batch sizes
@@ -138,19 +114,7 @@ def setup(engine: Engine) -> tuple[dict[str, object], list[str]]:
         ).id
         for n in range(OUTLETS)
     ]  # fmt: skip
-    with engine.begin() as connection:
-        connection.exec_driver_sql(FLOOR_SQL)
-        connection.execute(
-            text(
-                "INSERT INTO floor_accounts SELECT 'resident-' || lpad(n::text, 5, '0'), :minor "
-                "FROM generate_series(0, :wallets - 1) n"
-            ),
-            {"minor": WALLET_MINOR, "wallets": WALLETS},
-        )
-        connection.execute(
-            text("INSERT INTO floor_accounts SELECT unnest(CAST(:ids AS text[])), 0"), {"ids": payables}
-        )
-        connection.exec_driver_sql("ANALYZE")
+    install_floor(engine, [f"resident-{i:05d}" for i in range(WALLETS)], WALLET_MINOR, payables)
     return scheme, payables
 
 
@@ -220,16 +184,8 @@ def floor(conninfo: str) -> Callable[[int], Spend]:
 
     def make(number: int) -> Spend:
         """A spend function for one client."""
-        connection = psycopg.connect(conninfo, autocommit=True)
-
-        def spend(client: int, owner: str, payable: str) -> None:
-            """One spend, durably committed."""
-            ok = connection.execute(
-                "SELECT floor_transfer(%s, %s, %s)", (owner, payable, SPEND_MINOR)
-            ).fetchone()
-            assert ok is not None and ok[0], "the floor refused a spend"
-
-        return spend
+        transfer = floor_client(conninfo, SPEND_MINOR)
+        return lambda client, owner, payable: transfer(owner, payable)
 
     return make
 
