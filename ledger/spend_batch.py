@@ -80,7 +80,7 @@ class GroupCommit:
         max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
         set_based: SetBased | None = None,
         run_alone: object = None,
-        max_batches_in_flight: int = 1,
+        max_batches_in_flight: int = DEFAULT_BATCHES_IN_FLIGHT,
     ) -> None:
         assert max_items >= 1 and 0 <= max_wait_seconds <= 1 and 1 <= max_batches_in_flight <= 16
         assert (set_based is None) == (run_alone is None), "a set-based executor names its RUN_ALONE"

@@ -180,7 +180,8 @@ def hold_funds(
     unit = Unit(scheme["unit"])
     owner_id = wallet.owner_id
     lots = wallet.lots if wallet.lots is not None else locked_wallet(uow, owner_id, scheme["id"], now)
-    if wallet.plan is not None and wallet.lots is not None:
+    if wallet.plan is not None:
+        assert wallet.lots is not None, "a plan is made of lots the caller locked"
         plan = list(wallet.plan)
         assert sum(amount for _, amount in plan) == amount_minor, "the plan holds the amount asked for"
     else:

@@ -21,7 +21,7 @@ from ledger.usecases.cards import resolve_card
 from ledger.usecases.common import ensure_account
 from ledger.usecases.requests import once, outlet_for, receipt_data
 from ledger.usecases.schemes import get_scheme
-from ledger.usecases.spending import check_limits, check_whole_lots, plan_here
+from ledger.usecases.spending import plan_under_rules
 from ledger.wallets import after_taking, available_to_spend
 
 DEFAULT_HOLD_TIMEOUT_SECONDS = 900
@@ -78,10 +78,10 @@ def _choose_scheme(
         return scheme
     if request.unit is None:
         raise ValidationFailed("give the scheme or the unit to spend")
-    candidates = []
+    candidates, here = [], Outlet.from_record(outlet)
     for membership in uow.people.memberships_of(owner_id):
         scheme = uow.schemes.get(id=membership["scheme_id"])
-        place, here = Scheme.from_record(scheme), Outlet.from_record(outlet)
+        place = Scheme.from_record(scheme)
         if scheme["unit"] == request.unit and place.may_be_spent_at(here):
             candidates.append((scheme, place.lot_categories_at(here)))
     if not candidates:
@@ -150,10 +150,16 @@ def plan_wallet_spend(
     Both the single path and a batch call it on the locked wallet (a batch on the wallet as its earlier
     batch-mates left it), so every rule of a spend is decided here and only here. `zone` is the council's,
     for the days a refusal names."""
-    check_limits(place.rules.spending, amount_minor, spent_today_minor, place.unit)
-    plan = plan_here(lots, amount_minor, now, place.categories, place.unit, zone)
-    check_whole_lots(place.rules.spending, plan, lots)
-    return plan
+    return plan_under_rules(
+        place.rules.spending,
+        amount_minor,
+        lots,
+        spent_today_minor=spent_today_minor,
+        now=now,
+        categories=place.categories,
+        unit=place.unit,
+        zone=zone,
+    )
 
 
 def prepare_spend(

@@ -150,6 +150,25 @@ def plan_here(
         ) from short_here
 
 
+def plan_under_rules(
+    spending: Spending,
+    amount_minor: int,
+    lots: Sequence[LotRecord],
+    *,
+    spent_today_minor: int,
+    now: dt.datetime,
+    categories: Collection[str],
+    unit: Unit,
+    zone: dt.tzinfo | None = None,
+) -> list[tuple[str, int]]:
+    """Every rule of a spend, in order: the limits, then which lots (earliest expiry first), then the
+    whole-lot rule. A redemption, a hold and the street pot's payment all plan here."""
+    check_limits(spending, amount_minor, spent_today_minor, unit)
+    plan = plan_here(lots, amount_minor, now, categories, unit, zone)
+    check_whole_lots(spending, plan, lots)
+    return plan
+
+
 def check_whole_lots(spending: Spending, plan: Sequence[tuple[str, int]], lots: Sequence[LotRecord]) -> None:
     """Without partial spend, every lot drawn on must be used up entirely."""
     if spending.partial_spend:

@@ -33,7 +33,7 @@ from ledger.usecases.redemptions import payable_account
 from ledger.usecases.replays import once_per_key
 from ledger.usecases.requests import outlet_for, require_member
 from ledger.usecases.schemes import get_scheme
-from ledger.usecases.spending import check_limits, check_whole_lots, plan_here
+from ledger.usecases.spending import plan_under_rules
 from ledger.usecases.staff_log import record_action
 
 MAX_REASON_LENGTH = 200
@@ -278,13 +278,21 @@ def _can_pay(
 ) -> bool:
     """True when the pot could pay this proposal's outlet now under every rule a spend there meets."""
     outlet = uow.registry.outlet(proposal.outlet_id)
-    if outlet is None or not delivers(outlet, scheme, rules):
+    if outlet is None:
         return False
-    unit = Unit(scheme["unit"])
+    place, here = Scheme.from_record(scheme, rules.spending), Outlet.from_record(outlet)
+    if not place.may_be_spent_at(here):
+        return False
     try:
-        check_limits(rules.spending, proposal.cost_minor, spent_today_minor, unit)
-        plan = plan_here(lots, proposal.cost_minor, now, _lot_categories(scheme, rules, outlet), unit)
-        check_whole_lots(rules.spending, plan, lots)
+        plan_under_rules(
+            rules.spending,
+            proposal.cost_minor,
+            lots,
+            spent_today_minor=spent_today_minor,
+            now=now,
+            categories=place.lot_categories_at(here),
+            unit=Unit(scheme["unit"]),
+        )
     except LedgerError:
         return False
     return True
