@@ -15,7 +15,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 
 from api.app import create_app
-from bench.common import arguments, copy_rows, emit, fresh_database, funded_scheme, log
+from bench.common import Move, append_moves, arguments, copy_rows, emit, fresh_database, funded_scheme, log
 from ledger.cards.token import new_card_number
 from ledger.clock import FixedClock, SystemClock, rfc3339
 from ledger.db.people_repository import name_lookup_hash
@@ -108,34 +107,22 @@ def seed_redemptions(
     engine: Engine, scheme: dict[str, Any], outlets: list[tuple[str, str]], spends: int, start: dt.datetime
 ) -> None:
     """`spends` redemptions of SPEND_MINOR from the residents' lots at the outlets, spread over 30 days."""
-    factory = unit_of_work_factory(engine)
     with engine.connect() as connection:
         lots = list(connection.execute(select(accounts.c.id).where(accounts.c.kind == "lot")).scalars())
     step = dt.timedelta(days=30) / spends
-    done = 0
-    while done < spends:
-        size = min(BATCH, spends - done)
 
-        def batch(uow: Any, size: int = size, first: int = done) -> None:
-            rows: list[tuple[Any, ...]] = []
-            deltas: defaultdict[tuple[str, int], int] = defaultdict(int)
-            for n in range(first, first + size):
-                lot = lots[n % len(lots)]
-                outlet_id, payable = outlets[n % len(outlets)]
-                at = start + step * (n + 1)
-                deltas[(lot, 0)] -= SPEND_MINOR
-                deltas[(payable, 0)] += SPEND_MINOR
-                lines = ((lot, "GBP", -SPEND_MINOR), (payable, "GBP", SPEND_MINOR))
-                rows.append(
-                    (new_id(), "redeem", f"bench-spend-{n}", at, at, "device:bench", outlet_id, scheme["id"],
-                     scheme["version"], None, "{}", lines)
-                )  # fmt: skip
-            uow.bulk.move_balances(deltas)
-            uow.bulk.append_rows(rows, uow.journal.next_seal_key())
+    def move(n: int) -> Move:
+        outlet_id, payable = outlets[n % len(outlets)]
+        at = start + step * (n + 1)
+        return Move(
+            "redeem", f"bench-spend-{n}", at, "device:bench", outlet_id,
+            (lots[n % len(lots)], 0), (payable, 0), "GBP", SPEND_MINOR,
+        )  # fmt: skip
 
-        run_in_transaction(factory, batch)
-        done += size
+    def progress(done: int) -> None:
         log(f"{done:,} redemptions")
+
+    append_moves(engine, scheme, spends, move, batch_size=BATCH, progress=progress)
 
 
 def issue_and_redeem(

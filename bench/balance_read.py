@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,13 +14,12 @@ if __package__ in (None, ""):
 
 from sqlalchemy import Engine
 
-from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from bench.common import Move, append_moves, arguments, emit, fresh_database, funded_scheme, log
 from ledger.clock import SystemClock
 from ledger.db.uow import unit_of_work_factory
 from ledger.service import read_only, run_in_transaction
 from ledger.usecases import flows
 from ledger.usecases.audit import check
-from ledger.usecases.common import new_id
 
 BATCH = 50_000
 READS = 5_000
@@ -29,33 +27,19 @@ READS = 5_000
 
 def grow(engine: Engine, scheme: dict[str, Any], lot: str, other: str, postings: int) -> None:
     """Give `lot` this many postings: 1-penny transfers to and from another wallet's lot, alternating."""
-    factory = unit_of_work_factory(engine)
     clock = SystemClock()
-    done = 0
-    while done < postings:
-        size = min(BATCH, postings - done)
 
-        def batch(uow: Any, size: int = size, first: int = done) -> None:
-            """One database transaction of transfers."""
-            now = clock.now()
-            rows: list[tuple[Any, ...]] = []
-            deltas: defaultdict[tuple[str, int], int] = defaultdict(int)
-            for n in range(first, first + size):
-                source, target = (lot, other) if n % 2 == 0 else (other, lot)
-                deltas[(source, 0)] -= 1
-                deltas[(target, 0)] += 1
-                lines = ((source, scheme["unit"], -1), (target, scheme["unit"], 1))
-                rows.append(
-                    (new_id(), "transfer", f"grow:{lot}:{n}", now, now, "bench", None, scheme["id"],
-                     scheme["version"], None, "{}", lines)
-                )  # fmt: skip
-            uow.bulk.move_balances(deltas)
-            uow.bulk.append_rows(rows, uow.journal.next_seal_key())
+    def move(n: int) -> Move:
+        source, target = (lot, other) if n % 2 == 0 else (other, lot)
+        now = clock.now()
+        unit = scheme["unit"]
+        return Move("transfer", f"grow:{lot}:{n}", now, "bench", None, (source, 0), (target, 0), unit, 1)
 
-        run_in_transaction(factory, batch)
-        done += size
+    def progress(done: int) -> None:
         if done % 200_000 == 0:
             log(f"{done} postings on {lot}")
+
+    append_moves(engine, scheme, postings, move, batch_size=BATCH, progress=progress)
 
 
 def p50_ms(engine: Engine, reads: dict[str, Callable[[Any], int]]) -> dict[str, float]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import datetime as dt
 import json
 import os
 import sys
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +25,7 @@ from ledger.db.uow import unit_of_work_factory
 from ledger.service import run_in_transaction
 from ledger.units import Unit
 from ledger.usecases import flows
+from ledger.usecases.common import new_id
 from ledger.usecases.schemes import create_scheme
 
 DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -154,3 +158,54 @@ def floor_client(conninfo: str, amount_minor: int) -> Callable[[str, str], None]
         assert ok is not None and ok[0], "the floor refused a spend"
 
     return transfer
+
+
+@dataclasses.dataclass(frozen=True)
+class Move:
+    """One two-line transaction a bench writes straight into the journal: an amount from one account's
+    balance shard to another's."""
+
+    kind: str
+    key: str
+    at: dt.datetime
+    actor: str
+    outlet_id: str | None
+    debit: tuple[str, int]  # (account id, balance shard)
+    credit: tuple[str, int]
+    unit: str
+    amount_minor: int
+
+
+def append_moves(
+    engine: Engine,
+    scheme: dict[str, Any],
+    count: int,
+    move: Callable[[int], Move],
+    *,
+    batch_size: int,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Seed history fast: moves 0..count-1 of the scheme, `batch_size` per database transaction, through
+    the bulk repository (balances moved, rows appended and sealed as the ledger seals them)."""
+    factory, done = unit_of_work_factory(engine), 0
+    while done < count:
+        size = min(batch_size, count - done)
+
+        def batch(uow: Any, size: int = size, first: int = done) -> None:
+            rows: list[tuple[Any, ...]] = []
+            deltas: defaultdict[tuple[str, int], int] = defaultdict(int)
+            for n in range(first, first + size):
+                each = move(n)
+                amount = each.amount_minor
+                deltas[each.debit] -= amount
+                deltas[each.credit] += amount
+                lines = ((each.debit[0], each.unit, -amount), (each.credit[0], each.unit, amount))
+                header = (new_id(), each.kind, each.key, each.at, each.at, each.actor, each.outlet_id)
+                rows.append((*header, scheme["id"], scheme["version"], None, "{}", lines))
+            uow.bulk.move_balances(deltas)
+            uow.bulk.append_rows(rows, uow.journal.next_seal_key())
+
+        run_in_transaction(factory, batch)
+        done += size
+        if progress is not None:
+            progress(done)

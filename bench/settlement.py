@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ if __package__ in (None, ""):
 
 from sqlalchemy import Engine
 
-from bench.common import arguments, emit, fresh_database, funded_scheme, log
+from bench.common import Move, append_moves, arguments, emit, fresh_database, funded_scheme, log
 from ledger.clock import SystemClock
 from ledger.db.uow import unit_of_work_factory
 from ledger.service import read_only, run_in_transaction
@@ -65,27 +64,14 @@ def outlets(engine: Engine, count: int) -> list[str]:
 
 def redeem(engine: Engine, scheme: dict[str, Any], payables: list[str], count: int, at: dt.datetime) -> None:
     """Append `count` 1-penny redemptions spread over the outlets, recorded at `at`."""
-    factory, done = unit_of_work_factory(engine), 0
-    while done < count:
-        size = min(BATCH, count - done)
 
-        def batch(uow: Any, size: int = size, first: int = done) -> None:
-            rows: list[tuple[Any, ...]] = []
-            deltas: defaultdict[tuple[str, int], int] = defaultdict(int)
-            for n in range(first, first + size):
-                payable = payables[n % len(payables)]
-                deltas[(scheme["budget_account_id"], 0)] -= 1
-                deltas[(payable, n % 64)] += 1
-                lines = ((scheme["budget_account_id"], "GBP", -1), (payable, "GBP", 1))
-                rows.append(
-                    (new_id(), "redeem", f"bench:{at.isoformat()}:{n}", at, at, "bench", None, scheme["id"],
-                     scheme["version"], None, "{}", lines)
-                )  # fmt: skip
-            uow.bulk.move_balances(deltas)
-            uow.bulk.append_rows(rows, uow.journal.next_seal_key())
+    def move(n: int) -> Move:
+        return Move(
+            "redeem", f"bench:{at.isoformat()}:{n}", at, "bench", None,
+            (scheme["budget_account_id"], 0), (payables[n % len(payables)], n % 64), "GBP", 1,
+        )  # fmt: skip
 
-        run_in_transaction(factory, batch)
-        done += size
+    append_moves(engine, scheme, count, move, batch_size=BATCH)
 
 
 def timed(step: Callable[[], Any]) -> tuple[Any, float]:
