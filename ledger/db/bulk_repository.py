@@ -20,7 +20,7 @@ from ledger.db.tables import (
     lots,
     metadata,
 )
-from ledger.db.verify_repository import canonical_transaction
+from ledger.db.verify_hashing import canonical_transaction
 from ledger.errors import RetryableConflict
 from ledger.journal import TransactionDraft, canonical_json
 from ledger.records import AccountRecord

@@ -21,7 +21,6 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from ledger.db.verify_hashing import HEADER_COLUMNS, row_problem
-from ledger.db.verify_hashing import canonical_transaction as canonical_transaction  # the bulk writer's
 from ledger.db.verify_worker import HashTaskResult, run_task
 from ledger.records import CheckpointRecord
 

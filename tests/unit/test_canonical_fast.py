@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.clock import rfc3339
-from ledger.db.verify_repository import canonical_transaction
+from ledger.db.verify_hashing import canonical_transaction
 from ledger.journal import Posting, TransactionDraft, canonical_json
 from ledger.units import Unit
 
