@@ -14,6 +14,7 @@ from ledger.clock import Clock, rfc3339
 from ledger.errors import BudgetExhausted, IdempotencyMismatch, ValidationFailed
 from ledger.journal import Posting, TransactionDraft, canonical_json, request_fingerprint
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
+from ledger.receipts import Receipt
 from ledger.rules import parse_rules
 from ledger.service import run_in_transaction
 from ledger.units import MAX_AMOUNT_MINOR, AccountKind, Unit, format_amount
@@ -203,9 +204,10 @@ def issue_chunk(
     ]
     first_owner, first_row = todo[0][0], rows[0]
     assert results[0][1] == job.fingerprint(first_owner), "the fingerprint template drifted"
-    first_receipt = _receipt(
-        job, first_row[0], lot_ids[0], before.get(first_owner, 0) + job.amount_minor, rfc3339(now)
-    )
+    first_receipt = Receipt(
+        first_row[0], "issue", job.scheme["unit"], job.amount_minor, rfc3339(now),
+        ((lot_ids[0], job.amount_minor),), before.get(first_owner, 0) + job.amount_minor, lot_ids[0],
+    ).to_dict()  # fmt: skip
     assert results[0][2] == canonical_json(first_receipt).decode(), "the receipt template drifted"
     uow.bulk.store_rendered_results(job.actor, results, now)
     return ChunkCounts(len(todo), skipped, already_paid)
@@ -261,7 +263,8 @@ def _check_template(row: tuple[Any, ...], stored_hash: str) -> None:
 def _receipt(
     job: BulkPlan, transaction_id: str, lot_id: str, balance: int | str, recorded_at: str
 ) -> dict[str, Any]:
-    """Receipt(...).to_dict() of what flows.issue returns, built directly (asdict is slow at this volume)."""
+    """Receipt(...).to_dict() of what flows.issue returns, as data with holes for the JSON template (each
+    chunk checks its first rendered receipt against the Receipt itself)."""
     return {
         "transaction_id": transaction_id,
         "kind": "issue",
