@@ -8,7 +8,7 @@ from typing import Any
 from ledger.db.spend_repository import savepoint
 from ledger.errors import ValidationFailed
 from ledger.spend_batch import DEFAULT_BATCHES_IN_FLIGHT, GroupCommit, limits_from_environment
-from ledger.usecases.redemption_batch import RUN_ALONE, redeem_batch
+from ledger.usecases.redemption_batch import RUN_ALONE, prepare_redemption, redeem_batch
 
 
 def batches_in_flight(environment: Mapping[str, str], dialect: str) -> int:
@@ -35,4 +35,5 @@ def redemption_group_commit(
         set_based=redeem_batch,
         run_alone=RUN_ALONE,
         max_batches_in_flight=batches_in_flight(environment, dialect),
+        prepare=prepare_redemption,
     )

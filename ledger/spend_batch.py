@@ -81,6 +81,7 @@ class GroupCommit:
         set_based: SetBased | None = None,
         run_alone: object = None,
         max_batches_in_flight: int = DEFAULT_BATCHES_IN_FLIGHT,
+        prepare: Callable[[Any], None] | None = None,
     ) -> None:
         assert max_items >= 1 and 0 <= max_wait_seconds <= 1 and 1 <= max_batches_in_flight <= 16
         assert (set_based is None) == (run_alone is None), "a set-based executor names its RUN_ALONE"
@@ -91,6 +92,7 @@ class GroupCommit:
         self.max_items = max_items
         self.max_wait_seconds = max_wait_seconds
         self.max_batches_in_flight = max_batches_in_flight
+        self.prepare = prepare  # per item, in the writer's thread: work that needs no database
         self._queue: list[_Pending[Any]] = []
         self._leaders = 0  # batches being taken or committed
         self._taking = False  # a leader is gathering its batch: newcomers join it rather than lead
@@ -104,6 +106,8 @@ class GroupCommit:
         With an `item`, the write goes through the set-based executor with its batch-mates' items, and
         `operation` (the same write on the single path) runs only if the batch hands it back or fails."""
         assert item is None or self.set_based is not None
+        if item is not None and self.prepare is not None:
+            self.prepare(item)  # off the leader's path: it holds the batch's connection meanwhile
         pending: _Pending[T] = _Pending(operation, item)
         with self._arrived:
             self._queue.append(pending)

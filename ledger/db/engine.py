@@ -30,6 +30,8 @@ POSTGRES_CONNECT_DEFAULTS: dict[str, Any] = {
     "tcp_user_timeout": 30_000,
     "options": f"-c statement_timeout={STATEMENT_TIMEOUT_SECONDS * 1000}",
 }
+# SQLSTATEs after which PostgreSQL guarantees nothing was applied and the transaction may simply rerun.
+RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 # SQLSTATE classes after which the database, not the request, is the problem: connection exception (08),
 # insufficient resources (53), operator intervention such as a shutdown or a statement timeout (57),
 # system error (58).

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, Select, insert, select, update
 
 from ledger.db.tables import scheme_versions, schemes
 from ledger.journal import canonical_json
@@ -74,32 +74,28 @@ class SchemesRepository:
 
     def get(self, *, id: str | None = None, slug: str | None = None) -> dict[str, Any] | None:
         """A scheme with its current rules, by id or slug."""
-        query = select(schemes, scheme_versions.c.rules_json).join(
-            scheme_versions,
-            (scheme_versions.c.scheme_id == schemes.c.id)
-            & (scheme_versions.c.version == schemes.c.current_version),
-        )
+        query = scheme_query()
         query = query.where(schemes.c.id == id) if id is not None else query.where(schemes.c.slug == slug)
         row = self.connection.execute(query).first()
-        return None if row is None else _scheme(row)
+        return None if row is None else scheme_from_row(row)
 
     def list(self, *, limit: int, after_slug: str = "") -> list[dict[str, Any]]:
         """Schemes in slug order after a cursor."""
-        query = (
-            select(schemes, scheme_versions.c.rules_json)
-            .join(
-                scheme_versions,
-                (scheme_versions.c.scheme_id == schemes.c.id)
-                & (scheme_versions.c.version == schemes.c.current_version),
-            )
-            .where(schemes.c.slug > after_slug)
-            .order_by(schemes.c.slug)
-            .limit(limit)
-        )
-        return [_scheme(row) for row in self.connection.execute(query)]
+        query = scheme_query().where(schemes.c.slug > after_slug).order_by(schemes.c.slug).limit(limit)
+        return [scheme_from_row(row) for row in self.connection.execute(query)]
 
 
-def _scheme(row: Any) -> dict[str, Any]:
+def scheme_query() -> Select[Any]:
+    """Schemes with their current rules: what `scheme_from_row` reads (add a where clause)."""
+    return select(schemes, scheme_versions.c.rules_json).join(
+        scheme_versions,
+        (scheme_versions.c.scheme_id == schemes.c.id)
+        & (scheme_versions.c.version == schemes.c.current_version),
+    )
+
+
+def scheme_from_row(row: Any) -> dict[str, Any]:
+    """A scheme as the use cases see it, from a row of `scheme_query`."""
     return {
         "id": row.id,
         "slug": row.slug,

@@ -14,12 +14,27 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, Text, any_, bindparam, func, select, text, tuple_
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Text,
+    any_,
+    bindparam,
+    func,
+    select,
+    text,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from ledger.batch_reads import Counter, RequestReads, ScopedKey, Wallet, WalletReads
 from ledger.batch_writes import BatchWrites
 from ledger.db.lots_repository import MAX_LOTS_PER_WALLET, _lot, lot_query
 from ledger.db.registry_repository import _outlet as outlet_from_row
+from ledger.db.schemes_repository import scheme_from_row, scheme_query
+from ledger.db.spend_batch_pipeline import Read, read_all
 from ledger.db.spend_batch_writes import write_batch
 from ledger.db.tables import (
     accounts,
@@ -30,12 +45,10 @@ from ledger.db.tables import (
     idempotency_keys,
     lots,
     outlets,
+    schemes,
     spend_counters,
 )
 from ledger.records import LotRecord
-
-Wallet = tuple[str, str]  # (owner id, scheme id)
-ScopedKey = tuple[str, str]  # (idempotency scope, key)
 
 _CLAIM_SQL = text(
     "SELECT claimed.scope, claimed.key, pg_try_advisory_xact_lock(hashtextextended(claimed.name, 0)) "
@@ -84,6 +97,7 @@ class _Statements:
     accounts: Select[Any]
     cards: Select[Any]
     outlets: Select[Any]
+    schemes: Select[Any]
     timed_out_holds: Select[Any]
     locked_lots: Select[Any]
     counters: Select[Any]
@@ -97,6 +111,7 @@ def _statements(postgresql: bool) -> _Statements:
         .select_from(cards.outerjoin(distrusted_card_keys, distrusted_card_keys.c.key_id == cards.c.key_id))
         .where(_one_of(cards.c.number, "numbers", postgresql)),
         outlets=select(outlets).where(_one_of(outlets.c.id, "ids", postgresql)),
+        schemes=scheme_query().where(_one_of(schemes.c.slug, "slugs", postgresql)),
         timed_out_holds=select(holds.c.owner_id, holds.c.scheme_id).where(
             _wallet_of(holds.c.owner_id, holds.c.scheme_id, postgresql),
             holds.c.status == "pending",
@@ -122,99 +137,91 @@ class SpendBatchRepository:
         self.postgresql = connection.dialect.name == "postgresql"
         self.statements = _statements(self.postgresql)
 
-    def claim(self, scoped_keys: Sequence[ScopedKey]) -> dict[ScopedKey, tuple[bool, tuple[str, Any] | None]]:
-        """Per key: whether it was claimed (False: still in flight elsewhere) and its stored answer, if any.
-
-        The same advisory lock as IdempotencyRepository.claim_and_find, for every key in one statement."""
-        if not scoped_keys:
-            return {}
-        if not self.postgresql:  # SQLite writers are serialised by BEGIN IMMEDIATE: nothing is in flight
-            found = self._stored(scoped_keys)
-            return {scoped: (True, found.get(scoped)) for scoped in scoped_keys}
-        names = [f"{len(scope)}:{scope}{key}" for scope, key in scoped_keys]
-        rows = self.connection.execute(
-            _CLAIM_SQL,
-            {"names": names, "scopes": [s for s, _ in scoped_keys], "keys": [k for _, k in scoped_keys]},
+    def request_reads(
+        self,
+        scoped_keys: Sequence[ScopedKey],
+        card_numbers: Collection[str],
+        outlet_ids: Collection[str],
+        scheme_slugs: Collection[str],
+    ) -> RequestReads:
+        """Claim every key (the advisory lock of IdempotencyRepository.claim_and_find) and read the cards,
+        outlets and schemes the requests name: on PostgreSQL in one round trip."""
+        reads: list[Read] = [
+            self._claim_read(scoped_keys),
+            (self.statements.cards, {"numbers": sorted(card_numbers)}),
+            (self.statements.outlets, {"ids": sorted(outlet_ids)}),
+            (self.statements.schemes, {"slugs": sorted(scheme_slugs)}),
+        ]
+        claimed, found_cards, found_outlets, found_schemes = read_all(self.connection, reads)
+        return RequestReads(
+            self._claims(scoped_keys, claimed),
+            {row.number: row._asdict() for row in found_cards},
+            {row.id: outlet_from_row(row) for row in found_outlets},
+            {row.slug: scheme_from_row(row) for row in found_schemes},
         )
-        return {
+
+    def _claim_read(self, scoped_keys: Sequence[ScopedKey]) -> Read:
+        if not self.postgresql:  # SQLite writers are serialised by BEGIN IMMEDIATE: nothing is in flight
+            stored = select(
+                idempotency_keys.c.scope,
+                idempotency_keys.c.key,
+                true().label("acquired"),
+                idempotency_keys.c.fingerprint,
+                idempotency_keys.c.result_json,
+            )
+            pairs = tuple_(idempotency_keys.c.scope, idempotency_keys.c.key)
+            return stored.where(pairs.in_(list(scoped_keys))), {}
+        names = [f"{len(scope)}:{scope}{key}" for scope, key in scoped_keys]
+        scopes, keys = [scope for scope, _ in scoped_keys], [key for _, key in scoped_keys]
+        return _CLAIM_SQL, {"names": names, "scopes": scopes, "keys": keys}
+
+    def _claims(
+        self, scoped_keys: Sequence[ScopedKey], rows: list[Any]
+    ) -> dict[ScopedKey, tuple[bool, tuple[str, Any] | None]]:
+        found = {
             (row.scope, row.key): (
                 bool(row.acquired),
                 None if row.fingerprint is None else (row.fingerprint, json.loads(row.result_json)),
             )
             for row in rows
         }
+        return {scoped: found.get(scoped, (True, None)) for scoped in scoped_keys}
 
-    def _stored(self, scoped_keys: Sequence[ScopedKey]) -> dict[ScopedKey, tuple[str, Any]]:
-        query = select(
-            idempotency_keys.c.scope,
-            idempotency_keys.c.key,
-            idempotency_keys.c.fingerprint,
-            idempotency_keys.c.result_json,
-        ).where(tuple_(idempotency_keys.c.scope, idempotency_keys.c.key).in_(list(scoped_keys)))
-        return {
-            (row.scope, row.key): (row.fingerprint, json.loads(row.result_json))
-            for row in self.connection.execute(query)
-        }
-
-    def account_ids(self, names: Collection[str]) -> dict[str, str]:
-        """The ids of the accounts with these names (those that exist), in one statement."""
-        if not names:
-            return {}
-        rows = self.connection.execute(self.statements.accounts, {"names": sorted(names)})
-        return {row.name: row.id for row in rows}
-
-    def cards(self, numbers: Collection[str]) -> dict[str, dict[str, Any]]:
-        """KeysRepository.card_for_token for many card numbers, in one statement."""
-        if not numbers:
-            return {}
-        rows = self.connection.execute(self.statements.cards, {"numbers": sorted(numbers)})
-        return {row.number: dict(row._mapping) for row in rows}
-
-    def outlets(self, outlet_ids: Collection[str]) -> dict[str, dict[str, Any]]:
-        """RegistryRepository.outlet for many outlets, in one statement."""
-        if not outlet_ids:
-            return {}
-        rows = self.connection.execute(self.statements.outlets, {"ids": sorted(outlet_ids)})
-        return {row.id: outlet_from_row(row) for row in rows}
-
-    def lock_wallets(self, wallets: Collection[Wallet]) -> None:
-        """ActivityRepository.lock_wallet for every wallet, in one global (name) order, in one statement."""
-        if not self.postgresql or not wallets:
-            return
+    def wallet_reads(
+        self,
+        wallets: Collection[Wallet],
+        earliest: dt.datetime,
+        latest: dt.datetime,
+        payables: Collection[str],
+    ) -> WalletReads:
+        """Lock every wallet (ActivityRepository.lock_wallet, in one global name order), then read their
+        timed-out holds, lots (balance rows locked in account id order), spend counters overlapping
+        [earliest, latest] and the payable accounts named: on PostgreSQL in one round trip."""
+        wallet_parameters = _wallet_parameters(wallets, self.postgresql)
         names = sorted(f"clubcard:wallet:{owner}:{scheme}" for owner, scheme in wallets)
-        self.connection.execute(_LOCK_WALLETS_SQL, {"names": names})
-
-    def with_timed_out_holds(self, wallets: Collection[Wallet], now: dt.datetime) -> set[Wallet]:
-        """The wallets among these with a pending hold past its timeout at `now` (to be released first)."""
-        if not wallets:
-            return set()
-        parameters = {**_wallet_parameters(wallets, self.postgresql), "now": now}
-        rows = self.connection.execute(self.statements.timed_out_holds, parameters)
-        return {(row.owner_id, row.scheme_id) for row in rows}
-
-    def locked_wallets(self, wallets: Collection[Wallet]) -> dict[Wallet, list[LotRecord]]:
-        """Every lot of these wallets, their balance rows locked in account id order until commit."""
-        found: dict[Wallet, list[LotRecord]] = {wallet: [] for wallet in wallets}
-        if not wallets:
-            return found
-        parameters = _wallet_parameters(wallets, self.postgresql)
-        for row in self.connection.execute(self.statements.locked_lots, parameters):
+        reads: list[Read] = [
+            (self.statements.timed_out_holds, {**wallet_parameters, "now": latest}),
+            (self.statements.locked_lots, wallet_parameters),
+            (self.statements.counters, {**wallet_parameters, "earliest": earliest, "latest": latest}),
+            (self.statements.accounts, {"names": sorted(payables)}),
+        ]
+        if self.postgresql:
+            reads.insert(0, (_LOCK_WALLETS_SQL, {"names": names}))
+        *_, timed_out, locked, counted, payable_rows = read_all(self.connection, reads)
+        lots_of: dict[Wallet, list[LotRecord]] = {wallet: [] for wallet in wallets}
+        for row in locked:
             lot = _lot(row)
-            found[(lot.owner_id, lot.scheme_id)].append(lot)
-        assert all(len(lots_of) <= MAX_LOTS_PER_WALLET for lots_of in found.values())
-        return found
-
-    def spend_counters(
-        self, wallets: Collection[Wallet], earliest: dt.datetime, latest: dt.datetime
-    ) -> dict[Wallet, list[tuple[dt.datetime, dt.datetime, int]]]:
-        """The wallets' spend counters whose council day overlaps [earliest, latest]: (start, end, spent)."""
-        found: dict[Wallet, list[tuple[dt.datetime, dt.datetime, int]]] = {wallet: [] for wallet in wallets}
-        if not wallets:
-            return found
-        parameters = {**_wallet_parameters(wallets, self.postgresql), "earliest": earliest, "latest": latest}
-        for row in self.connection.execute(self.statements.counters, parameters):
-            found[(row.owner_id, row.scheme_id)].append((row.day_start, row.day_end, int(row.spent_minor)))
-        return found
+            lots_of[(lot.owner_id, lot.scheme_id)].append(lot)
+        assert all(len(lots) <= MAX_LOTS_PER_WALLET for lots in lots_of.values())
+        counters: dict[Wallet, list[Counter]] = {wallet: [] for wallet in wallets}
+        for row in counted:
+            counters[(row.owner_id, row.scheme_id)].append((row.day_start, row.day_end, int(row.spent_minor)))
+        return WalletReads(
+            {(row.owner_id, row.scheme_id) for row in timed_out},
+            lots_of,
+            counters,
+            {row.name: row.id for row in payable_rows},
+        )
 
     def write(self, writes: BatchWrites) -> bool:
         """Write a planned batch (ledger.db.spend_batch_writes); False if a lot would go below its floor."""

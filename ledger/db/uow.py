@@ -15,6 +15,7 @@ from ledger.db.activity_repository import ActivityRepository
 from ledger.db.audit_repository import AuditRepository
 from ledger.db.books_repository import BooksRepository
 from ledger.db.bulk_repository import BulkRepository
+from ledger.db.engine import RETRYABLE_SQLSTATES
 from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.insight_repository import InsightRepository
@@ -36,8 +37,6 @@ from ledger.db.topups_repository import StripeEventsRepository, TopUpsRepository
 from ledger.db.verify_repository import VerifyRepository
 from ledger.errors import DatabaseUnavailable, RetryableConflict, ValidationFailed
 
-# SQLSTATEs after which PostgreSQL guarantees nothing was applied and the transaction may simply rerun.
-RETRYABLE_SQLSTATES = {"40001", "40P01", "55P03"}
 COMMIT_OUTCOME_UNKNOWN = (
     "the database went away while this write was being committed, so it may or may not have been recorded: "
     "repeat it with the same Idempotency-Key, which replays it if it was"

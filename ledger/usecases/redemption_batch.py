@@ -13,13 +13,16 @@ it through the single path after the batch commits.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from ledger.batch_reads import RequestReads
 from ledger.batch_writes import BatchWrites
 from ledger.cards.token import CardClaims, CardKeyring
 from ledger.clock import rfc3339
@@ -83,6 +86,27 @@ class BatchedRedemption:
         """The idempotency record's (scope, key), as the single path's `once` stores it."""
         return self.actor + REQUEST_SCOPE_SUFFIX, self.key
 
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """The request's fingerprint for its idempotency record, once its key is checked (computed once)."""
+        check_idempotency_key(self.key)
+        return fingerprint_of(redemption_fingerprint(self.request))
+
+    @functools.cached_property
+    def card_claims(self) -> CardClaims:
+        """What the card token says, once its signature is verified (InvalidToken otherwise)."""
+        return token_claims(self.keyring, self.request.card_token)
+
+
+def prepare_redemption(spend: BatchedRedemption) -> None:
+    """What needs no database, done in the writer's own thread before it queues, so the batch's leader
+    does not: check the key, fingerprint the request, verify the card's signature. A refusal found
+    here is left for the batch to give, in the single path's order."""
+    with contextlib.suppress(LedgerError):
+        spend.fingerprint  # noqa: B018
+    with contextlib.suppress(LedgerError):
+        spend.card_claims  # noqa: B018
+
 
 @dataclasses.dataclass
 class _Planned:
@@ -98,52 +122,50 @@ class _Planned:
 def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[Outcome]:
     """Redeem every spend of the batch in the unit of work (see the module); one outcome per spend."""
     outcomes: list[Outcome | None] = [None] * len(spends)
-    fingerprints = _claim(uow, spends, outcomes)
-    places = _places(uow, spends, {}, outcomes)
-    wallets = {(place.owner_id, str(place.scheme["id"])) for place in places.values()}
-    uow.spend_batch.lock_wallets(wallets)
-    latest = max((spends[i].now for i in places), default=None)
-    earliest = min((spends[i].now for i in places), default=None)
-    if latest is None or earliest is None:
-        return _finished(outcomes)
-    to_release = uow.spend_batch.with_timed_out_holds(wallets, latest)
-    lots = uow.spend_batch.locked_wallets(wallets - to_release)
-    counters = uow.spend_batch.spend_counters(wallets - to_release, earliest, latest)
-    payables = uow.spend_batch.account_ids(
-        {_payable_name(spends[i].request, place) for i, place in places.items()}
+    first = _keys(spends, outcomes)
+    claims = _card_claims(spends, outcomes)
+    reads = uow.spend_batch.request_reads(
+        list(first),
+        {claim.card_number for claim in claims.values()},
+        {spends[index].request.outlet_id for index in claims},
+        {spends[index].request.scheme for index in claims} - {None},
     )
+    _answer_claimed(spends, first, reads.claims, outcomes)
+    places = _places(uow, spends, reads, outcomes)
+    wallets = {(place.owner_id, str(place.scheme["id"])) for place in places.values()}
+    if not places:
+        return _finished(outcomes)
+    now = [spends[index].now for index in places]
+    names = {_payable_name(spends[i].request, place) for i, place in places.items()}
+    locked = uow.spend_batch.wallet_reads(wallets, min(now), max(now), names)
+    lots, counters, payables = locked.lots, locked.counters, dict(locked.payables)
     planned: list[_Planned] = []
     for index, place in places.items():
         spend, wallet = spends[index], (place.owner_id, str(place.scheme["id"]))
-        if wallet in to_release:
+        if wallet in locked.timed_out:
             outcomes[index] = RUN_ALONE  # the single path releases the timed-out holds first
             continue
         name = _payable_name(spend.request, place)
         if name not in payables:  # the outlet's first spend in this unit opens its payable account
             payables[name] = payable_account(uow, spend.request.outlet_id, place.scheme["unit"], spend.now)
-        payable = payables[name]
         try:
-            accepted = _plan(spend, place, lots, counters, wallet, payable)
+            accepted = _plan(spend, place, lots, counters, wallet, payables[name])
         except LedgerError as refusal:
             outcomes[index] = refusal
             continue
-        planned.append(_Planned(index, fingerprints[index], *accepted))
+        planned.append(_Planned(index, spend.fingerprint, *accepted))
     _write(uow, spends, planned, lots)
     for item in planned:
         outcomes[item.index] = item.body
     return _finished(outcomes)
 
 
-def _claim(
-    uow: UnitOfWork, spends: Sequence[BatchedRedemption], outcomes: list[Outcome | None]
-) -> dict[int, str]:
-    """Fingerprint and claim every key; answer replays, mismatches and keys in flight elsewhere now."""
-    fingerprints: dict[int, str] = {}
+def _keys(spends: Sequence[BatchedRedemption], outcomes: list[Outcome | None]) -> dict[tuple[str, str], int]:
+    """Each well-formed key once, to the spend that claims it; a bad key or request is refused now."""
     first: dict[tuple[str, str], int] = {}
     for index, spend in enumerate(spends):
         try:
-            check_idempotency_key(spend.key)
-            fingerprint = fingerprint_of(redemption_fingerprint(spend.request))
+            spend.fingerprint  # noqa: B018 (checks the key and fingerprints the request, once)
         except LedgerError as refusal:
             outcomes[index] = refusal
             continue
@@ -151,26 +173,31 @@ def _claim(
             outcomes[index] = RUN_ALONE
             continue
         first[spend.scoped_key] = index
-        fingerprints[index] = fingerprint
-    claims = uow.spend_batch.claim(list(first))
+    return first
+
+
+def _answer_claimed(
+    spends: Sequence[BatchedRedemption],
+    first: dict[tuple[str, str], int],
+    claims: dict[tuple[str, str], tuple[bool, tuple[str, Any] | None]],
+    outcomes: list[Outcome | None],
+) -> None:
+    """Answer replays, mismatches and keys in flight elsewhere, before any rule is applied."""
     for scoped_key, index in first.items():
         claimed, stored = claims[scoped_key]
         if not claimed:
             outcomes[index] = IdempotencyInFlight("a request with this idempotency key is still in flight")
-        elif stored is not None and stored[0] != fingerprints[index]:
+        elif stored is not None and stored[0] != spends[index].fingerprint:
             outcomes[index] = IdempotencyMismatch("this idempotency key was used for a different request")
         elif stored is not None:
             outcomes[index] = dict(stored[1])
-    return fingerprints
 
 
-def _places(
-    uow: UnitOfWork,
-    spends: Sequence[BatchedRedemption],
-    outlets: dict[str, dict[str, Any]],
-    outcomes: list[Outcome | None],
-) -> dict[int, SpendPlace]:
-    """Card, outlet and scheme checks of every spend still open: every card and outlet read at once."""
+def _card_claims(
+    spends: Sequence[BatchedRedemption], outcomes: list[Outcome | None]
+) -> dict[int, CardClaims]:
+    """What each open spend's card token says (verified in the writer's thread, as a rule before it
+    queued); a spend naming no scheme is left to the single path, which chooses among the card's."""
     claims: dict[int, CardClaims] = {}
     for index, spend in enumerate(spends):
         if outcomes[index] is not None:
@@ -179,29 +206,40 @@ def _places(
             outcomes[index] = RUN_ALONE
             continue
         try:
-            claims[index] = token_claims(spend.keyring, spend.request.card_token)
-        except LedgerError as refusal:
-            outcomes[index] = refusal
-    cards = uow.spend_batch.cards({claim.card_number for claim in claims.values()})
-    outlets.update(uow.spend_batch.outlets({spends[index].request.outlet_id for index in claims}))
-    schemes: dict[str, tuple[dict[str, Any], Rules]] = {}  # each named scheme read and parsed once
+            claims[index] = spend.card_claims
+        except LedgerError:
+            continue  # refused in _places, after the key's claim, in the single path's order
+    return claims
+
+
+def _places(
+    uow: UnitOfWork,
+    spends: Sequence[BatchedRedemption],
+    reads: RequestReads,
+    outcomes: list[Outcome | None],
+) -> dict[int, SpendPlace]:
+    """Card, outlet and scheme checks of every spend still open, on what the batch read for them."""
+    parsed: dict[str, Rules] = {}  # each named scheme's rules parsed once
     places: dict[int, SpendPlace] = {}
-    for index, claim in claims.items():
-        spend = spends[index]
-        slug, card = spend.request.scheme, cards.get(claim.card_number)
+    for index, spend in enumerate(spends):
+        if outcomes[index] is not None:
+            continue
+        slug = spend.request.scheme
         assert slug is not None
         try:
-            if slug not in schemes:
-                scheme = get_scheme(uow, slug)
-                schemes[slug] = scheme, parse_rules(scheme["rules"])
+            claim = spend.card_claims  # verified once; a bad token raises its refusal here
+            scheme = reads.schemes.get(slug) or get_scheme(uow, slug)  # NotFound, worded once
+            if slug not in parsed:
+                parsed[slug] = parse_rules(scheme["rules"])
+            card = reads.cards.get(claim.card_number)
             places[index] = place_spend(
                 uow,
                 spend.request,
                 spend.keyring,
                 spend.now,
-                outlet=outlets.get(spend.request.outlet_id),
-                scheme=schemes[slug][0],
-                rules=schemes[slug][1],
+                outlet=reads.outlets.get(spend.request.outlet_id),
+                scheme=scheme,
+                rules=parsed[slug],
                 card=card_named_by(claim, None if card is None else dict(card)),
             )
         except (RetryableConflict, DatabaseUnavailable):

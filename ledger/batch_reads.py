@@ -1,0 +1,34 @@
+"""What a batch of spends reads before it plans: its requests' keys, cards, outlets and schemes, then its
+locked wallets. ledger.db.spend_batch_repository reads them; ledger.usecases.redemption_batch plans."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Any
+
+from ledger.records import LotRecord
+
+Wallet = tuple[str, str]  # (owner id, scheme id)
+ScopedKey = tuple[str, str]  # (idempotency scope, key)
+Counter = tuple[dt.datetime, dt.datetime, int]  # a wallet's spend counter: (day start, day end, spent)
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestReads:
+    """What a batch reads for its requests before it knows their wallets."""
+
+    claims: dict[ScopedKey, tuple[bool, tuple[str, Any] | None]]  # claimed?, and the stored answer
+    cards: dict[str, dict[str, Any]]  # by number, as KeysRepository.card_for_token reads one
+    outlets: dict[str, dict[str, Any]]  # by id, as RegistryRepository.outlet reads one
+    schemes: dict[str, dict[str, Any]]  # by slug, with their current rules, as SchemesRepository.get
+
+
+@dataclasses.dataclass(frozen=True)
+class WalletReads:
+    """What a batch reads of its wallets once they are locked."""
+
+    timed_out: set[Wallet]  # wallets with a pending hold past its timeout (to be released first)
+    lots: dict[Wallet, list[LotRecord]]  # every lot, its balance row locked until commit
+    counters: dict[Wallet, list[Counter]]  # those whose council day overlaps the batch
+    payables: dict[str, str]  # account id by name, of the payable accounts that exist

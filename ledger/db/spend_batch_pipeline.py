@@ -1,0 +1,99 @@
+"""Several reads of a batch of spends in one round trip: psycopg's pipeline mode on PostgreSQL.
+
+A batch's reads do not depend on each other's answers, only on the requests (keys, cards, outlets,
+schemes) or on the wallets they name, so they are sent together and PostgreSQL runs them back to back in
+order: a lock taken by the first is held by the time the second runs. Each statement is compiled from its
+SQLAlchemy form once and executed on the unit of work's own connection and transaction, prepared on the
+server. Rows come back as named tuples with every instant in UTC, as `UtcDateTime` hands them back, so the
+same row readers serve them. SQLite, in process, has no round trips to save: it runs them one by one.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import psycopg
+from sqlalchemy import Connection, Select, TextClause
+from sqlalchemy.dialects import postgresql
+
+from ledger.db.engine import RETRYABLE_SQLSTATES, unavailable_reason
+from ledger.errors import DatabaseUnavailable, RetryableConflict
+
+MAX_STATEMENTS = 16  # a batch's reads are a handful; more would be a mistake, not a bigger batch
+Statement = Select[Any] | TextClause
+Read = tuple[Statement, Mapping[str, Any]]  # a statement and its parameters
+_DIALECT = postgresql.dialect(paramstyle="pyformat")
+
+
+class _Compiled(NamedTuple):
+    sql: str
+    literals: dict[str, Any]  # values the statement binds itself (a constant in a where clause)
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(statement: Statement) -> _Compiled:
+    """The statement as psycopg runs it: built once, since the batch's statements are built once."""
+    compiled = statement.compile(dialect=_DIALECT)
+    literals = {name: value for name, value in compiled.params.items() if value is not None}
+    return _Compiled(str(compiled), literals)
+
+
+def read_all(connection: Connection, reads: Sequence[Read]) -> list[list[Any]]:
+    """The rows of every read, in order: in one round trip on PostgreSQL, one by one elsewhere."""
+    assert 1 <= len(reads) <= MAX_STATEMENTS
+    if connection.dialect.name != "postgresql":
+        return [list(connection.execute(statement, dict(parameters))) for statement, parameters in reads]
+    driver = connection.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    try:
+        return _pipelined(driver, reads)
+    except psycopg.Error as error:
+        raise _translated(connection, driver, error) from error
+
+
+def _pipelined(driver: psycopg.Connection[Any], reads: Sequence[Read]) -> list[list[Any]]:
+    cursors = []
+    with driver.pipeline():
+        for statement, parameters in reads:
+            compiled = _compiled(statement)
+            cursor = driver.cursor(row_factory=_utc_rows)
+            cursor.execute(compiled.sql, {**compiled.literals, **parameters}, prepare=True)
+            cursors.append(cursor)
+    return [cursor.fetchall() for cursor in cursors]
+
+
+def _utc_rows(cursor: Any) -> Callable[[Sequence[Any]], Any]:
+    """Named-tuple rows whose instants are in UTC (PostgreSQL sends them in the session's time zone)."""
+    description = cursor.description
+    if description is None:
+        return tuple
+    row_type = _row_type(tuple(column.name for column in description))
+
+    def make(values: Sequence[Any]) -> Any:
+        return row_type(
+            *(value.astimezone(dt.UTC) if isinstance(value, dt.datetime) else value for value in values)
+        )
+
+    return make
+
+
+@functools.lru_cache(maxsize=64)
+def _row_type(names: tuple[str, ...]) -> Any:
+    return collections.namedtuple("Row", names)
+
+
+def _translated(connection: Connection, driver: psycopg.Connection[Any], error: psycopg.Error) -> Exception:
+    """The errors the engine would have raised had SQLAlchemy run the statements itself."""
+    disconnected = driver.closed or driver.broken
+    if disconnected:
+        connection.invalidate()  # the pool must not hand this connection out again
+    reason = unavailable_reason(error, psycopg, connecting=False, disconnected=disconnected)
+    if reason is not None:
+        return DatabaseUnavailable(reason)
+    if getattr(error, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return RetryableConflict(f"database asked for a retry ({error.sqlstate})")
+    return error
