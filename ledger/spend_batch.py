@@ -12,9 +12,10 @@ As soon as a leader has taken its batch, the first writer still queued may lead 
 `max_batches_in_flight` batches at once), so one batch is planned in Python while the one before it waits
 on the database. Batches lock wallets in one global order, so they wait for each other, never deadlock.
 
-A lone writer is never delayed: the leader waits for company (at most `max_wait_seconds`) only while the
-previous batch had some. If the batch itself fails (a deadlock, a conflict, a bug), nothing of it was
-committed and each write is run again alone, in its own transaction, exactly as without batching.
+A lone writer is never delayed: the leader waits for company only while the previous batch had some, and
+only until as many writers as it had have queued, at most `max_wait_seconds`. If the batch itself fails
+(a deadlock, a conflict, a bug), nothing of it was committed and each write is run again alone, in its own
+transaction, exactly as without batching.
 """
 
 from __future__ import annotations
@@ -153,9 +154,11 @@ class GroupCommit:
 
     def _take(self) -> list[_Pending[Any]]:
         with self._arrived:
-            if self._last_batch_size > 1 and len(self._queue) < self.max_items:
-                # Under load, wait a moment for company; a lone writer (last batch of one) never waits.
-                self._arrived.wait_for(lambda: len(self._queue) >= self.max_items, self.max_wait_seconds)
+            company = min(self._last_batch_size, self.max_items)
+            if company > 1 and len(self._queue) < company:
+                # Under load, wait a moment for as much company as the last batch had (its writers are
+                # on their way back); a lone writer (last batch of one) never waits.
+                self._arrived.wait_for(lambda: len(self._queue) >= company, self.max_wait_seconds)
             batch, self._queue = self._queue[: self.max_items], self._queue[self.max_items :]
             self._last_batch_size = len(batch)
             self.batch_sizes.append(len(batch))

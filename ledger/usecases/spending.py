@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -18,7 +19,12 @@ def council_day(at: dt.datetime, zone: dt.tzinfo | None) -> tuple[dt.datetime, d
     """The council day containing `at` as UTC instants [start, end) (23 or 25 hours across a clock change)."""
     # Callers below the API (the kiosk's offline sync, benchmarks) may not know the zone: the default one.
     zone = zone if zone is not None else council_zone(DEFAULT_TIME_ZONE)
-    day = local_date(at, zone)
+    return _day_bounds(local_date(at, zone), zone)
+
+
+@functools.lru_cache(maxsize=64)
+def _day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
+    # Cached: every spend asks for its day twice, and a batch's spends almost all share one day.
     start, end = (
         dt.datetime.combine(on, dt.time.min, tzinfo=zone).astimezone(dt.UTC)
         for on in (day, day + dt.timedelta(days=1))
