@@ -380,6 +380,34 @@ def test_a_lone_redemption_waits_for_company_at_most_the_batch_wait(ledger: Ledg
     assert writers.answers["after-a-lone-one"]["remaining_in_scheme_minor"] == 800
 
 
+def test_a_leader_stops_waiting_once_as_much_company_as_the_last_batch_had_has_come(
+    ledger: Ledger,
+) -> None:
+    _top_up(ledger, "company")
+    group = _group(ledger, max_wait_seconds=1.0)  # the longest wait allowed: it must not run out
+    company_came: list[bool] = []
+    original = group._arrived.wait_for
+
+    def wait_for(predicate: Callable[[], bool], timeout: float | None = None) -> bool:
+        company_came.append(original(predicate, timeout))
+        return company_came[-1]
+
+    group._arrived.wait_for = wait_for  # type: ignore[method-assign,assignment]
+    writers = Writers(ledger, group)
+    writers.hold_the_lead()
+    writers.redeem("ann", 0, 100)
+    writers.redeem("bob", 1, 100)
+    writers.finish()
+
+    writers.redeem("cat", 2, 100, queue=False)  # leads after a batch of two: waits for one more
+    writers.redeem("dan", 0, 100, queue=False)
+    answers = writers.finish()
+
+    assert group.batch_sizes == [1, 2, 2]
+    assert company_came and all(company_came)  # never timed out: dan's arrival closed the batch
+    assert answers["dan"]["remaining_in_scheme_minor"] == 800
+
+
 def test_a_redemption_is_answered_only_once_its_batch_has_committed(ledger: Ledger) -> None:
     _top_up(ledger, "durable")
     committing, may_commit = threading.Event(), threading.Event()
