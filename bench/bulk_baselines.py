@@ -38,7 +38,7 @@ ROWS_PER_WALLET = {
 # scratch tables untimed, so the foreign keys find them as the job's do.
 EXISTING_ROWS = {"accounts": "SELECT * FROM accounts WHERE kind <> 'lot'"}
 SPOOL_BLOCK_BYTES = 1 << 20
-COPY_FORMAT = "text"  # as the job writes its rows (ledger.db.bulk_repository)
+COPY_FORMAT = "binary"  # as the job writes its rows (ledger.db.bulk_copy)
 
 
 def journal_only_copy(engine: Engine, wallets: int, *, logged: bool) -> float:

@@ -99,7 +99,7 @@ def run_one(database_url: str, wallets: int) -> dict[str, Any]:
         scheme = funded_scheme(engine, "leisure-bench", wallets * AMOUNT_MINOR)
         factory, clock = unit_of_work_factory(engine), SystemClock()
         _seed_members(engine, scheme["id"], wallets)
-        rss_before = _max_rss_mib()
+        rss_before, cpu_before = _max_rss_mib(), _cpu_seconds()
         started = time.perf_counter()
         request = IssueRequest(scheme=scheme["slug"], amount_minor=AMOUNT_MINOR)
         job = run_in_transaction(
@@ -113,7 +113,7 @@ def run_one(database_url: str, wallets: int) -> dict[str, Any]:
         assert claimed is not None
         assert runner.run(claimed) == "succeeded"
         seconds = time.perf_counter() - started
-        rss_after = _max_rss_mib()
+        rss_after, client_cpu_seconds = _max_rss_mib(), _cpu_seconds() - cpu_before
         progress = read_only(factory, lambda uow: job_progress(uow, job.job_id))
         assert progress.paid == wallets, progress
         temp_seconds = journal_only_copy(engine, wallets, logged=False)
@@ -133,6 +133,7 @@ def run_one(database_url: str, wallets: int) -> dict[str, Any]:
         "postings": postings,
         "seconds": round(seconds, 3),
         "postings_per_s": round(postings / seconds),
+        "job_client_cpu_seconds": round(client_cpu_seconds, 3),
         "raw_copy_seconds": round(keyed["total"], 3),
         "raw_copy_postings_per_s": round(postings / keyed["total"]),
         "ratio_to_raw_copy": round(keyed["total"] / seconds, 3),
@@ -189,6 +190,12 @@ def _seed_members(engine: Engine, scheme_id: str, wallets: int) -> None:
     with engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     log(f"{wallets:,} members enrolled")
+
+
+def _cpu_seconds() -> float:
+    """CPU time this process (the job's client side: our Python, SQLAlchemy, psycopg) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _max_rss_mib() -> float:

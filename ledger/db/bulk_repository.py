@@ -7,10 +7,23 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, String, Table, and_, any_, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    Connection,
+    String,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.clock import rfc3339
+from ledger.db.bulk_copy import copy_in
 from ledger.db.rows import account_from_row
 from ledger.db.tables import (
     accounts,
@@ -21,11 +34,9 @@ from ledger.db.tables import (
     metadata,
 )
 from ledger.db.verify_hashing import canonical_transaction
-from ledger.errors import RetryableConflict
 from ledger.journal import TransactionDraft, canonical_json
 from ledger.records import AccountRecord
 
-UNIQUE_VIOLATION = "23505"
 # Rows per IN (...) list, well under SQLite's 32,766 bound parameters.
 IN_LIST_CHUNK = 2_000
 BULK_TABLES = {"accounts", "balances", "lots"}
@@ -86,15 +97,7 @@ class BulkRepository:
             if named:
                 self.connection.execute(insert(metadata.tables[table_name]), named)
             return
-        raw = self.connection.connection.driver_connection
-        assert raw is not None
-        statement = f"COPY {table_name} ({', '.join(columns)}) FROM STDIN"
-        try:
-            with raw.cursor() as cursor, cursor.copy(statement) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except Exception as error:
-            raise _translated(error) from error
+        copy_in(self.connection, table_name, columns, rows)
 
     def append(self, drafts: Sequence[TransactionDraft], seal_key: int) -> None:
         """Insert balanced drafts' headers and postings (see append_rows)."""
@@ -288,7 +291,8 @@ class BulkRepository:
         return int(self.connection.execute(query).scalar_one())
 
     def wallet_totals(self, owner_ids: Sequence[str], scheme_id: str) -> dict[str, int]:
-        """{owner: sum of lot balances in this scheme} for the owners that have lots in it.
+        """{owner: sum of lot balances in this scheme} for the owners that have lots in it (0 if none of
+        their lots has a balance row).
 
         Two keyed reads (the owners' lots, then those lots' balances, only if there are any) rather than
         a join: a job grows these tables faster than statistics follow, and the planner then hashes the
@@ -300,13 +304,13 @@ class BulkRepository:
                 _member(lots.c.owner_id, chunk, self.dialect), lots.c.scheme_id == scheme_id
             )
             owner_of.update({row[0]: row[1] for row in self.connection.execute(query)})
-        totals: dict[str, int] = {}
+        totals = dict.fromkeys(owner_of.values(), 0)
         for chunk in _chunks(list(owner_of)):
             query = select(balances.c.account_id, balances.c.balance_minor).where(
                 _member(balances.c.account_id, chunk, self.dialect)
             )
             for account_id, balance in self.connection.execute(query):
-                totals[owner_of[account_id]] = totals.get(owner_of[account_id], 0) + int(balance)
+                totals[owner_of[account_id]] += int(balance)
         return totals
 
 
@@ -320,15 +324,3 @@ def _member(column: Any, values: list[str], dialect: str) -> Any:
 def _chunks(values: Sequence[str]) -> Iterable[list[str]]:
     for start in range(0, len(values), IN_LIST_CHUNK):
         yield list(values[start : start + IN_LIST_CHUNK])
-
-
-def _translated(error: Exception) -> Exception:
-    """A unique violation means a concurrent writer got there first: rerunning sees its work and skips."""
-    from ledger.db.uow import RETRYABLE_SQLSTATES  # local: uow imports this module
-
-    code = getattr(getattr(error, "orig", error), "sqlstate", None)
-    if code == UNIQUE_VIOLATION:
-        return RetryableConflict("a concurrent writer stored the same row; rerun to see it")
-    if code in RETRYABLE_SQLSTATES:
-        return RetryableConflict(f"database asked for a retry ({code})")
-    return error

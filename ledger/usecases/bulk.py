@@ -12,14 +12,15 @@ from typing import Any
 
 from ledger.clock import Clock, rfc3339
 from ledger.errors import BudgetExhausted, IdempotencyMismatch, ValidationFailed
-from ledger.journal import Posting, TransactionDraft, canonical_json, request_fingerprint
+from ledger.journal import canonical_json, request_fingerprint
 from ledger.ports import UnitOfWork, UnitOfWorkFactory
 from ledger.receipts import Receipt
 from ledger.rules import parse_rules
 from ledger.service import run_in_transaction
-from ledger.units import MAX_AMOUNT_MINOR, AccountKind, Unit, format_amount
+from ledger.units import MAX_AMOUNT_MINOR, Unit, format_amount
 from ledger.usecases.bulk_rendering import JsonTemplate, hole, json_text
-from ledger.usecases.common import check_idempotency_key, new_id
+from ledger.usecases.bulk_rows import check_template, journal_rows, open_lots, receipt_template
+from ledger.usecases.common import check_idempotency_key
 from ledger.usecases.schemes import get_scheme
 
 BATCH_SIZE = 1_000
@@ -172,8 +173,8 @@ def issue_chunk(
     budget = uow.accounts.get(job.scheme["budget_account_id"])
     # Read before this chunk's lots exist: most members have none yet, and then nothing more is read.
     before = uow.bulk.wallet_totals([owner for owner, _ in todo], job.scheme["id"])
-    lot_ids = _open_lots(uow, job, [owner for owner, _ in todo], now)
-    rows = _journal_rows(job, budget.id, todo, lot_ids, now)
+    lot_ids = open_lots(uow, job, [owner for owner, _ in todo], now, have_lots=before.keys())
+    rows = journal_rows(job, budget.id, todo, lot_ids, now)
     hashes = uow.bulk.append_rows(rows, uow.journal.next_seal_key())
     before_debit()
     # The whole batch's total in one conditional UPDATE, taken last so the budget row is locked only
@@ -185,9 +186,11 @@ def issue_chunk(
             needed_minor=job.amount_minor * len(todo),
             unit=job.scheme["unit"],
         )
-    _check_template(rows[0], hashes[0])
+    check_template(rows[0], hashes[0])
     fingerprints = JsonTemplate(job.fingerprinted_request(hole("owner")))
-    receipts = JsonTemplate(_receipt(job, hole("transaction"), hole("lot"), hole("balance"), rfc3339(now)))
+    receipts = JsonTemplate(
+        receipt_template(job, hole("transaction"), hole("lot"), hole("balance"), rfc3339(now))
+    )
     results = [
         (
             key,
@@ -222,89 +225,3 @@ def _unpaid_this_period(
     holders = uow.bulk.claim_allowances(job.scheme["id"], job.period, todo, job.actor, now)
     mine = [(owner, key) for owner, key in todo if holders[owner] == (job.actor, key)]
     return mine, len(todo) - len(mine)
-
-
-def _journal_rows(
-    job: BulkPlan, budget_id: str, todo: Sequence[tuple[str, str]], lot_ids: Sequence[str], now: dt.datetime
-) -> list[tuple[Any, ...]]:
-    """One issue transaction per wallet, as JournalRow tuples (see ledger.db.bulk_repository)."""
-    unit, amount, scheme_id, version = (
-        job.scheme["unit"],
-        job.amount_minor,
-        job.scheme["id"],
-        job.scheme["version"],
-    )
-    return [
-        (new_id(), "issue", key, now, now, job.actor, None, scheme_id, version, None, "{}",
-         ((budget_id, unit, -amount), (lot_id, unit, amount)))
-        for (_, key), lot_id in zip(todo, lot_ids, strict=True)
-    ]  # fmt: skip
-
-
-def _check_template(row: tuple[Any, ...], stored_hash: str) -> None:
-    """Every row of a batch has one shape: validate it as a TransactionDraft and compare its content hash."""
-    transaction_id, kind, key, occurred, recorded, actor, outlet, scheme_id, version, reverses, _, lines = row
-    draft = TransactionDraft(
-        id=transaction_id,
-        kind=kind,
-        postings=tuple(Posting(account, Unit(unit), amount) for account, unit, amount in lines),
-        occurred_at=occurred,
-        recorded_at=recorded,
-        actor=actor,
-        idempotency_key=key,
-        outlet_id=outlet,
-        scheme_id=scheme_id,
-        rule_version=version,
-        reverses_id=reverses,
-    )
-    assert draft.content_hash == stored_hash, "the bulk path's canonical form drifted from ledger.journal"
-
-
-def _receipt(
-    job: BulkPlan, transaction_id: str, lot_id: str, balance: int | str, recorded_at: str
-) -> dict[str, Any]:
-    """Receipt(...).to_dict() of what flows.issue returns, as data with holes for the JSON template (each
-    chunk checks its first rendered receipt against the Receipt itself)."""
-    return {
-        "transaction_id": transaction_id,
-        "kind": "issue",
-        "unit": job.scheme["unit"],
-        "amount_minor": job.amount_minor,
-        "recorded_at": recorded_at,
-        "taken": [[lot_id, job.amount_minor]],
-        "balance_after_minor": balance,
-        "lot_account_id": lot_id,
-        "reverses_id": None,
-        "hold_id": None,
-    }
-
-
-def _open_lots(uow: UnitOfWork, job: BulkPlan, owners: Sequence[str], now: dt.datetime) -> list[str]:
-    """The lot each owner is credited to, already holding the amount (as flows.new_lot chooses it)."""
-    slug, unit = job.scheme["slug"], job.scheme["unit"]
-    if job.category is None and job.expires_at is None:
-        names = [f"wallet:{owner}:{slug}:main" for owner in owners]
-        existing = uow.bulk.accounts_by_name(names)
-        floor = min(0, int(job.scheme["rules"].get("spending", {}).get("overdraft_floor_minor", 0)))
-        ids = [existing[name].id if name in existing else new_id() for name in names]
-        uow.bulk.move_balances({(existing[name].id, 0): job.amount_minor for name in existing})
-        fresh = [(o, n, i) for o, n, i in zip(owners, names, ids, strict=True) if n not in existing]
-    else:
-        floor = 0
-        ids = [new_id() for _ in owners]
-        fresh = [(o, f"wallet:{o}:{slug}:lot:{i}", i) for o, i in zip(owners, ids, strict=True)]
-    lot_kind = AccountKind.LOT.value
-    uow.bulk.insert_tuples(
-        "accounts",
-        ("id", "name", "unit", "kind", "floor_minor", "shard_count", "created_at"),
-        [(i, name, unit, lot_kind, floor, 1, now) for _, name, i in fresh],
-    )
-    uow.bulk.insert_tuples(
-        "balances", ("account_id", "shard", "balance_minor"), [(i, 0, job.amount_minor) for _, _, i in fresh]
-    )
-    uow.bulk.insert_tuples(
-        "lots",
-        ("account_id", "owner_id", "scheme_id", "category", "expires_at", "created_at"),
-        [(i, owner, job.scheme["id"], job.category, job.expires_at, now) for owner, _, i in fresh],
-    )
-    return ids
