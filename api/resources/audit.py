@@ -19,10 +19,10 @@ from typing import Any
 
 from flask import Response, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from api.auth import ANY, STAFF, current_principal, idempotency_key, requires
+from api.blueprint import Blueprint
 from api.context import LedgerContext, ctx
 from api.pagination import page
 from api.problems import ApiProblem

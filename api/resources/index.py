@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import current_app, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
+
+from api.blueprint import Blueprint
 
 blueprint = Blueprint("index", __name__, description="What this API offers and where its documentation is")
 DOCUMENTS = {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from api.blueprint import Blueprint
 from api.context import ctx
 from ledger.errors import NotFound
 from ledger.usecases.trusted_heads import ALGORITHM, published_head

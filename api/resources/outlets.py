@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import STAFF, requires
+from api.blueprint import Blueprint
 from api.context import ctx
 from api.pagination import PageQuery, page, page_schema
 from api.resources.people_schemas import text

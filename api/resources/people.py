@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Response
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from api.auth import STAFF, current_principal, requires
+from api.blueprint import Blueprint
 from api.context import ctx
 from api.limits import card_lookup
 from api.pagination import PageQuery, page, page_schema

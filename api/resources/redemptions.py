@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import current_principal, idempotency_key, requires
+from api.blueprint import Blueprint
 from api.context import ctx
 from api.limits import card_lookup
 from api.resources.value_schemas import (

@@ -9,8 +9,8 @@ from typing import Any
 import stripe
 from flask import request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from api.blueprint import Blueprint
 from api.context import ctx
 from api.problems import ApiProblem
 from api.resources.topup_schemas import WebhookReceiptSchema

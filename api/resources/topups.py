@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import idempotency_key, requires
+from api.blueprint import Blueprint
 from api.context import ctx
 from api.resources.topup_schemas import TopUpCreateSchema, TopUpSchema
 from api.staff_requests import current_actor

@@ -7,9 +7,9 @@ from typing import Any
 
 from flask import url_for
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
 from api.auth import current_principal, idempotency_key, requires
+from api.blueprint import Blueprint
 from api.context import ctx
 from api.limits import card_lookup
 from api.pagination import PageQuery, page

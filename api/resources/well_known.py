@@ -6,9 +6,9 @@ import base64
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from api.blueprint import Blueprint
 from api.context import ctx
 from ledger.usecases.card_keys import published_card_keys
 

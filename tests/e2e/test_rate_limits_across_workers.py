@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import redis
 
-from api.limits import CARD_LOOKUP_SCOPE, card_lookup_limit, limiter
+from api.limits import CARD_LOOKUP_MARK, CARD_LOOKUP_SCOPE, card_lookup_limit, limiter
 from tests.e2e.servers import clean_environment, free_port, running_server
 from tests.integration.value_support import TIME_BANK
 from tests.support.api import PROBLEM, World, assert_problem
@@ -101,21 +101,32 @@ def test_another_key_keeps_its_own_budget(world: World) -> None:
 
 
 def test_every_card_lookup_limit_draws_from_the_one_shared_budget(world: World) -> None:
-    # flask-limiter keeps no public list of decorated limits; a new endpoint using a plain
-    # `limiter.limit(card_lookup_limit)` would get a budget of its own, so look at them all.
+    # A new endpoint using a plain `limiter.limit(card_lookup_limit)` would get a budget of its own
+    # (flask-limiter keeps no public list of decorated limits, so look at them all); every card look-up
+    # goes through api.limits.card_lookup(), which marks the view it guards.
     decorated = limiter.limit_manager._decorated_limits
-    card_limits = {
-        name: limit
+    own_budgets = [
+        name
         for name, limits in decorated.items()
         for limit in limits
         if limit.limit_provider is card_lookup_limit
-    }
-    assert len(card_limits) >= 11, sorted(card_limits)
-    unshared = [
-        name for name, limit in card_limits.items() if (limit.shared, limit.scope) != (True, "card-lookup")
     ]
-    assert unshared == [], f"use api.limits.card_lookup() on {unshared}"
+    assert own_budgets == [], f"use api.limits.card_lookup() on {own_budgets}"
+    guarded = sorted(
+        f"{endpoint} {method}"
+        for endpoint, view in world.app.view_functions.items()
+        for method, function in _handlers(view)
+        if getattr(function, CARD_LOOKUP_MARK, None) == CARD_LOOKUP_SCOPE
+    )
+    assert len(guarded) >= 11, guarded
     assert CARD_LOOKUP_SCOPE == "card-lookup"
+
+
+def _handlers(view: Any) -> list[tuple[str, Any]]:
+    """A view function itself, and each method handler of its MethodView class."""
+    view_class = getattr(view, "view_class", None)
+    methods = [(name, getattr(view_class, name, None)) for name in ("get", "post", "patch", "delete")]
+    return [("view", view), *methods]
 
 
 def _redis_url() -> str:

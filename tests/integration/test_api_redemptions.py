@@ -256,6 +256,20 @@ def test_card_lookups_are_rate_limited_per_device(world: World) -> None:
     assert_problem(world.get(f"/api/v1/cards/{token}/entitlements", pool), 429, "rate-limited")
 
 
+def test_card_lookups_say_what_is_left_of_the_budget_in_headers(world: World) -> None:
+    _, _, _, token = _teen(world)
+    _, pool = world.outlet(["leisure-centre"], ["leisure"])
+    world.app.config["CLUBCARD_CARD_LOOKUP_LIMIT"] = "2 per hour"
+    answers = [world.get(f"/api/v1/cards/{token}/entitlements", pool) for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [200, 200, 429]
+    assert [answer.headers["X-RateLimit-Remaining"] for answer in answers] == ["1", "0", "0"]
+    for answer in answers:
+        assert answer.headers["X-RateLimit-Limit"] == "2"
+        assert answer.headers["X-RateLimit-Reset"].isdigit() and answer.headers["Retry-After"].isdigit()
+    assert_problem(answers[2], 429, "rate-limited")
+    assert "X-RateLimit-Limit" not in world.get("/api/v1/schemes", world.staff("admin")).headers
+
+
 def test_concurrent_spends_never_beat_the_per_day_limit(world: World) -> None:
     leisure, _, _, token = _teen(world)
     others = [world.resident((leisure,)) for _ in range(2)]
