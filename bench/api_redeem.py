@@ -1,12 +1,18 @@
 """Redemptions/s and p50/p99 latency through gunicorn over HTTP at 32 clients, vs the in-process ledger.
 
-Usage: python bench/api_redeem.py [--quick] [--database-url postgresql://postgres@127.0.0.1:5432/postgres]
+Usage: python bench/api_redeem.py [--quick] [--workers N] [--threads N] [--database-url postgresql://...]
 Ends by printing one JSON line with `ratio_http_vs_inprocess`.
+
+The 32 HTTP clients are 32 keep-alive HTTP/1.1 connections driven by one asyncio thread with pre-built
+request bytes (each with its own Idempotency-Key), reading status and Content-Length: on a 2-core machine
+the load generator shares the CPU with gunicorn and PostgreSQL, and 32 http.client threads cost twice its
+CPU per request (0.2 ms against 0.1 ms), which the in-process measurement never pays.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import json
 import os
@@ -42,6 +48,7 @@ from ledger.usecases.schemes import create_scheme
 
 PORT = 8791
 CLIENTS = 32
+RESPONSE_TIMEOUT_SECONDS = 30
 
 
 def fresh_database(admin_url: str) -> str:
@@ -167,7 +174,11 @@ def drive(clients: int, seconds: float, one_request: Callable[[int, int], None])
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.monotonic() - began
+    return _figures(latencies, time.monotonic() - began)
+
+
+def _figures(latencies: list[float], elapsed: float) -> dict[str, float]:
+    """Requests per second and p50/p99 latency in milliseconds."""
     latencies.sort()
     return {
         "per_second": round(len(latencies) / elapsed, 1),
@@ -177,32 +188,71 @@ def drive(clients: int, seconds: float, one_request: Callable[[int, int], None])
     }
 
 
-def http_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None]:
-    """One keep-alive connection per client; each call POSTs one 1p redemption."""
-    connections: dict[int, http.client.HTTPConnection] = {}
-    tokens = seeded["tokens"]
+def http_drive(clients: int, seconds: float, seeded: dict[str, Any], run: str) -> dict[str, float]:
+    """`clients` keep-alive HTTP/1.1 connections driven by one asyncio loop; the figures drive() gives.
 
-    def redeem(client: int, n: int) -> None:
-        connection = connections.setdefault(client, http.client.HTTPConnection("127.0.0.1", PORT, timeout=30))
-        body = json.dumps(
-            {"card_token": tokens[(client * 7919 + n) % len(tokens)], "amount_minor": 1, "scheme": "bench"}
-        )
-        connection.request(
-            "POST",
-            "/api/v1/redemptions",
-            body=body,
-            headers={
-                "Authorization": f"Bearer {seeded['device']}",
-                "Idempotency-Key": f"{run}-{client}-{n}",
-                "Content-Type": "application/json",
-            },
-        )
-        response = connection.getresponse()
-        payload = response.read()
-        if response.status != 201:
-            raise RuntimeError(f"redemption failed: {response.status} {payload[:200]!r}")
+    One thread with pre-built request bytes costs the server's two cores far less than a thread and an
+    http.client per connection did, so the figure is the server's, not the load generator's."""
+    return asyncio.run(_http_clients(clients, seconds, seeded, run))
 
-    return redeem
+
+async def _http_clients(clients: int, seconds: float, seeded: dict[str, Any], run: str) -> dict[str, float]:
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+    began = time.monotonic()
+    bodies = [
+        json.dumps({"card_token": token, "amount_minor": 1, "scheme": "bench"}).encode()
+        for token in seeded["tokens"]
+    ]
+    head = _request_head(seeded["device"])
+    await asyncio.gather(
+        *(_http_client(number, stop, (head, bodies), run, latencies) for number in range(clients))
+    )
+    return _figures(latencies, time.monotonic() - began)
+
+
+async def _http_client(
+    client: int, stop: float, request: tuple[bytes, list[bytes]], run: str, latencies: list[float]
+) -> None:
+    """One kiosk: POST one 1p redemption at a time, each with its own Idempotency-Key; every answer 201."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    head, bodies = request
+    count = 0
+    try:
+        while time.monotonic() < stop:
+            body = bodies[(client * 7919 + count) % len(bodies)]
+            key = f"{run}-{client}-{count}".encode()
+            started = time.perf_counter()
+            writer.write(head % (key, len(body)) + body)
+            status, payload = await asyncio.wait_for(_read_response(reader), RESPONSE_TIMEOUT_SECONDS)
+            latencies.append(time.perf_counter() - started)
+            if status != 201:
+                raise RuntimeError(f"redemption failed: {status} {payload[:200]!r}")
+            count += 1
+    finally:
+        writer.close()
+
+
+def _request_head(device_secret: str) -> bytes:
+    """The request line and headers, with holes for the Idempotency-Key and the Content-Length."""
+    return (
+        b"POST /api/v1/redemptions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % PORT
+        + b"Authorization: Bearer "
+        + device_secret.encode().replace(b"%", b"%%")
+        + b"\r\nIdempotency-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+    )
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    """Status and body of one response (the server always sends Content-Length for these)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+    return status, await reader.readexactly(length)
 
 
 def inprocess_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None]:
@@ -234,7 +284,9 @@ def inprocess_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int],
     return redeem
 
 
-def start_gunicorn(environment: dict[str, str], workers: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(
+    environment: dict[str, str], workers: int, threads: int = CLIENTS
+) -> subprocess.Popen[bytes]:
     """gunicorn serving api.wsgi:app on 127.0.0.1, waiting until it answers."""
     process = subprocess.Popen(
         [
@@ -244,7 +296,7 @@ def start_gunicorn(environment: dict[str, str], workers: int) -> subprocess.Pope
             "--workers",
             str(workers),
             "--threads",
-            str(CLIENTS),  # a thread per client, so every waiting request can join the batch
+            str(threads),  # by default a thread per client, so every waiting request can join the batch
             "--worker-class",
             "gthread",
             "--bind",
@@ -301,9 +353,9 @@ def measure(
     settings = Settings.from_environment(environment)
     print(f"seeding {wallets} wallets on {url}", file=sys.stderr)
     seeded = seed(settings, wallets)
-    server = start_gunicorn(environment, arguments.workers)
+    server = start_gunicorn(environment, arguments.workers, arguments.threads)
     try:
-        http_figures = drive(CLIENTS, seconds, http_redeemer(seeded, "http"))
+        http_figures = http_drive(CLIENTS, seconds, seeded, "http")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -337,6 +389,7 @@ def main() -> None:
     # One worker by default: group commit gathers the writes of one process, and card look-up limits across
     # several workers need Redis (CLUBCARD_REDIS_URL).
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=CLIENTS, help="gunicorn threads per worker")
     arguments = parser.parse_args()
     seconds = 5.0 if arguments.quick else 20.0
     wallets = 300 if arguments.quick else 2_000
@@ -349,6 +402,7 @@ def main() -> None:
         "benchmark": "api_redeem",
         "clients": CLIENTS,
         "gunicorn_workers": arguments.workers,
+        "gunicorn_threads": arguments.threads,
         "wallets": wallets,
         "seconds_per_phase": seconds,
         "http_redemptions_per_second": http_figures["per_second"],
