@@ -11,6 +11,9 @@ acknowledged before its batch is durable.
 As soon as a leader has taken its batch, the first writer still queued may lead the next one (up to
 `max_batches_in_flight` batches at once), so one batch is planned in Python while the one before it waits
 on the database. Batches lock wallets in one global order, so they wait for each other, never deadlock.
+With `overlap_commits` a batch that has done all its work and only waits for its COMMIT (the durable
+flush) no longer counts as in flight: the next batch is taken and planned meanwhile, and waits for the
+committing one only where they share a row.
 
 A lone writer is never delayed: the leader waits for company only while the previous batch had some, and
 only until as many writers as it had have queued, at most `max_wait_seconds`. If the batch itself fails
@@ -83,6 +86,7 @@ class GroupCommit:
         run_alone: object = None,
         max_batches_in_flight: int = DEFAULT_BATCHES_IN_FLIGHT,
         prepare: Callable[[Any], None] | None = None,
+        overlap_commits: bool = False,
     ) -> None:
         assert max_items >= 1 and 0 <= max_wait_seconds <= 1 and 1 <= max_batches_in_flight <= 16
         assert (set_based is None) == (run_alone is None), "a set-based executor names its RUN_ALONE"
@@ -94,6 +98,8 @@ class GroupCommit:
         self.max_wait_seconds = max_wait_seconds
         self.max_batches_in_flight = max_batches_in_flight
         self.prepare = prepare  # per item, in the writer's thread: work that needs no database
+        # A batch that has done its work and only waits for its COMMIT no longer counts as in flight.
+        self.overlap_commits = overlap_commits
         self._queue: list[_Pending[Any]] = []
         self._leaders = 0  # batches being taken or committed
         self._taking = False  # a leader is gathering its batch: newcomers join it rather than lead
@@ -131,10 +137,18 @@ class GroupCommit:
     def _lead(self) -> None:
         """Take one batch, let the next writer lead the next, commit this one, answer it."""
         batch = self._take()
-        self._commit(batch)
-        with self._arrived:
-            self._leaders -= 1
-            self._appoint_next()
+        handed_over = False
+
+        def hand_over() -> None:
+            nonlocal handed_over
+            if not handed_over:
+                handed_over = True
+                with self._arrived:
+                    self._leaders -= 1
+                    self._appoint_next()
+
+        self._commit(batch, hand_over if self.overlap_commits else None)
+        hand_over()
         for pending in batch:
             pending.woken.set()
 
@@ -166,13 +180,15 @@ class GroupCommit:
             self._appoint_next()
             return batch
 
-    def _commit(self, batch: list[_Pending[Any]]) -> None:
+    def _commit(self, batch: list[_Pending[Any]], before_commit: Callable[[], None] | None) -> None:
         try:
             with self.uow_factory() as uow:
                 self._run_set_based(uow, [pending for pending in batch if pending.item is not None])
                 for pending in batch:
                     if pending.item is None:
                         self._run_one(uow, pending)
+                if before_commit is not None:
+                    before_commit()
                 uow.commit()
         except DatabaseUnavailable as error:
             for pending in batch:  # the commit may or may not have happened: never rerun behind the caller

@@ -191,3 +191,45 @@ def test_with_two_batches_in_flight_racing_spends_of_one_wallet_never_overspend_
     assert len(answers) == 24 and len(accepted) == 5
     assert books.wallet("ann", scheme) == 0 and books.balance(payable) == 500
     assert read_only(books.uow, check).ok
+
+
+@pytest.mark.postgres_only  # SQLite has one writer: the next batch would only wait for the first's lock
+def test_with_commits_overlapping_a_batch_waiting_for_its_commit_does_not_hold_up_the_next(
+    books: Books, funded: tuple[dict[str, Any], str]
+) -> None:
+    scheme, payable = funded
+    other_payable = books.payable("other")  # no row shared with ann's batch, which the next would wait on
+    committing, may_commit = threading.Event(), threading.Event()
+    first: list[Any] = []
+
+    def first_commit_held(**options: Any) -> Any:
+        uow = books.uow(**options)
+        if not first:
+            first.append(uow)
+            commit = uow.commit
+
+            def held_commit() -> None:
+                committing.set()
+                assert may_commit.wait(30)
+                commit()
+
+            uow.commit = held_commit
+        return uow
+
+    group = GroupCommit(first_commit_held, savepoint, overlap_commits=True)
+    answers: dict[str, Any] = {}
+    ann = threading.Thread(
+        target=lambda: answers.update(ann=group.run(_spend(books, scheme, "ann", 100, payable, "k-ann")))
+    )
+    ann.start()
+    assert committing.wait(30)
+
+    bob = group.run(_spend(books, scheme, "bob", 200, other_payable, "k-bob"))  # while ann's commit waits
+    wallets_while_ann_commits = books.wallet("ann", scheme), books.wallet("bob", scheme)
+    may_commit.set()
+    ann.join(30)
+
+    assert bob.amount_minor == 200 and wallets_while_ann_commits == (500, 300)
+    assert answers["ann"].amount_minor == 100 and books.wallet("ann", scheme) == 400
+    assert group.batch_sizes == [1, 1]
+    assert read_only(books.uow, check).ok
