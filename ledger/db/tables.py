@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -85,7 +86,9 @@ transactions = Table(
     metadata,
     _id(primary_key=True),
     Column("kind", String(24), nullable=False),
-    Column("idempotency_key", String(300), nullable=True, index=True),
+    # Not indexed (migration 0018): nothing looks a transaction up by its key; a key's uniqueness and its
+    # answer live in idempotency_keys.
+    Column("idempotency_key", String(300), nullable=True),
     Column("occurred_at", UtcDateTime, nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False, index=True),
     Column("actor", String(120), nullable=False),
@@ -123,7 +126,14 @@ lots = Table(
     Column("expires_at", UtcDateTime, nullable=True),
     Column("created_at", UtcDateTime, nullable=False),
     Index("ix_lots_owner_scheme", "owner_id", "scheme_id"),
-    Index("ix_lots_expires_at", "expires_at"),
+    # Only lots that expire (migration 0018): expiry asks for expires_at <= a time, and a wallet's main
+    # lot, which never expires, then costs no index entry.
+    Index(
+        "ix_lots_expires_at",
+        "expires_at",
+        postgresql_where=text("expires_at IS NOT NULL"),
+        sqlite_where=text("expires_at IS NOT NULL"),
+    ),
 )
 
 holds = Table(
