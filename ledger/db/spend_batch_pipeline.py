@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from ledger.db.engine import RETRYABLE_SQLSTATES, unavailable_reason
 from ledger.errors import DatabaseUnavailable, RetryableConflict
 
+TIMESTAMPTZ_OID = 1184  # PostgreSQL's type of every instant the ledger stores (UtcDateTime)
 MAX_STATEMENTS = 16  # a batch's reads are a handful; more would be a mistake, not a bigger batch
 Statement = Select[Any] | TextClause
 Read = tuple[Statement, Mapping[str, Any]]  # a statement and its parameters
@@ -72,11 +73,16 @@ def _utc_rows(cursor: Any) -> Callable[[Sequence[Any]], Any]:
     if description is None:
         return tuple
     row_type = _row_type(tuple(column.name for column in description))
+    instants = [index for index, column in enumerate(description) if column.type_code == TIMESTAMPTZ_OID]
+    if not instants:
+        return lambda values: row_type._make(values)
 
     def make(values: Sequence[Any]) -> Any:
-        return row_type(
-            *(value.astimezone(dt.UTC) if isinstance(value, dt.datetime) else value for value in values)
-        )
+        row = list(values)
+        for index in instants:
+            if row[index] is not None:
+                row[index] = row[index].astimezone(dt.UTC)
+        return row_type._make(row)
 
     return make
 
