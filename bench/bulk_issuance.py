@@ -3,16 +3,19 @@ raw COPY of the same rows in the same run, and peak memory at two borough sizes 
 
 The baselines, each timed in the same run after the job, on one connection, as one transaction:
 - ratio_to_raw_copy (the headline, "the same rows"): every row the job wrote, in every table it wrote
-  (JOB_ROWS: lot accounts, balance rows, lots, issue transactions, postings, idempotency answers), COPYed
-  from a spool file (read back from the server before the clock starts, so the client does nothing but
-  send bytes) into a scratch schema of the same tables: same columns, indexes, checks, the ledger's
-  foreign keys (to each other, and to the real schemes and jobs) and triggers, logged as the ledger's are.
+  (bench/bulk_baselines.JOB_ROWS: lot accounts, balance rows, lots, issue transactions, postings,
+  idempotency answers), COPYed in binary (as the job writes) from a spool file (read back from the server
+  before the clock starts, so the client does nothing but send bytes) into a scratch schema of the tables:
+  same columns, indexes, checks, the ledger's foreign keys (to each other, and to the real schemes and
+  jobs) and triggers, logged as the ledger's are.
 - ratio_to_copy_without_keys: the same rows into the same tables without the foreign keys and triggers.
 - ratio_to_journal_temp_copy and ratio_to_journal_logged_copy (the two baselines of earlier runs, named
   ratio_to_raw_copy and ratio_to_logged_copy then): only the headers and postings, written row by row
   from Python tuples into LIKE ... INCLUDING ALL tables, TEMP (no WAL) or logged.
 Not in any baseline: the job's per-chunk UPDATEs of the budget's balance and of the job row (one each per
-5,000 members) and its reads (who is a member, who was paid, who has a wallet).
+5,000 members) and its reads (who is a member, who was paid, who has a wallet). The job may use two
+connections at once (a chunk is written while the one before commits); each baseline is one COPY stream.
+job_client_cpu_seconds is the CPU this process spent during the job: the rest of its time is the server's.
 """
 
 from __future__ import annotations
