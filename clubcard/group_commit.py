@@ -25,7 +25,8 @@ def redemption_group_commit(
     uow_factory: Callable[..., Any], environment: Mapping[str, str], dialect: str
 ) -> GroupCommit:
     """Redemptions set-based in batches (CLUBCARD_BATCH_MAX_ITEMS, CLUBCARD_BATCH_MAX_WAIT_MS), holds
-    each in its own savepoint of a batch, and up to CLUBCARD_BATCHES_IN_FLIGHT batches at once."""
+    each in its own savepoint of a batch, and up to CLUBCARD_BATCHES_IN_FLIGHT batches at once; on
+    PostgreSQL the next batch is planned while the last one waits for its COMMIT."""
     max_items, max_wait_seconds = limits_from_environment(environment)
     return GroupCommit(
         uow_factory,
@@ -36,4 +37,5 @@ def redemption_group_commit(
         run_alone=RUN_ALONE,
         max_batches_in_flight=batches_in_flight(environment, dialect),
         prepare=prepare_redemption,
+        overlap_commits=dialect == "postgresql",  # SQLite's next batch would only wait on the write lock
     )

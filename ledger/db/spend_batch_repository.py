@@ -34,7 +34,7 @@ from ledger.batch_writes import BatchWrites
 from ledger.db.lots_repository import MAX_LOTS_PER_WALLET, _lot, lot_query
 from ledger.db.registry_repository import _outlet as outlet_from_row
 from ledger.db.schemes_repository import scheme_from_row, scheme_query
-from ledger.db.spend_batch_pipeline import Read, read_all
+from ledger.db.spend_batch_pipeline import Statement, run_all
 from ledger.db.spend_batch_writes import write_batch
 from ledger.db.tables import (
     accounts,
@@ -146,13 +146,13 @@ class SpendBatchRepository:
     ) -> RequestReads:
         """Claim every key (the advisory lock of IdempotencyRepository.claim_and_find) and read the cards,
         outlets and schemes the requests name: on PostgreSQL in one round trip."""
-        reads: list[Read] = [
+        reads: list[tuple[Statement, dict[str, Any]]] = [
             self._claim_read(scoped_keys),
             (self.statements.cards, {"numbers": sorted(card_numbers)}),
             (self.statements.outlets, {"ids": sorted(outlet_ids)}),
             (self.statements.schemes, {"slugs": sorted(scheme_slugs)}),
         ]
-        claimed, found_cards, found_outlets, found_schemes = read_all(self.connection, reads)
+        claimed, found_cards, found_outlets, found_schemes = run_all(self.connection, reads)
         return RequestReads(
             self._claims(scoped_keys, claimed),
             {row.number: row._asdict() for row in found_cards},
@@ -160,7 +160,7 @@ class SpendBatchRepository:
             {row.slug: scheme_from_row(row) for row in found_schemes},
         )
 
-    def _claim_read(self, scoped_keys: Sequence[ScopedKey]) -> Read:
+    def _claim_read(self, scoped_keys: Sequence[ScopedKey]) -> tuple[Statement, dict[str, Any]]:
         if not self.postgresql:  # SQLite writers are serialised by BEGIN IMMEDIATE: nothing is in flight
             stored = select(
                 idempotency_keys.c.scope,
@@ -199,7 +199,7 @@ class SpendBatchRepository:
         [earliest, latest] and the payable accounts named: on PostgreSQL in one round trip."""
         wallet_parameters = _wallet_parameters(wallets, self.postgresql)
         names = sorted(f"clubcard:wallet:{owner}:{scheme}" for owner, scheme in wallets)
-        reads: list[Read] = [
+        reads: list[tuple[Statement, dict[str, Any]]] = [
             (self.statements.timed_out_holds, {**wallet_parameters, "now": latest}),
             (self.statements.locked_lots, wallet_parameters),
             (self.statements.counters, {**wallet_parameters, "earliest": earliest, "latest": latest}),
@@ -207,7 +207,7 @@ class SpendBatchRepository:
         ]
         if self.postgresql:
             reads.insert(0, (_LOCK_WALLETS_SQL, {"names": names}))
-        *_, timed_out, locked, counted, payable_rows = read_all(self.connection, reads)
+        *_, timed_out, locked, counted, payable_rows = run_all(self.connection, reads)
         lots_of: dict[Wallet, list[LotRecord]] = {wallet: [] for wallet in wallets}
         for row in locked:
             lot = _lot(row)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ledger.batch_writes import BatchWrites
+from ledger.db.spend_batch_pipeline import run_all
 from ledger.db.tables import balances, idempotency_keys, postings, spend_counters, transactions
 from ledger.journal import canonical_json
 
@@ -119,7 +120,8 @@ def write_batch(connection: Connection, writes: BatchWrites) -> bool:
         credit_shards=[shard for _, shard in credit_keys],
         credit_deltas=[writes.credits[k] for k in credit_keys],
     )
-    return int(connection.execute(_WRITE_SQL, parameters).scalar_one()) == len(move_ids)
+    (moved,) = run_all(connection, [(_WRITE_SQL, parameters)])[0]
+    return int(moved[0]) == len(move_ids)
 
 
 def _instant_text(value: object) -> str:
