@@ -3,25 +3,19 @@
 Usage: python bench/api_redeem.py [--quick] [--workers N] [--threads N] [--database-url postgresql://...]
 Ends by printing one JSON line with `ratio_http_vs_inprocess`.
 
-The 32 HTTP clients are 32 keep-alive HTTP/1.1 connections driven by one asyncio thread with pre-built
-request bytes (each with its own Idempotency-Key), reading status and Content-Length: on a 2-core machine
-the load generator shares the CPU with gunicorn and PostgreSQL, and 32 http.client threads cost twice its
-CPU per request (0.2 ms against 0.1 ms), which the in-process measurement never pays.
+The 32 HTTP clients are keep-alive connections driven by one asyncio thread (bench/load.py says why).
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import http.client
 import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -34,6 +28,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import floor_client, install_floor
+from bench.load import drive, http_drive
 from clubcard.context import build_context
 from clubcard.group_commit import redemption_group_commit
 from ledger.settings import Settings
@@ -48,7 +43,6 @@ from ledger.usecases.schemes import create_scheme
 
 PORT = 8791
 CLIENTS = 32
-RESPONSE_TIMEOUT_SECONDS = 30
 
 
 def fresh_database(admin_url: str) -> str:
@@ -151,110 +145,6 @@ def seed(settings: Settings, wallets: int) -> dict[str, Any]:
     }
 
 
-def drive(clients: int, seconds: float, one_request: Callable[[int, int], None]) -> dict[str, float]:
-    """Run `clients` threads calling one_request(client, n) for `seconds`; rate and latency percentiles."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def client(number: int) -> None:
-        mine: list[float] = []
-        count = 0
-        while time.monotonic() < stop:
-            started = time.perf_counter()
-            one_request(number, count)
-            mine.append(time.perf_counter() - started)
-            count += 1
-        with lock:
-            latencies.extend(mine)
-
-    began = time.monotonic()
-    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return _figures(latencies, time.monotonic() - began)
-
-
-def _figures(latencies: list[float], elapsed: float) -> dict[str, float]:
-    """Requests per second and p50/p99 latency in milliseconds."""
-    latencies.sort()
-    return {
-        "per_second": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(statistics.median(latencies) * 1000, 2),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
-        "count": len(latencies),
-    }
-
-
-def http_drive(clients: int, seconds: float, seeded: dict[str, Any], run: str) -> dict[str, float]:
-    """`clients` keep-alive HTTP/1.1 connections driven by one asyncio loop; the figures drive() gives.
-
-    One thread with pre-built request bytes costs the server's two cores far less than a thread and an
-    http.client per connection did, so the figure is the server's, not the load generator's."""
-    return asyncio.run(_http_clients(clients, seconds, seeded, run))
-
-
-async def _http_clients(clients: int, seconds: float, seeded: dict[str, Any], run: str) -> dict[str, float]:
-    latencies: list[float] = []
-    stop = time.monotonic() + seconds
-    began = time.monotonic()
-    bodies = [
-        json.dumps({"card_token": token, "amount_minor": 1, "scheme": "bench"}).encode()
-        for token in seeded["tokens"]
-    ]
-    head = _request_head(seeded["device"])
-    await asyncio.gather(
-        *(_http_client(number, stop, (head, bodies), run, latencies) for number in range(clients))
-    )
-    return _figures(latencies, time.monotonic() - began)
-
-
-async def _http_client(
-    client: int, stop: float, request: tuple[bytes, list[bytes]], run: str, latencies: list[float]
-) -> None:
-    """One kiosk: POST one 1p redemption at a time, each with its own Idempotency-Key; every answer 201."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
-    head, bodies = request
-    count = 0
-    try:
-        while time.monotonic() < stop:
-            body = bodies[(client * 7919 + count) % len(bodies)]
-            key = f"{run}-{client}-{count}".encode()
-            started = time.perf_counter()
-            writer.write(head % (key, len(body)) + body)
-            status, payload = await asyncio.wait_for(_read_response(reader), RESPONSE_TIMEOUT_SECONDS)
-            latencies.append(time.perf_counter() - started)
-            if status != 201:
-                raise RuntimeError(f"redemption failed: {status} {payload[:200]!r}")
-            count += 1
-    finally:
-        writer.close()
-
-
-def _request_head(device_secret: str) -> bytes:
-    """The request line and headers, with holes for the Idempotency-Key and the Content-Length."""
-    return (
-        b"POST /api/v1/redemptions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % PORT
-        + b"Authorization: Bearer "
-        + device_secret.encode().replace(b"%", b"%%")
-        + b"\r\nIdempotency-Key: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
-    )
-
-
-async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
-    """Status and body of one response (the server always sends Content-Length for these)."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-    return status, await reader.readexactly(length)
-
-
 def inprocess_redeemer(seeded: dict[str, Any], run: str) -> Callable[[int, int], None]:
     """The same spend through what POST /redemptions runs (redeem in this process's group commit), no HTTP."""
     context, tokens = seeded["context"], seeded["tokens"]
@@ -355,7 +245,7 @@ def measure(
     seeded = seed(settings, wallets)
     server = start_gunicorn(environment, arguments.workers, arguments.threads)
     try:
-        http_figures = http_drive(CLIENTS, seconds, seeded, "http")
+        http_figures = http_drive(PORT, CLIENTS, seconds, seeded, "http")
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
