@@ -17,13 +17,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import zlib
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.batch_reads import RequestReads
-from ledger.batch_writes import BatchWrites
+from ledger.batch_reads import Counter, RequestReads, Wallet
 from ledger.cards.token import CardClaims, CardKeyring
 from ledger.clock import rfc3339
 from ledger.errors import (
@@ -41,6 +38,7 @@ from ledger.records import LotRecord
 from ledger.rules import Rules, parse_rules
 from ledger.usecases.cards import card_named_by, token_claims
 from ledger.usecases.common import check_idempotency_key, draft, fingerprint_of, transfer_lines
+from ledger.usecases.redemption_batch_writes import PlannedSpend, write_planned
 from ledger.usecases.redemptions import (
     PreparedSpend,
     SpendPlace,
@@ -55,8 +53,6 @@ from ledger.usecases.requests import REQUEST_SCOPE_SUFFIX
 from ledger.usecases.schemes import get_scheme
 from ledger.usecases.spending import council_day
 from ledger.wallets import after_taking
-
-Wallet = tuple[str, str]
 
 
 class RunAlone:
@@ -108,17 +104,6 @@ def prepare_redemption(spend: BatchedRedemption) -> None:
         spend.card_claims  # noqa: B018
 
 
-@dataclasses.dataclass
-class _Planned:
-    """A spend the planner accepted, and what the batch will write for it."""
-
-    index: int
-    fingerprint: str
-    draft: TransactionDraft
-    prepared: PreparedSpend
-    body: dict[str, Any]
-
-
 def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[Outcome]:
     """Redeem every spend of the batch in the unit of work (see the module); one outcome per spend."""
     outcomes: list[Outcome | None] = [None] * len(spends)
@@ -139,7 +124,7 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
     names = {_payable_name(spends[i].request, place) for i, place in places.items()}
     locked = uow.spend_batch.wallet_reads(wallets, min(now), max(now), names)
     lots, counters, payables = locked.lots, locked.counters, dict(locked.payables)
-    planned: list[_Planned] = []
+    planned: list[PlannedSpend] = []
     for index, place in places.items():
         spend, wallet = spends[index], (place.owner_id, str(place.scheme["id"]))
         if wallet in locked.timed_out:
@@ -153,8 +138,19 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
         except LedgerError as refusal:
             outcomes[index] = refusal
             continue
-        planned.append(_Planned(index, spend.fingerprint, *accepted))
-    _write(uow, spends, planned, lots)
+        day = council_day(spend.now, spend.zone)
+        planned.append(
+            PlannedSpend(
+                index,
+                spend.fingerprint,
+                *accepted,
+                spend.scoped_key,
+                spend.now,
+                day,
+                spend.request.amount_minor,
+            )
+        )
+    write_planned(uow, planned, lots)
     for item in planned:
         outcomes[item.index] = item.body
     return _finished(outcomes)
@@ -257,7 +253,7 @@ def _plan(
     spend: BatchedRedemption,
     place: SpendPlace,
     lots: dict[Wallet, list[LotRecord]],
-    counters: dict[Wallet, list[tuple[dt.datetime, dt.datetime, int]]],
+    counters: dict[Wallet, list[Counter]],
     wallet: Wallet,
     payable: str,
 ) -> tuple[TransactionDraft, PreparedSpend, dict[str, Any]]:
@@ -293,59 +289,8 @@ def _plan(
     return tx, prepared, body
 
 
-def _without_day(
-    counters: list[tuple[dt.datetime, dt.datetime, int]], day: tuple[dt.datetime, dt.datetime]
-) -> list[tuple[dt.datetime, dt.datetime, int]]:
+def _without_day(counters: list[Counter], day: tuple[dt.datetime, dt.datetime]) -> list[Counter]:
     return [counter for counter in counters if counter[0] != day[0]]
-
-
-def _write(
-    uow: UnitOfWork,
-    spends: Sequence[BatchedRedemption],
-    planned: Sequence[_Planned],
-    lots: dict[Wallet, list[LotRecord]],
-) -> None:
-    """Write every accepted spend: lots, journal, payables, counters and answers, one statement each."""
-    if not planned:
-        return
-    floors = {lot.account_id: lot.floor_minor for wallet in lots.values() for lot in wallet}
-    units = {lot.account_id: lot.unit for wallet in lots.values() for lot in wallet}
-    moves: dict[str, int] = defaultdict(int)
-    credits: dict[tuple[str, int], int] = defaultdict(int)
-    counts: dict[tuple[str, str, dt.datetime, dt.datetime], int] = defaultdict(int)
-    shard_of: dict[str, int] = {}
-    for item in planned:
-        spend, tx = spends[item.index], item.draft
-        _assert_balanced(tx)
-        payable = item.prepared.payable_account_id
-        for posting in tx.postings:
-            if posting.account_id == payable:
-                shard = shard_of.setdefault(payable, _payable_shard(uow, payable, tx.id))
-                credits[(payable, shard)] += posting.amount_minor
-            else:
-                assert units[posting.account_id] == posting.unit, "a spend draws on lots of its unit"
-                moves[posting.account_id] += posting.amount_minor
-        day = council_day(spend.now, spend.zone)
-        counts[(item.prepared.owner_id, str(item.prepared.scheme["id"]), *day)] += spend.request.amount_minor
-    checked = {account_id: (delta, floors[account_id]) for account_id, delta in moves.items() if delta}
-    answers = [(spends[i.index].scoped_key, i.fingerprint, i.body, spends[i.index].now) for i in planned]
-    writes = BatchWrites(checked, [item.draft for item in planned], counts, answers, credits)
-    if not uow.spend_batch.write(writes):
-        # The wallets are locked and planned from their locked rows, so this is a bug, never a refusal.
-        raise AssertionError("a planned spend would take a lot below its floor")
-
-
-def _assert_balanced(tx: TransactionDraft) -> None:
-    """Every posting of a redemption is in one unit and they sum to zero, right before they are written."""
-    assert len({posting.unit for posting in tx.postings}) == 1
-    assert sum(posting.amount_minor for posting in tx.postings) == 0, "postings sum to zero per unit"
-
-
-def _payable_shard(uow: UnitOfWork, account_id: str, transaction_id: str) -> int:
-    """The shard of a payable account this batch credits (one per account per batch, as one spend would)."""
-    account = uow.accounts.get(account_id)
-    assert account.floor_minor is None, "an outlet's payable account has no floor"
-    return zlib.crc32(transaction_id.encode()) % int(account.shard_count)
 
 
 def _finished(outcomes: list[Outcome | None]) -> list[Outcome]:
