@@ -13,7 +13,7 @@ from clubcard.jobs import JobRunner
 from ledger.db.activity_repository import ActivityRepository
 from ledger.db.jobs_repository import JobsRepository
 from ledger.db.tables import transactions
-from ledger.usecases import bulk_allowance
+from ledger.usecases import bulk_allowance, bulk_allowance_run
 from ledger.usecases.bulk_allowance import dry_run_bulk_issuance
 from ledger.usecases.issuances import IssueRequest
 from ledger.usecases.jobs import LEASE_SECONDS, job_progress
@@ -162,7 +162,7 @@ def test_the_engine_reads_and_pays_members_a_chunk_at_a_time_and_reports_progres
     _, _, _ = members(world, 17, outsiders=2)
     pages: list[int] = []
     paid_per_chunk: list[int] = []
-    real_page, real_issue = ActivityRepository.members_page, bulk_allowance.issue_chunk
+    real_page, real_issue = ActivityRepository.members_page, bulk_allowance_run.issue_chunk
 
     def page(self: ActivityRepository, scheme_id: str, *, after: str, limit: int) -> list[dict[str, Any]]:
         pages.append(limit)
@@ -173,7 +173,7 @@ def test_the_engine_reads_and_pays_members_a_chunk_at_a_time_and_reports_progres
         return real_issue(uow, plan, batch, now, **options)
 
     monkeypatch.setattr(ActivityRepository, "members_page", page)
-    monkeypatch.setattr(bulk_allowance, "issue_chunk", issue)
+    monkeypatch.setattr(bulk_allowance_run, "issue_chunk", issue)
     manager = world.staff("scheme_manager")
     job_id = world.post(BULK, {"scheme": "leisure"}, manager, key="november").get_json()["job_id"]
     runner = JobRunner(world.context.uow_factory, world.clock)
