@@ -11,9 +11,6 @@ from ledger.errors import ValidationFailed
 
 # Calendar rules (per-day caps, weeks, monthly allowances, refund windows) follow the council's days.
 DEFAULT_TIME_ZONE = "Europe/London"
-# A council day is 23 to 25 hours long (the clocks change): a bound that lets a read of the days around an
-# instant stay an index range, however many days a wallet's history holds.
-LONGEST_COUNCIL_DAY = dt.timedelta(hours=25)
 
 
 def council_zone(name: str) -> zoneinfo.ZoneInfo:

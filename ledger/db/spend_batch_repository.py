@@ -31,7 +31,6 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.batch_reads import Counter, RequestReads, ScopedKey, Wallet, WalletReads
 from ledger.batch_writes import BatchWrites
-from ledger.clock import LONGEST_COUNCIL_DAY
 from ledger.db.lots_repository import MAX_LOTS_PER_WALLET, _lot, lot_query
 from ledger.db.registry_repository import _outlet as outlet_from_row
 from ledger.db.schemes_repository import scheme_from_row, scheme_query
@@ -84,11 +83,6 @@ def _wallet_of(owner: Any, scheme: Any, postgresql: bool) -> ColumnElement[bool]
     return tuple_(owner, scheme).in_(bindparam("wallets", expanding=True))
 
 
-def _days_around(earliest: dt.datetime, latest: dt.datetime) -> dict[str, dt.datetime]:
-    """The bounds of the council days that overlap [earliest, latest]."""
-    return {"earliest": earliest, "latest": latest, "starts_after": earliest - LONGEST_COUNCIL_DAY}
-
-
 def _wallet_parameters(wallets: Collection[Wallet], postgresql: bool) -> dict[str, Any]:
     ordered = sorted(wallets)
     if postgresql:
@@ -131,9 +125,6 @@ def _statements(postgresql: bool) -> _Statements:
             _wallet_of(spend_counters.c.owner_id, spend_counters.c.scheme_id, postgresql),
             spend_counters.c.day_start <= bindparam("latest"),
             spend_counters.c.day_end > bindparam("earliest"),
-            # Implied by the line above (no day is longer), but an index range: without it each wallet's
-            # whole history of days was read and filtered.
-            spend_counters.c.day_start > bindparam("starts_after"),
         ),
     )
 
@@ -211,7 +202,7 @@ class SpendBatchRepository:
         reads: list[tuple[Statement, dict[str, Any]]] = [
             (self.statements.timed_out_holds, {**wallet_parameters, "now": latest}),
             (self.statements.locked_lots, wallet_parameters),
-            (self.statements.counters, {**wallet_parameters, **_days_around(earliest, latest)}),
+            (self.statements.counters, {**wallet_parameters, "earliest": earliest, "latest": latest}),
             (self.statements.accounts, {"names": sorted(payables)}),
         ]
         if self.postgresql:
