@@ -30,5 +30,5 @@ class WalletReads:
 
     timed_out: set[Wallet]  # wallets with a pending hold past its timeout (to be released first)
     lots: dict[Wallet, list[LotRecord]]  # every lot, its balance row locked until commit
-    counters: dict[Wallet, list[Counter]]  # those whose council day overlaps the batch
+    counters: dict[Wallet, list[Counter]]  # those of the council days the batch's spends fall on
     payables: dict[str, str]  # account id by name, of the payable accounts that exist

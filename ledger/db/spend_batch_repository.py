@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    DateTime,
     Select,
     Text,
     any_,
@@ -72,6 +73,13 @@ def _one_of(column: Any, name: str, postgresql: bool) -> ColumnElement[bool]:
     return column.in_(bindparam(name, expanding=True))
 
 
+def _on_one_of(column: Any, name: str, postgresql: bool) -> ColumnElement[bool]:
+    """An instant column is one of the instants bound as `name` (`= ANY(array)` on PostgreSQL)."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(DateTime(timezone=True))))
+    return column.in_(bindparam(name, expanding=True))
+
+
 def _wallet_of(owner: Any, scheme: Any, postgresql: bool) -> ColumnElement[bool]:
     """(owner, scheme) is one of the wallets bound as `owners` and `schemes` (or `wallets` off PostgreSQL)."""
     if postgresql:
@@ -121,10 +129,11 @@ def _statements(postgresql: bool) -> _Statements:
         .where(_wallet_of(lots.c.owner_id, lots.c.scheme_id, postgresql))
         .order_by(lots.c.account_id)
         .with_for_update(of=balances),
+        # By the whole primary key (the council days the batch's spends fall on), so a wallet's earlier
+        # days are never read, however long its history.
         counters=select(spend_counters).where(
             _wallet_of(spend_counters.c.owner_id, spend_counters.c.scheme_id, postgresql),
-            spend_counters.c.day_start <= bindparam("latest"),
-            spend_counters.c.day_end > bindparam("earliest"),
+            _on_one_of(spend_counters.c.day_start, "days", postgresql),
         ),
     )
 
@@ -190,19 +199,19 @@ class SpendBatchRepository:
     def wallet_reads(
         self,
         wallets: Collection[Wallet],
-        earliest: dt.datetime,
         latest: dt.datetime,
+        days: Collection[dt.datetime],
         payables: Collection[str],
     ) -> WalletReads:
         """Lock every wallet (ActivityRepository.lock_wallet, in one global name order), then read their
-        timed-out holds, lots (balance rows locked in account id order), spend counters overlapping
-        [earliest, latest] and the payable accounts named: on PostgreSQL in one round trip."""
+        holds timed out by `latest`, lots (balance rows locked in account id order), spend counters of the
+        council days starting at `days` and the payable accounts named: on PostgreSQL in one round trip."""
         wallet_parameters = _wallet_parameters(wallets, self.postgresql)
         names = sorted(f"clubcard:wallet:{owner}:{scheme}" for owner, scheme in wallets)
         reads: list[tuple[Statement, dict[str, Any]]] = [
             (self.statements.timed_out_holds, {**wallet_parameters, "now": latest}),
             (self.statements.locked_lots, wallet_parameters),
-            (self.statements.counters, {**wallet_parameters, "earliest": earliest, "latest": latest}),
+            (self.statements.counters, {**wallet_parameters, "days": sorted(days)}),
             (self.statements.accounts, {"names": sorted(payables)}),
         ]
         if self.postgresql:

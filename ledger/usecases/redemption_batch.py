@@ -120,9 +120,10 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
     wallets = {(place.owner_id, str(place.scheme["id"])) for place in places.values()}
     if not places:
         return _finished(outcomes)
-    now = [spends[index].now for index in places]
+    latest = max(spends[index].now for index in places)
+    days = {council_day(spends[index].now, spends[index].zone)[0] for index in places}
     names = {_payable_name(spends[i].request, place) for i, place in places.items()}
-    locked = uow.spend_batch.wallet_reads(wallets, min(now), max(now), names)
+    locked = uow.spend_batch.wallet_reads(wallets, latest, days, names)
     lots, counters, payables = locked.lots, locked.counters, dict(locked.payables)
     planned: list[PlannedSpend] = []
     for index, place in places.items():
