@@ -65,18 +65,11 @@ _LOCK_WALLETS_SQL = text(
 )
 
 
-def _one_of(column: Any, name: str, postgresql: bool) -> ColumnElement[bool]:
-    """`column` is one of the list bound as `name`: on PostgreSQL `= ANY(array)`, so the statement's text
-    (and its prepared plan) is the same whatever the batch size; elsewhere an expanding IN."""
+def _one_of(column: Any, name: str, postgresql: bool, element: Any = Text) -> ColumnElement[bool]:
+    """`column` is one of the list (of `element`s) bound as `name`: on PostgreSQL `= ANY(array)`, so the
+    statement's text (and its prepared plan) is the same whatever the batch size; elsewhere expanding IN."""
     if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(Text)))
-    return column.in_(bindparam(name, expanding=True))
-
-
-def _on_one_of(column: Any, name: str, postgresql: bool) -> ColumnElement[bool]:
-    """An instant column is one of the instants bound as `name` (`= ANY(array)` on PostgreSQL)."""
-    if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(DateTime(timezone=True))))
+        return column == any_(bindparam(name, type_=ARRAY(element)))
     return column.in_(bindparam(name, expanding=True))
 
 
@@ -133,7 +126,7 @@ def _statements(postgresql: bool) -> _Statements:
         # days are never read, however long its history.
         counters=select(spend_counters).where(
             _wallet_of(spend_counters.c.owner_id, spend_counters.c.scheme_id, postgresql),
-            _on_one_of(spend_counters.c.day_start, "days", postgresql),
+            _one_of(spend_counters.c.day_start, "days", postgresql, DateTime(timezone=True)),
         ),
     )
 

@@ -89,6 +89,11 @@ class BatchedRedemption:
         return fingerprint_of(redemption_fingerprint(self.request))
 
     @functools.cached_property
+    def day(self) -> tuple[dt.datetime, dt.datetime]:
+        """The council day the spend falls on and counts towards, as UTC instants [start, end)."""
+        return council_day(self.now, self.zone)
+
+    @functools.cached_property
     def card_claims(self) -> CardClaims:
         """What the card token says, once its signature is verified (InvalidToken otherwise)."""
         return token_claims(self.keyring, self.request.card_token)
@@ -121,7 +126,7 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
     if not places:
         return _finished(outcomes)
     latest = max(spends[index].now for index in places)
-    days = {council_day(spends[index].now, spends[index].zone)[0] for index in places}
+    days = {spends[index].day[0] for index in places}
     names = {_payable_name(spends[i].request, place) for i, place in places.items()}
     locked = uow.spend_batch.wallet_reads(wallets, latest, days, names)
     lots, counters, payables = locked.lots, locked.counters, dict(locked.payables)
@@ -139,7 +144,6 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
         except LedgerError as refusal:
             outcomes[index] = refusal
             continue
-        day = council_day(spend.now, spend.zone)
         planned.append(
             PlannedSpend(
                 index,
@@ -147,7 +151,7 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
                 *accepted,
                 spend.scoped_key,
                 spend.now,
-                day,
+                spend.day,
                 spend.request.amount_minor,
             )
         )
@@ -259,8 +263,7 @@ def _plan(
     payable: str,
 ) -> tuple[TransactionDraft, PreparedSpend, dict[str, Any]]:
     """Plan one spend on the wallet as its batch-mates left it; move the wallet and its counter on."""
-    request, now = spend.request, spend.now
-    day = council_day(now, spend.zone)
+    request, now, day = spend.request, spend.now, spend.day
     spent = sum(amount for start, end, amount in counters[wallet] if start <= now < end)
     wallet_lots = lots[wallet]
     plan = plan_wallet_spend(place, request.amount_minor, wallet_lots, spent, now, spend.zone)
