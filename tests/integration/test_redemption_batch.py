@@ -354,17 +354,24 @@ def test_one_refused_redemption_never_fails_or_changes_its_batch_mates(ledger: L
     assert read_only(ledger.uow, check).ok
 
 
-def test_a_lone_redemption_waits_for_company_at_most_the_batch_wait(ledger: Ledger) -> None:
-    _top_up(ledger, "lone")
-    group = _group(ledger, max_wait_seconds=0.05)
-    waits: list[float | None] = []
+def _waits_for_company(group: GroupCommit) -> list[tuple[float | None, bool]]:
+    """Each wait of a batch's leader for company, as it happens: (its timeout, whether company came)."""
+    waits: list[tuple[float | None, bool]] = []
     original = group._arrived.wait_for
 
     def wait_for(predicate: Callable[[], bool], timeout: float | None = None) -> bool:
-        waits.append(timeout)
-        return original(predicate, timeout)
+        came = original(predicate, timeout)
+        waits.append((timeout, came))
+        return came
 
     group._arrived.wait_for = wait_for  # type: ignore[method-assign,assignment]
+    return waits
+
+
+def test_a_lone_redemption_waits_for_company_at_most_the_batch_wait(ledger: Ledger) -> None:
+    _top_up(ledger, "lone")
+    group = _group(ledger, max_wait_seconds=0.05)
+    waits = _waits_for_company(group)
     writers = Writers(ledger, group)
     writers.hold_the_lead()
     writers.redeem("ann", 0, 100)
@@ -376,7 +383,7 @@ def test_a_lone_redemption_waits_for_company_at_most_the_batch_wait(ledger: Ledg
         writers.finish()
 
     assert group.batch_sizes == [1, 2, 1, 1]
-    assert waits == [0.05]  # only the writer after a batch of two waited, and at most the batch wait
+    assert [timeout for timeout, _ in waits] == [0.05]  # only the writer after a batch of two waited
     assert writers.answers["after-a-lone-one"]["remaining_in_scheme_minor"] == 800
 
 
@@ -385,14 +392,7 @@ def test_a_leader_stops_waiting_once_as_much_company_as_the_last_batch_had_has_c
 ) -> None:
     _top_up(ledger, "company")
     group = _group(ledger, max_wait_seconds=1.0)  # the longest wait allowed: it must not run out
-    company_came: list[bool] = []
-    original = group._arrived.wait_for
-
-    def wait_for(predicate: Callable[[], bool], timeout: float | None = None) -> bool:
-        company_came.append(original(predicate, timeout))
-        return company_came[-1]
-
-    group._arrived.wait_for = wait_for  # type: ignore[method-assign,assignment]
+    waits = _waits_for_company(group)
     writers = Writers(ledger, group)
     writers.hold_the_lead()
     writers.redeem("ann", 0, 100)
@@ -404,7 +404,7 @@ def test_a_leader_stops_waiting_once_as_much_company_as_the_last_batch_had_has_c
     answers = writers.finish()
 
     assert group.batch_sizes == [1, 2, 2]
-    assert company_came and all(company_came)  # never timed out: dan's arrival closed the batch
+    assert waits and all(came for _, came in waits)  # never timed out: dan's arrival closed the batch
     assert answers["dan"]["remaining_in_scheme_minor"] == 800
 
 
