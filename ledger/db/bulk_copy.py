@@ -8,10 +8,9 @@ from typing import Any
 
 from sqlalchemy import BigInteger, Connection, DateTime, Integer, SmallInteger, String, Text, TypeDecorator
 
+from ledger.db.engine import translate_driver_error
 from ledger.db.tables import metadata
-from ledger.errors import RetryableConflict
 
-UNIQUE_VIOLATION = "23505"
 # PostgreSQL type names for binary COPY, most specific SQLAlchemy type first (BigInteger is an Integer,
 # Text a String).
 COPY_TYPE_NAMES = (
@@ -38,7 +37,8 @@ def copy_in(
             for row in rows:
                 copy.write_row(row)
     except Exception as error:
-        raise _translated(error) from error
+        # A unique violation (a concurrent writer got there first) or a retryable error: rerun the chunk.
+        raise translate_driver_error(error) from error
 
 
 @functools.cache
@@ -55,15 +55,3 @@ def _copy_type(column_type: Any) -> str:
         if isinstance(kind, sql_type):
             return name
     raise AssertionError(f"no binary COPY type for {column_type!r}")
-
-
-def _translated(error: Exception) -> Exception:
-    """A unique violation means a concurrent writer got there first: rerunning sees its work and skips."""
-    from ledger.db.uow import RETRYABLE_SQLSTATES  # local: uow imports this module
-
-    code = getattr(getattr(error, "orig", error), "sqlstate", None)
-    if code == UNIQUE_VIOLATION:
-        return RetryableConflict("a concurrent writer stored the same row; rerun to see it")
-    if code in RETRYABLE_SQLSTATES:
-        return RetryableConflict(f"database asked for a retry ({code})")
-    return error

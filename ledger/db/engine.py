@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
-from ledger.errors import DatabaseUnavailable
+from ledger.errors import DatabaseUnavailable, RetryableConflict, ValidationFailed
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30.0  # an SQLite URL's ?timeout= (seconds) overrides it
 POOL_SIZE = 40
@@ -139,3 +141,32 @@ def _short_cause(error: BaseException) -> str:
     first_line = (str(error).strip().splitlines() or ["no reason given"])[0]
     cause = first_line.rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
     return cause[:200] or "no reason given"
+
+
+def translate(error: DBAPIError) -> Exception:
+    """Turn retryable failures into RetryableConflict and NUL-in-text into ValidationFailed; others stay.
+
+    An unreachable, restarting or locked database never gets here: the engine raises DatabaseUnavailable."""
+    code = getattr(error.orig, "sqlstate", None)
+    if code in RETRYABLE_SQLSTATES:
+        return RetryableConflict(f"database asked for a retry ({code})")
+    if isinstance(error, DataError) and "NUL (0x00)" in str(error.orig):
+        # Any text input, from a URL or a JSON body, reaches PostgreSQL this way; it is bad input, not a bug.
+        return ValidationFailed("text may not contain NUL characters")
+    if isinstance(error, IntegrityError) and (
+        code == "23505" or "UNIQUE constraint failed" in str(error.orig)
+    ):
+        # A concurrent transaction inserted the same unique row first (an account by name, a key):
+        # rerunning sees its row and takes the existing-row path.
+        return RetryableConflict("a concurrent write created the same row")
+    return error
+
+
+def translate_driver_error(error: Exception) -> Exception:
+    """A driver error raised outside SQLAlchemy (pipeline mode, COPY), translated as `translate` does one
+    SQLAlchemy wrapped; any other error as it is."""
+    if not isinstance(error, psycopg.Error):
+        return error
+    wrapped = DBAPIError.instance(None, None, error, psycopg.Error)
+    assert isinstance(wrapped, DBAPIError)
+    return translate(wrapped)

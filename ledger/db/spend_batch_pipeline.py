@@ -23,8 +23,8 @@ import psycopg
 from sqlalchemy import Connection, Select, TextClause
 from sqlalchemy.dialects import postgresql
 
-from ledger.db.engine import RETRYABLE_SQLSTATES, unavailable_reason
-from ledger.errors import DatabaseUnavailable, RetryableConflict
+from ledger.db.engine import translate_driver_error, unavailable_reason
+from ledger.errors import DatabaseUnavailable
 
 TIMESTAMPTZ_OID = 1184  # PostgreSQL's type of every instant the ledger stores (UtcDateTime)
 MAX_STATEMENTS = 16  # a batch's reads are a handful; more would be a mistake, not a bigger batch
@@ -106,6 +106,4 @@ def _translated(connection: Connection, driver: psycopg.Connection[Any], error: 
     reason = unavailable_reason(error, psycopg, connecting=False, disconnected=disconnected)
     if reason is not None:
         return DatabaseUnavailable(reason)
-    if getattr(error, "sqlstate", None) in RETRYABLE_SQLSTATES:
-        return RetryableConflict(f"database asked for a retry ({error.sqlstate})")
-    return error
+    return translate_driver_error(error)

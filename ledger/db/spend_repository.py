@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from ledger.db.uow import translate
+from ledger.db.engine import translate
 
 
 @contextmanager

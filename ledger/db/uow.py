@@ -7,7 +7,7 @@ from types import TracebackType
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from ledger.db.accounts_repository import AccountsRepository
@@ -15,7 +15,7 @@ from ledger.db.activity_repository import ActivityRepository
 from ledger.db.audit_repository import AuditRepository
 from ledger.db.books_repository import BooksRepository
 from ledger.db.bulk_repository import BulkRepository
-from ledger.db.engine import RETRYABLE_SQLSTATES
+from ledger.db.engine import translate
 from ledger.db.export_repository import ExportRepository
 from ledger.db.holds_repository import HoldsRepository
 from ledger.db.insight_repository import InsightRepository
@@ -35,7 +35,7 @@ from ledger.db.staff_repository import StaffRepository
 from ledger.db.street_pot_repository import StreetPotRepository
 from ledger.db.topups_repository import StripeEventsRepository, TopUpsRepository
 from ledger.db.verify_repository import VerifyRepository
-from ledger.errors import DatabaseUnavailable, RetryableConflict, ValidationFailed
+from ledger.errors import DatabaseUnavailable
 
 COMMIT_OUTCOME_UNKNOWN = (
     "the database went away while this write was being committed, so it may or may not have been recorded: "
@@ -164,25 +164,6 @@ def _read_only(connection: Connection) -> Connection:
             isolation_level="SERIALIZABLE", postgresql_readonly=True, postgresql_deferrable=True
         )
     return connection.execution_options(clubcard_read_only=True)
-
-
-def translate(error: DBAPIError) -> Exception:
-    """Turn retryable failures into RetryableConflict and NUL-in-text into ValidationFailed; others stay.
-
-    An unreachable, restarting or locked database never gets here: the engine raises DatabaseUnavailable."""
-    code = getattr(error.orig, "sqlstate", None)
-    if code in RETRYABLE_SQLSTATES:
-        return RetryableConflict(f"database asked for a retry ({code})")
-    if isinstance(error, DataError) and "NUL (0x00)" in str(error.orig):
-        # Any text input, from a URL or a JSON body, reaches PostgreSQL this way; it is bad input, not a bug.
-        return ValidationFailed("text may not contain NUL characters")
-    if isinstance(error, IntegrityError) and (
-        code == "23505" or "UNIQUE constraint failed" in str(error.orig)
-    ):
-        # A concurrent transaction inserted the same unique row first (an account by name, a key):
-        # rerunning sees its row and takes the existing-row path.
-        return RetryableConflict("a concurrent write created the same row")
-    return error
 
 
 def unit_of_work_factory(engine: Engine) -> Callable[..., SqlUnitOfWork]:
