@@ -10,7 +10,7 @@ from flask import Flask, request
 
 from api import docs
 from api.json_body import install_strict_json_bodies
-from api.limits import init_limiter
+from api.limits import REST_BLUEPRINTS, init_limiter
 from api.logging_setup import configure_logging
 from api.problems import ApiProblem, register_problem_handlers
 from api.security_headers import apply_security_headers
@@ -50,7 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
         app, spec_kwargs={"info": {"description": (Path(__file__).parent / "README.md").read_text()}}
     )
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    _register_blueprints(api)
+    app.extensions[REST_BLUEPRINTS] = _register_blueprints(api)
     document_idempotency_keys(api)
     init_limiter(app)
     register_problem_handlers(app)  # after Api, so ours replace flask-smorest's HTTP error handler
@@ -64,7 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None, context: LedgerContext
     return app
 
 
-def _register_blueprints(api: ClubcardApi) -> None:
+def _register_blueprints(api: ClubcardApi) -> frozenset[str]:
+    """Register the REST API's blueprints; returns their names."""
     from api.resources import (
         audit,
         index,
@@ -82,13 +83,13 @@ def _register_blueprints(api: ClubcardApi) -> None:
         well_known,
     )
 
-    for module in (index, schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline):
+    versioned = (index, schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline)
+    for module in (*versioned, settlements, topups):
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
-    api.register_blueprint(settlements.blueprint, url_prefix="/api/v1")
-    api.register_blueprint(topups.blueprint, url_prefix="/api/v1")
-    api.register_blueprint(stripe_webhooks.blueprint)
-    api.register_blueprint(well_known.blueprint)
-    api.register_blueprint(ledger_head.blueprint)
+    unversioned = (stripe_webhooks, well_known, ledger_head)
+    for module in unversioned:
+        api.register_blueprint(module.blueprint)
+    return frozenset(module.blueprint.name for module in (*versioned, settlements, topups, *unversioned))
 
 
 def _register_staff_ui(app: Flask) -> None:

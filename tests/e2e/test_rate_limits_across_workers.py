@@ -21,8 +21,9 @@ from typing import Any
 
 import pytest
 import redis
+from flask_limiter.util import get_qualified_name
 
-from api.limits import CARD_LOOKUP_MARK, CARD_LOOKUP_SCOPE, card_lookup_limit, limiter
+from api.limits import CARD_LOOKUP_MARK, CARD_LOOKUP_SCOPE, REST_BLUEPRINTS, card_lookup_limit, limiter
 from tests.e2e.servers import clean_environment, free_port, running_server
 from tests.integration.value_support import TIME_BANK
 from tests.support.api import PROBLEM, World, assert_problem
@@ -120,6 +121,24 @@ def test_every_card_lookup_limit_draws_from_the_one_shared_budget(world: World) 
     )
     assert len(guarded) >= 11, guarded
     assert CARD_LOOKUP_SCOPE == "card-lookup"
+
+
+def test_flask_limiter_limits_guard_only_pages_outside_the_rest_api(world: World) -> None:
+    # flask-limiter's hooks are skipped for REST requests (api.limits._rest_request), so a plain
+    # `limiter.limit` on a REST view would never be enforced: there must be none.
+    rest = world.app.extensions[REST_BLUEPRINTS]
+    assert {"redemptions", "kiosk_cards", "offline"} <= rest
+    rest_views = {
+        get_qualified_name(function)  # how flask-limiter names the views it limits
+        for endpoint, view in world.app.view_functions.items()
+        if endpoint.split(".")[0] in rest
+        for _, function in _handlers(view)
+        if function is not None
+    }
+    decorated = set(limiter.limit_manager._decorated_limits)
+    assert decorated, "the sign-in and resident pages keep their flask-limiter limits"
+    unenforced = sorted(decorated & rest_views)
+    assert unenforced == [], f"draw REST budgets in the view, as api.limits.card_lookup does: {unenforced}"
 
 
 def _handlers(view: Any) -> list[tuple[str, Any]]:
