@@ -9,6 +9,7 @@ The 32 HTTP clients are keep-alive connections driven by one asyncio thread (ben
 from __future__ import annotations
 
 import argparse
+import functools
 import http.client
 import json
 import os
@@ -27,7 +28,7 @@ from sqlalchemy import create_engine, text
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import floor_client, install_floor
+from bench.common import cpu_seconds, floor_client, install_floor, postgres_cpu_seconds
 from bench.load import drive, http_drive
 from clubcard.context import build_context
 from clubcard.group_commit import redemption_group_commit
@@ -211,20 +212,6 @@ def start_gunicorn(
     raise RuntimeError("gunicorn did not start")
 
 
-def group_cpu_seconds(group: int) -> float:
-    """CPU seconds (user and system) used so far by every process of a process group (Linux's /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # the process ended meanwhile
-        if int(fields[2]) == group:  # fields after the name: state, ppid, pgrp, ..., utime at 11, stime at 12
-            total += int(fields[11]) + int(fields[12])
-    return total / ticks
-
-
 def books_checks(environment: dict[str, str]) -> dict[str, bool]:
     """`clubcard audit check`, then seal everything and `clubcard audit verify` (as bench/crash.py does)."""
     outcomes = {}
@@ -259,10 +246,14 @@ def measure(
     seeded = seed(settings, wallets)
     server = start_gunicorn(environment, arguments.workers, arguments.threads)
     try:
-        cpu_before = group_cpu_seconds(server.pid)
+        served = functools.partial(cpu_seconds, lambda _name, group: group == server.pid)
+        served_before, postgres_before = served(), postgres_cpu_seconds()
         http_figures = http_drive(PORT, CLIENTS, seconds, seeded, "http")
-        used = group_cpu_seconds(server.pid) - cpu_before
-        http_figures["server_cpu_ms"] = round(1000 * used / max(1, http_figures["count"]), 3)
+        per_request_ms = 1000 / max(1, http_figures["count"])
+        http_figures["server_cpu_ms"] = round((served() - served_before) * per_request_ms, 3)
+        http_figures["postgresql_cpu_ms"] = round(
+            (postgres_cpu_seconds() - postgres_before) * per_request_ms, 3
+        )
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -316,6 +307,7 @@ def main() -> None:
         "http_p50_ms": http_figures["p50_ms"],
         "http_p99_ms": http_figures["p99_ms"],
         "http_server_cpu_ms_per_redemption": http_figures["server_cpu_ms"],
+        "http_postgresql_cpu_ms_per_redemption": http_figures["postgresql_cpu_ms"],
         "inprocess_redemptions_per_second": inprocess_figures["per_second"],
         "inprocess_p50_ms": inprocess_figures["p50_ms"],
         "inprocess_p99_ms": inprocess_figures["p99_ms"],

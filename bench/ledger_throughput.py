@@ -21,7 +21,16 @@ if __package__ in (None, ""):
 
 from sqlalchemy import Engine
 
-from bench.common import arguments, emit, floor_client, fresh_database, funded_scheme, install_floor, log
+from bench.common import (
+    arguments,
+    emit,
+    floor_client,
+    fresh_database,
+    funded_scheme,
+    install_floor,
+    log,
+    postgres_cpu_seconds,
+)
 from clubcard.group_commit import redemption_group_commit
 from ledger.cards.keys import CardKeyStore
 from ledger.clock import SystemClock
@@ -54,8 +63,9 @@ batches: list[GroupCommit] = []  # the group commits of the run, for their batch
 
 def measure(
     name: str, make_client: Callable[[int], Spend], payables: list[str], clients: int, seconds: float
-) -> float:
-    """Spends per second over `seconds`, `clients` threads each spending in a loop (after a warm-up)."""
+) -> tuple[float, float, float]:
+    """Spends per second over `seconds`, `clients` threads each spending in a loop (after a warm-up), and
+    the CPU each spend cost this process (clients included) and PostgreSQL, in microseconds."""
     counts = [0] * clients
     errors = [0] * clients
     start = threading.Barrier(clients + 1)
@@ -85,16 +95,21 @@ def measure(
     start.wait()
     time.sleep(min(1.0, seconds / 4))  # warm-up: connections, caches, plans
     counting.set()
-    began = time.perf_counter()
+    began, python_began, postgres_began = time.perf_counter(), time.process_time(), postgres_cpu_seconds()
     time.sleep(seconds)
     done = sum(counts)
     elapsed = time.perf_counter() - began
+    python_seconds, postgres_seconds = (
+        time.process_time() - python_began,
+        postgres_cpu_seconds() - postgres_began,
+    )
     stop.set()
     for thread in threads:
         thread.join()
     tps = done / elapsed
     log(f"{name} clients={clients}: {tps:.0f} tps ({sum(errors)} errors)")
-    return tps
+    per_spend = 1_000_000 / max(1, done)
+    return tps, python_seconds * per_spend, postgres_seconds * per_spend
 
 
 def setup(engine: Engine) -> tuple[dict[str, object], list[str]]:
@@ -211,7 +226,11 @@ def main() -> None:
             for scenario, targets in (("spread", places), ("one_outlet", places[:1])):
                 for clients in CLIENTS:
                     name = f"tps_{label}_{scenario}_{clients}"
-                    figures[name] = round(measure(name, make, targets, clients, seconds), 1)
+                    rate, python_us, postgres_us = measure(name, make, targets, clients, seconds)
+                    figures[name] = round(rate, 1)
+                    if scenario == "spread" and clients == CLIENTS[-1]:  # where the work per spend shows
+                        figures[f"cpu_us_per_spend_{label}_python"] = round(python_us)
+                        figures[f"cpu_us_per_spend_{label}_postgresql"] = round(postgres_us)
         books = read_only(unit_of_work_factory(engine), check)
         figures["audit_check_ok"] = books.ok
     tps = {name: value for name, value in figures.items() if isinstance(value, float)}

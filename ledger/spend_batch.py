@@ -105,6 +105,7 @@ class GroupCommit:
         self._taking = False  # a leader is gathering its batch: newcomers join it rather than lead
         self._arrived = threading.Condition()
         self._last_batch_size = 0
+        self._company = 0  # how many queued writes the leader waiting for company wants (0: none waits)
         self.batch_sizes: list[int] = []  # for tests and benchmarks: how writes were gathered
 
     def run(self, operation: Callable[[UnitOfWork], T], item: Any = None) -> T:
@@ -118,7 +119,8 @@ class GroupCommit:
         pending: _Pending[T] = _Pending(operation, item)
         with self._arrived:
             self._queue.append(pending)
-            self._arrived.notify_all()
+            if len(self._queue) == self._company:  # wake the leader waiting for company, once
+                self._arrived.notify_all()
             if not self._taking and self._leaders < self.max_batches_in_flight:
                 self._appoint(pending)
         if not pending.leads:
@@ -172,7 +174,11 @@ class GroupCommit:
             if company > 1 and len(self._queue) < company:
                 # Under load, wait a moment for as much company as the last batch had (its writers are
                 # on their way back); a lone writer (last batch of one) never waits.
+                # Only the arrival that completes the company wakes it: a wake-up per arrival cost each
+                # batch a thread switch per writer, all to find the queue still short.
+                self._company = company
                 self._arrived.wait_for(lambda: len(self._queue) >= company, self.max_wait_seconds)
+                self._company = 0
             batch, self._queue = self._queue[: self.max_items], self._queue[self.max_items :]
             self._last_batch_size = len(batch)
             self.batch_sizes.append(len(batch))

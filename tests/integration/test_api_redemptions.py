@@ -6,6 +6,7 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from api import limits as api_limits
 from ledger.usecases.expiry import expire_all
 from tests.integration.value_support import BAD_INTEGERS, HEALTHY, LEISURE, RELEASE, TIME_BANK
 from tests.support.api import START, World, assert_problem
@@ -266,6 +267,11 @@ def test_card_lookups_say_what_is_left_of_the_budget_in_headers(world: World) ->
     for answer in answers:
         assert answer.headers["X-RateLimit-Limit"] == "2"
         assert answer.headers["X-RateLimit-Reset"].isdigit() and answer.headers["Retry-After"].isdigit()
+        assert 3590 <= int(answer.headers["Retry-After"]) <= 3601  # the hour's window the first one opened
+    api_limits._window_end_of.clear()  # as in a worker that did not open the window: it asks the storage
+    again = world.get(f"/api/v1/cards/{token}/entitlements", pool)
+    resets = {answer.headers["X-RateLimit-Reset"] for answer in [*answers, again]}
+    assert len(resets) == 1, resets
     assert_problem(answers[2], 429, "rate-limited")
     assert "X-RateLimit-Limit" not in world.get("/api/v1/schemes", world.staff("admin")).headers
 
