@@ -16,6 +16,11 @@ from ledger.rules import Spending, parse_rules
 from ledger.units import Unit
 
 
+def payable_account_name(outlet_id: str, unit: str) -> str:
+    """The name of the account an outlet is owed its redemptions in a unit on (one per outlet and unit)."""
+    return f"outlet:{outlet_id}:payable:{unit}"
+
+
 @dataclasses.dataclass(frozen=True)
 class Outlet:
     """A partner outlet: the kinds of place it is and the schemes it is approved for (by slug or id)."""

@@ -22,7 +22,6 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
-    func,
     select,
     text,
     true,
@@ -30,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from ledger.batch_reads import Counter, RequestReads, ScopedKey, Wallet, WalletReads
+from ledger.batch_reads import AskedSpend, Counter, RequestReads, ScopedKey, Wallet, WalletReads
 from ledger.batch_writes import BatchWrites
 from ledger.db.lots_repository import MAX_LOTS_PER_WALLET, _lot, lot_query
 from ledger.db.registry_repository import _outlet as outlet_from_row
@@ -49,6 +48,7 @@ from ledger.db.tables import (
     schemes,
     spend_counters,
 )
+from ledger.places import payable_account_name
 from ledger.records import LotRecord
 
 _CLAIM_SQL = text(
@@ -58,10 +58,24 @@ _CLAIM_SQL = text(
     "AS claimed(name, scope, key) "
     "LEFT JOIN idempotency_keys AS stored ON stored.scope = claimed.scope AND stored.key = claimed.key"
 )
-# OFFSET 0 keeps the sorted subquery a fence: the locks are taken in name order, as every batch takes them.
+# The wallets the batch's spends name: each card's resident in each scheme (as place_spend finds them).
+_ASKED_WALLETS_SQL = (
+    "SELECT DISTINCT cards.resident_id AS owner_id, schemes.id AS scheme_id"
+    " FROM unnest(CAST(:asked_numbers AS text[]), CAST(:asked_slugs AS text[])) AS asked(number, slug)"
+    " JOIN cards ON cards.number = asked.number JOIN schemes ON schemes.slug = asked.slug"
+)
+# Their locks (ActivityRepository.lock_wallet's names); OFFSET 0 keeps the sorted subquery a fence, so the
+# locks are taken in name order, as every batch takes them.
 _LOCK_WALLETS_SQL = text(
-    "SELECT count(pg_advisory_xact_lock(hashtextextended(wallet.name, 0))) FROM "
-    "(SELECT name FROM unnest(CAST(:names AS text[])) AS name ORDER BY name OFFSET 0) AS wallet"
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(wallet.name, 0))) FROM"
+    " (SELECT 'clubcard:wallet:' || asked_wallet.owner_id || ':' || asked_wallet.scheme_id AS name"
+    f" FROM ({_ASKED_WALLETS_SQL}) AS asked_wallet ORDER BY name OFFSET 0) AS wallet"
+)
+# The payable accounts the batch's spends credit (payable_account_name of each outlet and scheme unit).
+_ASKED_PAYABLES_SQL = (
+    "SELECT 'outlet:' || asked.outlet_id || ':payable:' || schemes.unit"
+    " FROM unnest(CAST(:asked_outlets AS text[]), CAST(:asked_slugs AS text[])) AS asked(outlet_id, slug)"
+    " JOIN schemes ON schemes.slug = asked.slug"
 )
 
 
@@ -74,21 +88,18 @@ def _one_of(column: Any, name: str, postgresql: bool, element: Any = Text) -> Co
 
 
 def _wallet_of(owner: Any, scheme: Any, postgresql: bool) -> ColumnElement[bool]:
-    """(owner, scheme) is one of the wallets bound as `owners` and `schemes` (or `wallets` off PostgreSQL)."""
+    """(owner, scheme) is a wallet the batch's spends name: on PostgreSQL found by the server from the asked
+    cards and schemes (so it is read in the same round trip as they are); elsewhere bound as `wallets`."""
     if postgresql:
-        pairs = select(
-            func.unnest(bindparam("owners", type_=ARRAY(Text))),
-            func.unnest(bindparam("schemes", type_=ARRAY(Text))),
-        )
-        return tuple_(owner, scheme).in_(pairs)
+        return tuple_(owner, scheme).in_(text(_ASKED_WALLETS_SQL).columns(owner_id=Text, scheme_id=Text))
     return tuple_(owner, scheme).in_(bindparam("wallets", expanding=True))
 
 
-def _wallet_parameters(wallets: Collection[Wallet], postgresql: bool) -> dict[str, Any]:
-    ordered = sorted(wallets)
+def _payable_of(name: Any, postgresql: bool) -> ColumnElement[bool]:
+    """`name` is a payable account the batch's spends credit (found by the server on PostgreSQL)."""
     if postgresql:
-        return {"owners": [owner for owner, _ in ordered], "schemes": [scheme for _, scheme in ordered]}
-    return {"wallets": ordered}
+        return name.in_(text(_ASKED_PAYABLES_SQL).columns(name=Text))
+    return name.in_(bindparam("names", expanding=True))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +118,7 @@ class _Statements:
 @functools.cache
 def _statements(postgresql: bool) -> _Statements:
     return _Statements(
-        accounts=select(accounts.c.name, accounts.c.id).where(_one_of(accounts.c.name, "names", postgresql)),
+        accounts=select(accounts.c.name, accounts.c.id).where(_payable_of(accounts.c.name, postgresql)),
         cards=select(cards, distrusted_card_keys.c.key_id.is_not(None).label("key_distrusted"))
         .select_from(cards.outerjoin(distrusted_card_keys, distrusted_card_keys.c.key_id == cards.c.key_id))
         .where(_one_of(cards.c.number, "numbers", postgresql)),
@@ -131,6 +142,9 @@ def _statements(postgresql: bool) -> _Statements:
     )
 
 
+NO_WALLETS = WalletReads(set(), {}, {}, {})
+
+
 class SpendBatchRepository:
     """The statements of one batch of spends, on the unit of work's connection."""
 
@@ -139,28 +153,68 @@ class SpendBatchRepository:
         self.postgresql = connection.dialect.name == "postgresql"
         self.statements = _statements(self.postgresql)
 
-    def request_reads(
+    def reads(
         self,
         scoped_keys: Sequence[ScopedKey],
-        card_numbers: Collection[str],
-        outlet_ids: Collection[str],
-        scheme_slugs: Collection[str],
-    ) -> RequestReads:
-        """Claim every key (the advisory lock of IdempotencyRepository.claim_and_find) and read the cards,
-        outlets and schemes the requests name: on PostgreSQL in one round trip."""
-        reads: list[tuple[Statement, dict[str, Any]]] = [
+        asked: Sequence[AskedSpend],
+        latest: dt.datetime | None,
+        days: Collection[dt.datetime],
+    ) -> tuple[RequestReads, WalletReads]:
+        """Claim every key (the advisory lock of IdempotencyRepository.claim_and_find); read the cards,
+        outlets and schemes the spends name; lock the wallets they name (ActivityRepository.lock_wallet, in
+        one global name order) and read their holds timed out by `latest`, their lots (balance rows locked
+        in account id order), their spend counters of the council days starting at `days`, and the payable
+        accounts the spends credit. On PostgreSQL all in one round trip: the server finds the wallets."""
+        numbers, slugs = sorted({a.card_number for a in asked}), sorted({a.scheme_slug for a in asked})
+        request_statements: list[tuple[Statement, dict[str, Any]]] = [
             self._claim_read(scoped_keys),
-            (self.statements.cards, {"numbers": sorted(card_numbers)}),
-            (self.statements.outlets, {"ids": sorted(outlet_ids)}),
-            (self.statements.schemes, {"slugs": sorted(scheme_slugs)}),
+            (self.statements.cards, {"numbers": numbers}),
+            (self.statements.outlets, {"ids": sorted({a.outlet_id for a in asked})}),
+            (self.statements.schemes, {"slugs": slugs}),
         ]
-        claimed, found_cards, found_outlets, found_schemes = run_all(self.connection, reads)
+        if not asked:  # every spend was answered without its card: only the keys are claimed
+            return self._request_reads(scoped_keys, run_all(self.connection, request_statements)), NO_WALLETS
+        assert latest is not None, "the latest instant of the spends asked for"
+        if not self.postgresql:  # in process: find the wallets from the rows, then read them
+            request = self._request_reads(scoped_keys, run_all(self.connection, request_statements))
+            wallets, payables = _named_by(asked, request)
+            parameters = {"wallets": sorted(wallets), "names": sorted(payables)}
+            return request, self._wallet_reads(
+                wallets, run_all(self.connection, self._wallet_statements(parameters, latest, days))
+            )
+        parameters = {
+            "asked_numbers": [a.card_number for a in asked],
+            "asked_slugs": [a.scheme_slug for a in asked],
+            "asked_outlets": [a.outlet_id for a in asked],
+        }
+        lock = (
+            _LOCK_WALLETS_SQL,
+            {"asked_numbers": parameters["asked_numbers"], "asked_slugs": parameters["asked_slugs"]},
+        )
+        statements = [*request_statements, lock, *self._wallet_statements(parameters, latest, days)]
+        rows = run_all(self.connection, statements)
+        request = self._request_reads(scoped_keys, rows[:4])
+        wallets, _ = _named_by(asked, request)
+        return request, self._wallet_reads(wallets, rows[5:])
+
+    def _request_reads(self, scoped_keys: Sequence[ScopedKey], rows: list[list[Any]]) -> RequestReads:
+        claimed, found_cards, found_outlets, found_schemes = rows
         return RequestReads(
             self._claims(scoped_keys, claimed),
             {row.number: row._asdict() for row in found_cards},
             {row.id: outlet_from_row(row) for row in found_outlets},
             {row.slug: scheme_from_row(row) for row in found_schemes},
         )
+
+    def _wallet_statements(
+        self, parameters: dict[str, Any], latest: dt.datetime, days: Collection[dt.datetime]
+    ) -> list[tuple[Statement, dict[str, Any]]]:
+        return [
+            (self.statements.timed_out_holds, {**parameters, "now": latest}),
+            (self.statements.locked_lots, parameters),
+            (self.statements.counters, {**parameters, "days": sorted(days)}),
+            (self.statements.accounts, parameters),
+        ]
 
     def _claim_read(self, scoped_keys: Sequence[ScopedKey]) -> tuple[Statement, dict[str, Any]]:
         if not self.postgresql:  # SQLite writers are serialised by BEGIN IMMEDIATE: nothing is in flight
@@ -189,27 +243,8 @@ class SpendBatchRepository:
         }
         return {scoped: found.get(scoped, (True, None)) for scoped in scoped_keys}
 
-    def wallet_reads(
-        self,
-        wallets: Collection[Wallet],
-        latest: dt.datetime,
-        days: Collection[dt.datetime],
-        payables: Collection[str],
-    ) -> WalletReads:
-        """Lock every wallet (ActivityRepository.lock_wallet, in one global name order), then read their
-        holds timed out by `latest`, lots (balance rows locked in account id order), spend counters of the
-        council days starting at `days` and the payable accounts named: on PostgreSQL in one round trip."""
-        wallet_parameters = _wallet_parameters(wallets, self.postgresql)
-        names = sorted(f"clubcard:wallet:{owner}:{scheme}" for owner, scheme in wallets)
-        reads: list[tuple[Statement, dict[str, Any]]] = [
-            (self.statements.timed_out_holds, {**wallet_parameters, "now": latest}),
-            (self.statements.locked_lots, wallet_parameters),
-            (self.statements.counters, {**wallet_parameters, "days": sorted(days)}),
-            (self.statements.accounts, {"names": sorted(payables)}),
-        ]
-        if self.postgresql:
-            reads.insert(0, (_LOCK_WALLETS_SQL, {"names": names}))
-        *_, timed_out, locked, counted, payable_rows = run_all(self.connection, reads)
+    def _wallet_reads(self, wallets: Collection[Wallet], rows: list[list[Any]]) -> WalletReads:
+        timed_out, locked, counted, payable_rows = rows
         lots_of: dict[Wallet, list[LotRecord]] = {wallet: [] for wallet in wallets}
         for row in locked:
             lot = _lot(row)
@@ -228,3 +263,16 @@ class SpendBatchRepository:
     def write(self, writes: BatchWrites) -> bool:
         """Write a planned batch (ledger.db.spend_batch_writes); False if a lot would go below its floor."""
         return write_batch(self.connection, writes)
+
+
+def _named_by(asked: Sequence[AskedSpend], request: RequestReads) -> tuple[set[Wallet], set[str]]:
+    """The wallets and payable accounts the spends name, from their cards and schemes as read (as the
+    server finds them on PostgreSQL); a spend whose card or scheme is not found names none."""
+    wallets: set[Wallet] = set()
+    payables: set[str] = set()
+    for spend in asked:
+        card, scheme = request.cards.get(spend.card_number), request.schemes.get(spend.scheme_slug)
+        if card is not None and scheme is not None:
+            wallets.add((str(card["resident_id"]), str(scheme["id"])))
+            payables.add(payable_account_name(spend.outlet_id, str(scheme["unit"])))
+    return wallets, payables

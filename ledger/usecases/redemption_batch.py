@@ -1,13 +1,13 @@
 """Redemptions in a batch, set-based: the rules of the single path, a fixed handful of statements per batch.
 
-For up to N waiting redemptions: claim every idempotency key in one statement, read each card and place,
-lock every wallet (advisory locks in name order, then lot rows in account id order), read their lots and
-spend counters in one statement each, then plan every spend in order with the one planner
-(`plan_wallet_spend`) on the wallet as its earlier batch-mates left it, so two spends of one wallet see each
-other. A refusal is decided by the planner before anything is written and touches no batch-mate. Then one
-floor-checked UPDATE of the lots, one INSERT each of headers, postings, counters and answers, and one UPDATE
-of the outlets' payable shards, summed per account. Anything unusual (no scheme named, a timed-out hold to
-release first, a key twice in the batch) is answered RUN_ALONE: the caller runs
+For up to N waiting redemptions: claim every idempotency key, read each card and place, lock every wallet
+the spends name (advisory locks in name order, then lot rows in account id order) and read their lots and
+spend counters, one statement each and on PostgreSQL all in one round trip; then plan every spend in order
+with the one planner (`plan_wallet_spend`) on the wallet as its earlier batch-mates left it, so two spends
+of one wallet see each other. A refusal is decided by the planner before anything is written and touches
+no batch-mate. Then one floor-checked UPDATE of the lots, one INSERT each of headers, postings, counters
+and answers, and one UPDATE of the outlets' payable shards, summed per account. Anything unusual (no scheme
+named, a timed-out hold to release first, a key twice in the batch) is answered RUN_ALONE: the caller runs
 it through the single path after the batch commits.
 """
 
@@ -20,7 +20,7 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from ledger.batch_reads import Counter, RequestReads, Wallet
+from ledger.batch_reads import AskedSpend, Counter, RequestReads, Wallet
 from ledger.cards.token import CardClaims, CardKeyring
 from ledger.clock import rfc3339
 from ledger.errors import (
@@ -32,6 +32,7 @@ from ledger.errors import (
 )
 from ledger.journal import TransactionDraft
 from ledger.kinds import TransactionKind
+from ledger.places import payable_account_name
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import LotRecord
@@ -114,27 +115,25 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
     outcomes: list[Outcome | None] = [None] * len(spends)
     first = _keys(spends, outcomes)
     claims = _card_claims(spends, outcomes)
-    reads = uow.spend_batch.request_reads(
-        list(first),
-        {claim.card_number for claim in claims.values()},
-        {spends[index].request.outlet_id for index in claims},
-        {spends[index].request.scheme for index in claims} - {None},
-    )
+    asked = [
+        AskedSpend(claim.card_number, str(spends[index].request.scheme), spends[index].request.outlet_id)
+        for index, claim in claims.items()
+    ]
+    latest = max((spends[index].now for index in claims), default=None)
+    days = {spends[index].day[0] for index in claims}
+    reads, locked = uow.spend_batch.reads(list(first), asked, latest, days)
     _answer_claimed(spends, first, reads.claims, outcomes)
     places = _places(uow, spends, reads, outcomes)
-    wallets = {(place.owner_id, str(place.scheme["id"])) for place in places.values()}
     if not places:
         return _finished(outcomes)
-    latest = max(spends[index].now for index in places)
-    days = {spends[index].day[0] for index in places}
-    names = {_payable_name(spends[i].request, place) for i, place in places.items()}
-    locked = uow.spend_batch.wallet_reads(wallets, latest, days, names)
     lots, counters, payables = locked.lots, locked.counters, dict(locked.payables)
     planned: list[PlannedSpend] = []
     for index, place in places.items():
         spend, wallet = spends[index], (place.owner_id, str(place.scheme["id"]))
-        if wallet in locked.timed_out:
-            outcomes[index] = RUN_ALONE  # the single path releases the timed-out holds first
+        if wallet in locked.timed_out or wallet not in lots:
+            # The single path releases timed-out holds first; a wallet not read (its card or scheme came
+            # after the batch's read) is locked and read there.
+            outcomes[index] = RUN_ALONE
             continue
         name = _payable_name(spend.request, place)
         if name not in payables:  # the outlet's first spend in this unit opens its payable account
@@ -251,7 +250,7 @@ def _places(
 
 
 def _payable_name(request: SpendRequest, place: SpendPlace) -> str:
-    return f"outlet:{request.outlet_id}:payable:{place.scheme['unit']}"
+    return payable_account_name(request.outlet_id, str(place.scheme["unit"]))
 
 
 def _plan(

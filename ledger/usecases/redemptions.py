@@ -10,7 +10,7 @@ from typing import Any
 from ledger.cards.token import CardKeyring
 from ledger.clock import rfc3339
 from ledger.errors import Expired, NotAllowedHere, NotFound, RetryableConflict, ValidationFailed
-from ledger.places import Outlet, Scheme
+from ledger.places import Outlet, Scheme, payable_account_name
 from ledger.ports import UnitOfWork
 from ledger.receipts import Receipt
 from ledger.records import LotRecord
@@ -53,7 +53,7 @@ class PreparedSpend:
 
 def payable_account(uow: UnitOfWork, outlet_id: str, unit: str, now: dt.datetime) -> str:
     """The outlet's payable account in a unit (no floor: credited lock-free)."""
-    name = f"outlet:{outlet_id}:payable:{unit}"
+    name = payable_account_name(outlet_id, unit)
     existing = uow.accounts.by_name(name)
     if existing is not None:
         return str(existing.id)
