@@ -212,6 +212,21 @@ def start_gunicorn(
     raise RuntimeError("gunicorn did not start")
 
 
+def redis_commands(environment: dict[str, str]) -> int | None:
+    """How many commands the Redis of CLUBCARD_REDIS_URL has run so far (None without Redis); a script's
+    own commands count too, so one card look-up draw (EVALSHA of INCRBY) counts two, in one round trip."""
+    url = environment.get("CLUBCARD_REDIS_URL")
+    if not url:
+        return None
+    import redis  # only with the service's redis extra, which a Redis URL needs anyway
+
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info("stats")["total_commands_processed"]) - 1  # less this INFO itself
+    finally:
+        client.close()
+
+
 def books_checks(environment: dict[str, str]) -> dict[str, bool]:
     """`clubcard audit check`, then seal everything and `clubcard audit verify` (as bench/crash.py does)."""
     outcomes = {}
@@ -248,7 +263,11 @@ def measure(
     try:
         served = functools.partial(cpu_seconds, lambda _name, group: group == server.pid)
         served_before, postgres_before = served(), postgres_cpu_seconds()
+        redis_before = redis_commands(environment)
         http_figures = http_drive(PORT, CLIENTS, seconds, seeded, "http")
+        if redis_before is not None:  # the rate-limit counters' storage, when shared through Redis
+            used = (redis_commands(environment) or 0) - redis_before
+            http_figures["redis_commands"] = round(used / max(1, http_figures["count"]), 2)
         per_request_ms = 1000 / max(1, http_figures["count"])
         http_figures["server_cpu_ms"] = round((served() - served_before) * per_request_ms, 3)
         http_figures["postgresql_cpu_ms"] = round(
@@ -308,6 +327,7 @@ def main() -> None:
         "http_p99_ms": http_figures["p99_ms"],
         "http_server_cpu_ms_per_redemption": http_figures["server_cpu_ms"],
         "http_postgresql_cpu_ms_per_redemption": http_figures["postgresql_cpu_ms"],
+        "redis_commands_per_redemption": http_figures.get("redis_commands"),
         "inprocess_redemptions_per_second": inprocess_figures["per_second"],
         "inprocess_p50_ms": inprocess_figures["p50_ms"],
         "inprocess_p99_ms": inprocess_figures["p99_ms"],
