@@ -135,7 +135,7 @@ def redeem_batch(uow: UnitOfWork, spends: Sequence[BatchedRedemption]) -> list[O
             # after the batch's read) is locked and read there.
             outcomes[index] = RUN_ALONE
             continue
-        name = _payable_name(spend.request, place)
+        name = payable_account_name(spend.request.outlet_id, str(place.scheme["unit"]))
         if name not in payables:  # the outlet's first spend in this unit opens its payable account
             payables[name] = payable_account(uow, spend.request.outlet_id, place.scheme["unit"], spend.now)
         try:
@@ -247,10 +247,6 @@ def _places(
         except LedgerError as refusal:
             outcomes[index] = refusal
     return places
-
-
-def _payable_name(request: SpendRequest, place: SpendPlace) -> str:
-    return payable_account_name(request.outlet_id, str(place.scheme["unit"]))
 
 
 def _plan(
