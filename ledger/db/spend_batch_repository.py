@@ -142,9 +142,6 @@ def _statements(postgresql: bool) -> _Statements:
     )
 
 
-NO_WALLETS = WalletReads(set(), {}, {}, {})
-
-
 class SpendBatchRepository:
     """The statements of one batch of spends, on the unit of work's connection."""
 
@@ -173,7 +170,8 @@ class SpendBatchRepository:
             (self.statements.schemes, {"slugs": slugs}),
         ]
         if not asked:  # every spend was answered without its card: only the keys are claimed
-            return self._request_reads(scoped_keys, run_all(self.connection, request_statements)), NO_WALLETS
+            request = self._request_reads(scoped_keys, run_all(self.connection, request_statements))
+            return request, WalletReads(set(), {}, {}, {})  # its own: the planner moves wallets on in place
         assert latest is not None, "the latest instant of the spends asked for"
         if not self.postgresql:  # in process: find the wallets from the rows, then read them
             request = self._request_reads(scoped_keys, run_all(self.connection, request_statements))
