@@ -83,13 +83,25 @@ def _register_blueprints(api: ClubcardApi) -> frozenset[str]:
         well_known,
     )
 
-    versioned = (index, schemes, people, outlets, value, redemptions, audit, kiosk_cards, offline)
-    for module in (*versioned, settlements, topups):
+    versioned = (
+        index,
+        schemes,
+        people,
+        outlets,
+        value,
+        redemptions,
+        audit,
+        kiosk_cards,
+        offline,
+        settlements,
+        topups,
+    )
+    for module in versioned:
         api.register_blueprint(module.blueprint, url_prefix="/api/v1")
     unversioned = (stripe_webhooks, well_known, ledger_head)
     for module in unversioned:
         api.register_blueprint(module.blueprint)
-    return frozenset(module.blueprint.name for module in (*versioned, settlements, topups, *unversioned))
+    return frozenset(module.blueprint.name for module in (*versioned, *unversioned))
 
 
 def _register_staff_ui(app: Flask) -> None:

@@ -94,7 +94,8 @@ def _draw_card_lookup() -> None:
     storage_key = item.key_for(_caller(), CARD_LOOKUP_SCOPE)
     storage = limiter.limiter.storage
     count = storage.incr(storage_key, item.get_expiry())
-    g.card_lookup_limit = (item, max(0, item.amount - count), _window_ends(storage_key, count, item))
+    window_ends = _window_ends(storage, storage_key, count, item)
+    g.card_lookup_limit = (item, max(0, item.amount - count), window_ends)
     if count > item.amount:
         raise TooManyRequests(description=str(item))
 
@@ -103,7 +104,7 @@ MAX_WINDOWS_REMEMBERED = 10_000  # keys (one per kiosk or staff key) whose windo
 _window_end_of: dict[str, float] = {}
 
 
-def _window_ends(storage_key: str, count: int, item: RateLimitItem) -> float:
+def _window_ends(storage: Any, storage_key: str, count: int, item: RateLimitItem) -> float:
     """When the budget's current fixed window ends (epoch seconds): the draw that opened the window knows
     (now + the window), and this process remembers it; a window another worker opened is asked of the
     storage once."""
@@ -114,7 +115,7 @@ def _window_ends(storage_key: str, count: int, item: RateLimitItem) -> float:
         remembered = _window_end_of.get(storage_key)
         if remembered is not None and remembered > now:
             return remembered
-        ends = limiter.limiter.storage.get_expiry(storage_key)
+        ends = storage.get_expiry(storage_key)
     if len(_window_end_of) >= MAX_WINDOWS_REMEMBERED:
         _window_end_of.clear()  # a bound, not a cache policy: each key is asked again once at most
     _window_end_of[storage_key] = ends

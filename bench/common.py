@@ -115,11 +115,9 @@ def cpu_seconds(belongs: Callable[[str, int], bool]) -> float:
             text = stat.read_text()
         except OSError:
             continue  # the process ended meanwhile
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        fields = text[
-            text.rindex(")") + 2 :
-        ].split()  # from the state on: group at 2, utime and stime at 11, 12
-        if belongs(name, int(fields[2])):
+        head, _, tail = text.rpartition(")")  # "pid (name" and, from the state on, the fields
+        fields = tail.split()  # group at 2, utime and stime at 11 and 12
+        if belongs(head.partition("(")[2], int(fields[2])):
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
 

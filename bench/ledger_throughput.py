@@ -99,10 +99,8 @@ def measure(
     time.sleep(seconds)
     done = sum(counts)
     elapsed = time.perf_counter() - began
-    python_seconds, postgres_seconds = (
-        time.process_time() - python_began,
-        postgres_cpu_seconds() - postgres_began,
-    )
+    python_seconds = time.process_time() - python_began
+    postgres_seconds = postgres_cpu_seconds() - postgres_began
     stop.set()
     for thread in threads:
         thread.join()

@@ -99,7 +99,7 @@ def _payable_of(name: Any, postgresql: bool) -> ColumnElement[bool]:
     """`name` is a payable account the batch's spends credit (found by the server on PostgreSQL)."""
     if postgresql:
         return name.in_(text(_ASKED_PAYABLES_SQL).columns(name=Text))
-    return name.in_(bindparam("names", expanding=True))
+    return _one_of(name, "names", postgresql)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,10 +185,7 @@ class SpendBatchRepository:
             "asked_slugs": [a.scheme_slug for a in asked],
             "asked_outlets": [a.outlet_id for a in asked],
         }
-        lock = (
-            _LOCK_WALLETS_SQL,
-            {"asked_numbers": parameters["asked_numbers"], "asked_slugs": parameters["asked_slugs"]},
-        )
+        lock = (_LOCK_WALLETS_SQL, parameters)  # as every wallet read, it reads the numbers and slugs
         statements = [*request_statements, lock, *self._wallet_statements(parameters, latest, days)]
         rows = run_all(self.connection, statements)
         request = self._request_reads(scoped_keys, rows[:4])
